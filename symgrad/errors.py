@@ -1,0 +1,37 @@
+"""Errors that name the problem, shared by every stage (imports nothing of symgrad).
+
+Every error a user can cause derives from :class:`SymgradError`, so the CLI can turn
+any of them into one line and exit status 2 instead of a traceback.
+"""
+
+
+class SymgradError(ValueError):
+    """Base class of the errors a user's input can cause."""
+
+
+class ParseError(SymgradError):
+    """Text that is not a valid expression or assignment."""
+
+
+class UnknownSymbolError(SymgradError):
+    """A symbol asked for that the expression does not contain, or a missing value."""
+
+
+class NoDerivativeRuleError(SymgradError):
+    """An operation on the path to a gradient with neither a rule nor ``fdiff``."""
+
+
+class EvaluationError(SymgradError):
+    """A value that cannot be computed at the given point (division by zero, log of 0)."""
+
+
+class ShapeError(SymgradError):
+    """Tensors, layers or labels whose shapes or ranges do not fit together."""
+
+
+class TrainingDivergedError(SymgradError):
+    """Training produced inf or NaN, or a loss that grew by orders of magnitude."""
+
+
+class GeneratedFileError(SymgradError):
+    """A generated file that was edited by hand or does not match its header."""

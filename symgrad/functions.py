@@ -1,0 +1,172 @@
+"""Build stage: machine-learning functions as SymPy functions.
+
+Each activation is a ``sympy.Function`` subclass that carries its own derivative
+(``fdiff``, written in terms of its own output where that is the textbook form),
+its LaTeX, and a numerically stable NumPy implementation (``numpy_impl``), so that
+adding an activation is one class and nothing else changes. Imports SymPy and
+NumPy only.
+
+Convention: ``relu'(0) = 0`` (PyTorch's choice; SymPy's ``Heaviside(0)`` is 1/2).
+The derivative of ReLU is :class:`step`, the indicator ``1[x > 0]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+from sympy import S
+
+
+def _stable_sigmoid(x):
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _step(x):
+    return np.where(x > 0, 1.0, 0.0)
+
+
+class step(sympy.Function):
+    """The indicator ``1[x > 0]``; the derivative of ReLU, with ``step(0) = 0``."""
+
+    nargs = 1
+    numpy_impl = staticmethod(_step)
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_extended_positive:
+            return S.One
+        if x.is_extended_nonpositive:
+            return S.Zero
+        return None
+
+    def fdiff(self, argindex=1):
+        return S.Zero  # zero almost everywhere; the kink has measure zero
+
+    def _latex(self, printer):
+        return r"\mathbb{1}\left[%s > 0\right]" % printer._print(self.args[0])
+
+
+class sigmoid(sympy.Function):
+    """The logistic function ``σ(x) = 1 / (1 + e^{-x})``; ``σ' = σ(1 - σ)``."""
+
+    nargs = 1
+    numpy_impl = staticmethod(_stable_sigmoid)
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return 1 / (1 + sympy.exp(-x))
+        return None
+
+    def fdiff(self, argindex=1):
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return 1 / (1 + sympy.exp(-x))
+
+    def _latex(self, printer, exp=None):
+        base = r"\sigma\left(%s\right)" % printer._print(self.args[0])
+        return base if exp is None else r"%s^{%s}" % (base, exp)
+
+
+class relu(sympy.Function):
+    """``ReLU(x) = max(0, x)``; its derivative is :class:`step` (0 at x = 0)."""
+
+    nargs = 1
+    numpy_impl = staticmethod(lambda x: np.maximum(x, 0.0))
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return sympy.Max(x, 0)
+        return None
+
+    def fdiff(self, argindex=1):
+        return step(self.args[0])
+
+    def _eval_rewrite_as_Max(self, x, **kwargs):
+        return sympy.Max(x, 0)
+
+    def _latex(self, printer, exp=None):
+        base = r"\operatorname{ReLU}\left(%s\right)" % printer._print(self.args[0])
+        return base if exp is None else r"%s^{%s}" % (base, exp)
+
+
+class leaky_relu(sympy.Function):
+    """``LeakyReLU(x, s) = x`` for x > 0 and ``s·x`` otherwise; slope ``s`` an argument."""
+
+    nargs = 2
+    numpy_impl = staticmethod(lambda x, s: np.where(x > 0, x, s * x))
+
+    @classmethod
+    def eval(cls, x, s):
+        if x.is_Number and s.is_Number:
+            return x if x > 0 else s * x
+        return None
+
+    def fdiff(self, argindex=1):
+        x, s = self.args
+        if argindex == 1:
+            return s + (1 - s) * step(x)
+        return x * (1 - step(x))
+
+    def _latex(self, printer, exp=None):
+        x, s = (printer._print(a) for a in self.args)
+        base = r"\operatorname{LeakyReLU}_{%s}\left(%s\right)" % (s, x)
+        return base if exp is None else r"%s^{%s}" % (base, exp)
+
+
+class softplus(sympy.Function):
+    """``softplus(x) = log(1 + e^x)``; its derivative is ``σ(x)``."""
+
+    nargs = 1
+    numpy_impl = staticmethod(lambda x: np.logaddexp(0.0, x))
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return sympy.log(1 + sympy.exp(x))
+        return None
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return sympy.log(1 + sympy.exp(x))
+
+    def _latex(self, printer, exp=None):
+        base = r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
+        return base if exp is None else r"%s^{%s}" % (base, exp)
+
+
+class log_sigmoid(sympy.Function):
+    """``log σ(x) = -softplus(-x)``; its derivative is ``σ(-x) = 1 - σ(x)``."""
+
+    nargs = 1
+    numpy_impl = staticmethod(lambda x: -np.logaddexp(0.0, -x))
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return -sympy.log(1 + sympy.exp(-x))
+        return None
+
+    def fdiff(self, argindex=1):
+        return sigmoid(-self.args[0])
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return -sympy.log(1 + sympy.exp(-x))
+
+    def _latex(self, printer, exp=None):
+        base = r"\log \sigma\left(%s\right)" % printer._print(self.args[0])
+        return base if exp is None else r"%s^{%s}" % (base, exp)
+
+
+#: Our functions by the name users type (in text expressions and on the CLI).
+ML_FUNCTIONS = {
+    cls.__name__: cls for cls in (sigmoid, relu, leaky_relu, softplus, log_sigmoid, step)
+}
+ML_FUNCTIONS["σ"] = sigmoid
+
+#: NumPy implementations for ``sympy.lambdify(..., modules=[NUMPY_IMPLS, "numpy"])``.
+NUMPY_IMPLS = {name: cls.numpy_impl for name, cls in ML_FUNCTIONS.items() if name != "σ"}
