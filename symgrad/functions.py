@@ -56,6 +56,8 @@ class sigmoid(sympy.Function):
     def eval(cls, x):
         if x.is_Number:
             return 1 / (1 + sympy.exp(-x))
+        if x.could_extract_minus_sign():
+            return 1 - cls(-x)  # one canonical form, so σ(z) - y comes out of σ(-z) terms
         return None
 
     def fdiff(self, argindex=1):
