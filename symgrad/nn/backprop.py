@@ -1,0 +1,100 @@
+"""Autodiff + simplify stages, tensor front end: the backprop equations of a network.
+
+One reverse sweep (:func:`symgrad.autodiff.backward`) over the fused loss graph
+gives every parameter's gradient. The adjoint of each pre-activation Z[l] is then
+named ``dZ[l]`` without its scalar factor — the lecture's convention,
+``dZ[l] = m ∂L/∂Z[l]`` — so the gradients print as ``dW[2] = (1/m) dZ[2] A[1]ᵀ``.
+Layout convention: every gradient has its parameter's shape (dW[l] is h×n, db[l]
+has h entries).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from symgrad.autodiff import backward
+from symgrad.graph import topological_order
+from symgrad.nn import vjp  # noqa: F401  (registers the tensor rules)
+from symgrad.nn.network import Named, Network
+from symgrad.nn.simplify import children, fuse, reuse_forward, rewrite
+from symgrad.nn.tensor import Map, Ones, Ref, split_scale
+from symgrad.nn.vjp import tensor_sum
+
+
+@dataclass
+class Backprop:
+    """A network's forward equations, its loss and every gradient, as tensor graphs.
+
+    ``backward`` lists, from the output layer down, ``dZ[l]`` then ``dW[l]`` and
+    ``db[l]``; ``gradients`` maps each parameter's ident (``W1``) to its gradient.
+    """
+
+    network: Network
+    forward: list
+    loss: object
+    fused_loss: object
+    backward: list
+    gradients: dict
+
+    def text(self) -> str:
+        from symgrad.nn.printing import render
+
+        return render(self, "text")
+
+    def markdown(self) -> str:
+        from symgrad.nn.printing import render
+
+        return render(self, "markdown")
+
+    def latex(self) -> str:
+        from symgrad.nn.printing import render
+
+        return render(self, "latex")
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex() + "$$"
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def derive(network: Network) -> Backprop:
+    """Derive the gradients of ``network``'s loss with respect to all its parameters.
+
+    >>> from symgrad.nn.network import logistic_regression
+    >>> bp = derive(logistic_regression(3))
+    >>> print(bp.text().split("Backward pass")[1].strip())
+    dZ = A - Y
+    dW = (1/m) dZ Xᵀ
+    db = (1/m) Σᵢ dZ⁽ⁱ⁾
+    """
+    loss = fuse(network.loss)
+    order = topological_order([loss], children)
+    adjoints = backward(
+        order, loss, network.params, seed=Ones(()), children=children,
+        total=tensor_sum, is_zero=lambda c: c is None,
+    )
+    maps = [f.node for f in network.forward if isinstance(f.node, Map)]
+    refs: dict = {}
+
+    def name(node):
+        node = reuse_forward(node, maps)
+        return refs.get(node, node)
+
+    layers = len(network.layers)
+    single = layers == 1
+    equations = []
+    for l in range(layers, 0, -1):
+        z = next(f.node for f in network.forward if f.ident == f"Z{l}")
+        tag = "" if single else f"[{l}]"
+        tex_tag = "" if single else f"^{{[{l}]}}"
+        _, core = split_scale(adjoints[z])
+        core = rewrite([core], name)[0]
+        ref = refs[core] = Ref(f"dZ{tag}", f"dZ{tex_tag}", f"dZ{l}", core)
+        equations.append(Named(ref.text, ref.tex, ref.ident, core))
+        for p in network.params[2 * l - 2 : 2 * l]:
+            g = rewrite([adjoints[p]], name)[0]
+            d = p.ident[0]
+            equations.append(Named(f"d{d}{tag}", f"d{d}{tex_tag}", f"d{p.ident}", g))
+    gradients = {e.ident[1:]: e.node for e in equations if not e.ident.startswith("dZ")}
+    return Backprop(network, network.forward, network.loss, loss, equations, gradients)

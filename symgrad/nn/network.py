@@ -1,0 +1,198 @@
+"""Build stage, tensor front end: dense layers, networks and losses over a batch.
+
+The lecture's notation: ``Z[l] = W[l] A[l-1] + b[l]``, ``A[l] = g(Z[l])``, ``A[0] = X``
+with X of n×m (one column per example), W[l] of h×n, b[l] of h entries. Users hand
+data in NumPy's usual layout (rows = examples); :mod:`symgrad.nn.reference`
+transposes it. Losses are averaged over the m examples:
+
+- ``"bce"``: binary cross-entropy after a σ output, ``−(y log a + (1−y) log(1−a))``;
+- ``"cross_entropy"``: softmax cross-entropy for k classes after a softmax output;
+- ``"mse"``: ``½‖a − y‖²`` per example (the ½ makes dZ = A − Y for an identity output);
+
+plus an optional L2 penalty ``(λ/2m) Σ_l ‖W[l]‖²``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import sympy
+
+from symgrad.autodiff import grad
+from symgrad.errors import NoDerivativeRuleError, ShapeError, SymgradError
+from symgrad.functions import leaky_relu, relu, sigmoid
+from symgrad.nn.tensor import (
+    ARG,
+    AddBias,
+    Map,
+    MatMul,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Sum,
+    SumAll,
+    Tensor,
+    Var,
+    m,
+    scale,
+)
+
+#: The L2 penalty's strength as it prints; its value is ``Network.l2``.
+LAMBDA = sympy.Symbol("lambda", nonnegative=True)
+
+_X = ARG[0]
+ACTIVATIONS: dict[str, Callable] = {
+    "sigmoid": lambda layer: sigmoid(_X),
+    "relu": lambda layer: relu(_X),
+    "leaky_relu": lambda layer: leaky_relu(_X, sympy.nsimplify(layer.slope)),
+    "tanh": lambda layer: sympy.tanh(_X),
+    "identity": lambda layer: _X,
+}
+LOSSES = ("bce", "cross_entropy", "mse")
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A dense layer: ``n_in`` inputs, ``n_out`` outputs, an activation.
+
+    ``activation`` is a name (sigmoid, relu, leaky_relu, tanh, identity, softmax) or
+    a callable taking a SymPy symbol and returning the activation's expression
+    (``sympy.sin``, a ``sympy.Function`` subclass). ``slope`` is leaky ReLU's.
+    """
+
+    n_in: int
+    n_out: int
+    activation: str | Callable = "relu"
+    slope: float = 0.01
+
+    def kernel(self, where: str) -> sympy.Expr | None:
+        """The activation as a scalar kernel of ``ARG[0]`` (None for softmax)."""
+        if self.activation == "softmax":
+            return None
+        if isinstance(self.activation, str):
+            if self.activation not in ACTIVATIONS:
+                known = ", ".join([*ACTIVATIONS, "softmax"])
+                raise SymgradError(f"{where}: unknown activation {self.activation!r} (known: {known})")
+            return ACTIVATIONS[self.activation](self)
+        kernel = sympy.sympify(self.activation(_X))
+        try:
+            grad(kernel, _X)
+        except NoDerivativeRuleError as e:
+            raise NoDerivativeRuleError(f"{where}: activation {kernel} has no derivative: {e}") from None
+        return kernel
+
+
+def mlp(sizes: Sequence[int], *, hidden="relu", output="sigmoid", slope: float = 0.01) -> list:
+    """Dense layers for ``sizes = [n, h1, ..., k]``: ``hidden`` between, ``output`` last."""
+    if len(sizes) < 2:
+        raise ShapeError(f"an MLP needs at least two sizes (inputs, outputs), got {list(sizes)}")
+    acts = [hidden] * (len(sizes) - 2) + [output]
+    return [Dense(a, b, g, slope) for a, b, g in zip(sizes[:-1], sizes[1:], acts)]
+
+
+@dataclass(frozen=True)
+class Named:
+    """A tensor of the forward pass with the name it prints under."""
+
+    text: str
+    tex: str
+    ident: str
+    node: Tensor
+
+
+class Network:
+    """A stack of dense layers and a loss, as a tensor graph in the lecture's notation.
+
+    >>> net = Network(mlp([2, 3, 1], hidden="relu", output="sigmoid"), loss="bce")
+    >>> [p.text for p in net.params]
+    ['W[1]', 'b[1]', 'W[2]', 'b[2]']
+    """
+
+    def __init__(self, layers: Sequence[Dense], loss: str = "bce", *, l2: float = 0.0):
+        if not layers:
+            raise ShapeError("a network needs at least one layer")
+        if loss not in LOSSES:
+            raise SymgradError(f"unknown loss {loss!r} (known: {', '.join(LOSSES)})")
+        self.layers, self.loss_name, self.l2 = list(layers), loss, float(l2)
+        self.X = Var("X", (layers[0].n_in, m), "data", "X", "X")
+        self.Y = Var("Y", (layers[-1].n_out, m), "labels", "Y", "Y")
+        self.params: list[Var] = []
+        self.forward: list[Named] = []
+        a = self.X
+        for l, layer in enumerate(self.layers, start=1):
+            a = self._dense(l, layer, a)
+        self.output = a
+        self.loss_terms = self._loss()
+        self.loss = self.loss_terms[0] if len(self.loss_terms) == 1 else Sum(self.loss_terms)
+
+    @property
+    def classes(self) -> int:
+        return self.layers[-1].n_out
+
+    def _dense(self, l: int, layer: Dense, a: Tensor) -> Tensor:
+        where = f"layer {l}"
+        if layer.n_in != a.shape[0]:
+            raise ShapeError(
+                f"{where} takes {layer.n_in} inputs but "
+                + (f"layer {l - 1} gives {a.shape[0]}" if l > 1 else f"the data has {a.shape[0]}")
+            )
+        if layer.n_in < 1 or layer.n_out < 1:
+            raise ShapeError(f"{where} has a size below 1: {layer.n_in} -> {layer.n_out}")
+        if layer.activation == "softmax" and l != len(self.layers):
+            raise SymgradError(f"{where}: softmax is supported on the output layer only")
+        tag, tex = ("", "") if len(self.layers) == 1 else (f"[{l}]", f"^{{[{l}]}}")
+        W = Var(f"W{l}", (layer.n_out, layer.n_in), "param", f"W{tag}", f"W{tex}")
+        b = Var(f"b{l}", (layer.n_out,), "param", f"b{tag}", f"b{tex}")
+        self.params += [W, b]
+        z = AddBias(MatMul(W, a), b)
+        self.forward.append(Named(f"Z{tag}", f"Z{tex}", f"Z{l}", z))
+        kernel = layer.kernel(where)
+        out = Softmax(z) if kernel is None else Map(kernel, (z,)) if kernel != _X else z
+        self.forward.append(Named(f"A{tag}", f"A{tex}", f"A{l}", out))
+        return out
+
+    def _loss(self) -> tuple:
+        last, L = self.layers[-1], len(self.layers)
+        act = last.activation
+        a, y = self.output, self.Y
+        if self.loss_name == "bce":
+            if act != "sigmoid":
+                raise SymgradError(
+                    f"binary cross-entropy needs a sigmoid output, but layer {L} has {act}"
+                    + (f" with {last.n_out} classes: use loss='cross_entropy'" if act == "softmax" else "")
+                )
+            per_example = Map(-(ARG[1] * sympy.log(ARG[0]) + (1 - ARG[1]) * sympy.log(1 - ARG[0])), (a, y))
+        elif self.loss_name == "cross_entropy":
+            if act != "softmax" or last.n_out < 2:
+                raise SymgradError(
+                    f"softmax cross-entropy needs a softmax output of at least 2 classes, "
+                    f"but layer {L} has {act} with {last.n_out} outputs"
+                )
+            per_example = SoftmaxCrossEntropy(self.forward[-2].node, y)
+        else:
+            if act == "softmax":
+                raise SymgradError(f"mean squared error after softmax (layer {L}) is not supported")
+            per_example = Map((ARG[0] - ARG[1]) ** 2 / 2, (a, y))
+        terms = [scale(1 / m, SumAll(per_example))]
+        if self.l2:
+            terms += [
+                scale(LAMBDA / (2 * m), SumAll(Map(ARG[0] ** 2, (W,))))
+                for W in self.params
+                if len(W.shape) == 2
+            ]
+        return tuple(terms)
+
+    def constants(self) -> dict:
+        """Values of the symbols in the graph other than the batch size."""
+        return {LAMBDA: self.l2}
+
+    def describe(self) -> str:
+        """One line: sizes, activations and loss, e.g. ``2-3-1, relu/sigmoid, bce``."""
+        sizes = "-".join(str(s) for s in [self.layers[0].n_in] + [ly.n_out for ly in self.layers])
+        acts = "/".join(str(getattr(ly.activation, "__name__", ly.activation)) for ly in self.layers)
+        return f"{sizes}, {acts}, {self.loss_name}" + (f", L2 λ={self.l2:g}" if self.l2 else "")
+
+
+def logistic_regression(n: int, *, l2: float = 0.0) -> Network:
+    """The one-layer case: ``A = σ(W X + b)`` with binary cross-entropy."""
+    return Network([Dense(n, 1, "sigmoid")], loss="bce", l2=l2)

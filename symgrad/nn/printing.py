@@ -1,0 +1,214 @@
+"""Printing stage, tensor front end: forward and backprop equations in matrix form.
+
+Renders tensor graphs in the lecture's notation as plain text (Unicode), Markdown
+(``$…$`` math) and LaTeX. Elementwise kernels print through subclasses of SymPy's
+``StrPrinter`` and ``LatexPrinter`` in which a product of two tensors is a Hadamard
+product (⊙) and ReLU's derivative is the indicator ``1[Z > 0]``.
+"""
+
+from __future__ import annotations
+
+import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from symgrad.nn.network import LAMBDA
+from symgrad.nn.tensor import (
+    ARG,
+    AddBias,
+    Map,
+    MatMul,
+    Ones,
+    Ref,
+    Scale,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Sum,
+    SumAll,
+    SumExamples,
+    Transpose,
+    Var,
+)
+
+_SUPERSCRIPT = {2: "²", 3: "³"}
+
+
+class _HadamardMixin:
+    """Print products of tensor symbols with a Hadamard sign; names verbatim."""
+
+    hadamard = " ⊙ "
+
+    def _print_Symbol(self, expr, *args, **kwargs):
+        if expr in self._tensors:
+            return expr.name
+        return super()._print_Symbol(expr, *args, **kwargs)
+
+    def _print_Mul(self, expr, *args, **kwargs):
+        factors = expr.as_ordered_factors()
+        tensorial = [f for f in factors if f.free_symbols & self._tensors]
+        if len(tensorial) < 2 or any(f.is_Pow and f.exp.is_negative for f in tensorial):
+            return super()._print_Mul(expr, *args, **kwargs)
+        coeff = sympy.Mul(*[f for f in factors if f not in tensorial])
+        parts = [self._paren(f) for f in tensorial]
+        head = "" if coeff == 1 else "-" if coeff == -1 else self._print(coeff) + " "
+        return head + self.hadamard.join(parts)
+
+    def _paren(self, factor):
+        text = self._print(factor)
+        return self._wrap(text) if factor.is_Add else text
+
+
+class _TextPrinter(_HadamardMixin, StrPrinter):
+    def __init__(self, tensors):
+        super().__init__()
+        self._tensors = tensors
+
+    def _wrap(self, text):
+        return f"({text})"
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp in _SUPERSCRIPT and expr.base.free_symbols & self._tensors:
+            return self.parenthesize(expr.base, PRECEDENCE["Pow"]) + _SUPERSCRIPT[expr.exp]
+        return super()._print_Pow(expr, rational)
+
+    def _print_step(self, expr):
+        return f"1[{self._print(expr.args[0])} > 0]"
+
+    def _print_sigmoid(self, expr):
+        return f"σ({self._print(expr.args[0])})"
+
+    def _print_relu(self, expr):
+        return f"ReLU({self._print(expr.args[0])})"
+
+
+class _TexPrinter(_HadamardMixin, LatexPrinter):
+    hadamard = r" \odot "
+
+    def __init__(self, tensors):
+        super().__init__()
+        self._tensors = tensors
+
+    def _wrap(self, text):
+        return rf"\left({text}\right)"
+
+
+_TRANSPOSE = {"text": "ᵀ", "latex": "^{T}"}
+#: What a scalar factor can stand in front of without parentheses.
+_UNDER_SCALE = (Softmax, Transpose, MatMul, SumAll, SumExamples)
+
+
+class _Renderer:
+    """Renders one tensor graph; named forward tensors print by their names."""
+
+    def __init__(self, fmt: str, names: dict):
+        self.fmt = "latex" if fmt in ("latex", "markdown") else "text"
+        self.names = names
+
+    def name(self, node):
+        if isinstance(node, (Var, Ref)):
+            return node.tex if self.fmt == "latex" else node.text
+        named = self.names.get(node)
+        if named is not None:
+            return named.tex if self.fmt == "latex" else named.text
+        return None
+
+    def atom(self, node, keep=(Softmax, Transpose)) -> str:
+        """The node, in parentheses unless it is a name or one of the ``keep`` kinds."""
+        text = self(node)
+        if self.name(node) is not None or isinstance(node, keep):
+            return text
+        return rf"\left({text}\right)" if self.fmt == "latex" else f"({text})"
+
+    def scalar(self, c) -> str:
+        if self.fmt == "latex":
+            return sympy.latex(c)
+        text = sympy.sstr(c).replace(str(LAMBDA), "λ")
+        return f"({text})" if not c.is_Symbol else text
+
+    def __call__(self, node) -> str:
+        name = self.name(node)
+        if name is not None:
+            return name
+        tex = self.fmt == "latex"
+        if isinstance(node, MatMul):
+            return f"{self.atom(node.a)} {self.atom(node.b)}"
+        if isinstance(node, Transpose):
+            inner = self.atom(node.a)
+            if tex and inner.endswith("]}"):
+                return inner[:-1] + "T}"  # W^{[2]} -> W^{[2]T}, the textbook form
+            return inner + _TRANSPOSE[self.fmt]
+        if isinstance(node, AddBias):
+            return f"{self(node.z)} + {self.atom(node.b)}"
+        if isinstance(node, Scale):
+            return f"{self.scalar(node.c)} {self.atom(node.a, _UNDER_SCALE)}"
+        if isinstance(node, Sum):
+            return " + ".join(self(t) for t in node.terms)
+        if isinstance(node, SumExamples):
+            inner = self.atom(node.a)
+            if tex:
+                inner = inner[:-1] + "(i)}" if inner.endswith("]}") else inner + "^{(i)}"
+                return rf"\sum_{{i=1}}^{{m}} {inner}"
+            return f"Σᵢ {inner}⁽ⁱ⁾"
+        if isinstance(node, SumAll):
+            return (r"\sum " if tex else "Σ ") + self.atom(node.a)
+        if isinstance(node, Softmax):
+            return (r"\operatorname{softmax}" if tex else "softmax") + f"({self(node.z)})"
+        if isinstance(node, SoftmaxCrossEntropy):
+            y, z = self.atom(node.y), self(node.z)
+            if tex:
+                return rf"-\sum_{{k}} {y} \odot \log \operatorname{{softmax}}({z})"
+            return f"-Σₖ {y} ⊙ log softmax({z})"
+        if isinstance(node, Ones):
+            return "1"
+        if isinstance(node, Map):
+            return self.kernel(node)
+        raise TypeError(f"cannot print {type(node).__name__}")
+
+    def kernel(self, node: Map) -> str:
+        symbols = [sympy.Symbol(self.atom(a)) for a in node.args]
+        expr = node.kernel.xreplace(dict(zip(ARG, symbols)))
+        printer = (_TexPrinter if self.fmt == "latex" else _TextPrinter)(set(symbols))
+        return printer.doprint(expr)
+
+
+def _equations(bp, fmt: str) -> dict:
+    names = {f.node: f for f in bp.forward}  # an identity activation's Z[l] prints as A[l]
+    pick = (lambda n: n.tex) if fmt != "text" else (lambda n: n.text)
+    named = _Renderer(fmt, names)
+    forward, first = [], {}
+    for f in bp.forward:
+        if f.node in first:
+            forward.append((pick(f), pick(first[f.node])))
+        else:
+            first[f.node] = f
+            forward.append((pick(f), _Renderer(fmt, _without(names, f.node))(f.node)))
+    loss = [("L" if fmt == "text" else r"\mathcal{L}", named(bp.loss))]
+    backward = [(pick(e), named(e.node)) for e in bp.backward]
+    return {"Forward pass": forward, "Loss": loss, "Backward pass": backward}
+
+
+def _without(names: dict, node) -> dict:
+    return {k: v for k, v in names.items() if k is not node}
+
+
+def render(bp, fmt: str) -> str:
+    """The forward, loss and backward equations of a :class:`Backprop` in ``fmt``."""
+    if fmt not in ("text", "markdown", "latex"):
+        raise ValueError(f"unknown format {fmt!r} (text, markdown or latex)")
+    sections = _equations(bp, fmt)
+    if fmt == "text":
+        return "\n".join(
+            "\n".join([title, *(f"{lhs} = {rhs}" for lhs, rhs in eqs)])
+            for title, eqs in sections.items()
+        )
+    if fmt == "markdown":
+        return "\n\n".join(
+            f"**{title}**\n\n" + "\n".join(f"- ${lhs} = {rhs}$" for lhs, rhs in eqs)
+            for title, eqs in sections.items()
+        )
+    rows = []
+    for title, eqs in sections.items():
+        rows.append(rf"&\text{{{title}}} \\")
+        rows += [rf"{lhs} &= {rhs} \\" for lhs, rhs in eqs]
+    return "\\begin{aligned}\n" + "\n".join(rows).rstrip("\\ ") + "\n\\end{aligned}"
