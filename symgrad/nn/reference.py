@@ -1,0 +1,178 @@
+"""Check stage's oracle, tensor front end: evaluate derived graphs with plain NumPy.
+
+Straight from the derived tensor graphs, node by node, with no Numba: the forward
+pass, the loss and every gradient. It is what compiled code is tested against.
+Also converts data from NumPy's usual layout (rows = examples, labels a vector) to
+the lecture's (X of n×m, Y of k×m) with checks that name the bad argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import sympy
+
+from symgrad.errors import ShapeError
+from symgrad.functions import NUMPY_IMPLS
+from symgrad.graph import topological_order
+from symgrad.nn.tensor import (
+    ARG,
+    AddBias,
+    Map,
+    MatMul,
+    Ones,
+    Ref,
+    Scale,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Sum,
+    SumAll,
+    SumExamples,
+    Transpose,
+    Var,
+    m,
+)
+
+
+def to_columns(network, X_rows, y) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, Y)`` in the lecture's layout from rows = examples and a label vector.
+
+    Binary cross-entropy takes labels in [0, 1]; softmax cross-entropy takes integer
+    class labels 0..k-1 (made one-hot) or one-hot rows; MSE takes a vector (k = 1)
+    or rows of k targets.
+
+    Raises:
+        ShapeError: X or y of the wrong shape, labels out of range.
+    """
+    X_rows = np.asarray(X_rows, dtype=float)
+    n, k = network.layers[0].n_in, network.classes
+    if X_rows.ndim != 2 or X_rows.shape[1] != n:
+        raise ShapeError(f"X must have shape (m, {n}) (rows = examples), got {X_rows.shape}")
+    rows = X_rows.shape[0]
+    y = np.asarray(y)
+    if y.shape[0] != rows:
+        raise ShapeError(f"y has {y.shape[0]} labels for {rows} examples in X")
+    if network.loss_name == "cross_entropy":
+        if y.ndim == 1:
+            if not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y)):
+                raise ShapeError("y must hold integer class labels 0..k-1 or one-hot rows")
+            labels = y.astype(int)
+            if labels.min() < 0 or labels.max() >= k:
+                raise ShapeError(f"class labels must lie in 0..{k - 1}, got {labels.min()}..{labels.max()}")
+            Y = np.zeros((k, rows))
+            Y[labels, np.arange(rows)] = 1.0
+            return X_rows.T, Y
+        if y.shape != (rows, k) or not np.allclose(y.sum(axis=1), 1.0):
+            raise ShapeError(f"one-hot y must have shape ({rows}, {k}) with rows summing to 1")
+        return X_rows.T, y.T.astype(float)
+    Y = y.reshape(rows, -1).astype(float)
+    if Y.shape[1] != k:
+        raise ShapeError(f"y must have {k} target(s) per example, got {Y.shape[1]}")
+    if network.loss_name == "bce" and (Y.min() < 0 or Y.max() > 1):
+        raise ShapeError("binary cross-entropy labels must lie in [0, 1]")
+    return X_rows.T, Y.T
+
+
+@lru_cache(maxsize=None)
+def _kernel_function(kernel: sympy.Expr, arity: int):
+    return sympy.lambdify(ARG[:arity], kernel, modules=[NUMPY_IMPLS, "numpy"])
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def _softmax_cross_entropy(z, y):
+    top = z.max(axis=0, keepdims=True)
+    lse = top + np.log(np.exp(z - top).sum(axis=0, keepdims=True))
+    return (y * (lse - z)).sum(axis=0, keepdims=True)
+
+
+def evaluate(roots: list, env: dict, scalars: dict) -> list:
+    """Values of ``roots`` given leaf values ``env`` (ident -> array) and ``scalars``."""
+    values: dict = {}
+    for node in topological_order(roots, lambda n: n.children()):
+        args = [values[c] for c in node.children()]
+        values[node] = _evaluate(node, args, env, scalars)
+    return [values[r] for r in roots]
+
+
+def _evaluate(node, args, env, scalars):
+    if isinstance(node, Var):
+        return env[node.ident]
+    if isinstance(node, Ones):
+        return np.ones(tuple(int(sympy.sympify(d).subs(scalars)) for d in node.shape))
+    if isinstance(node, MatMul):
+        return args[0] @ args[1]
+    if isinstance(node, Transpose):
+        return args[0].T
+    if isinstance(node, AddBias):
+        return args[0] + args[1][:, None]
+    if isinstance(node, Map):
+        return _kernel_function(node.kernel, len(args))(*args) + np.zeros_like(args[0])
+    if isinstance(node, Softmax):
+        return _softmax(args[0])
+    if isinstance(node, SoftmaxCrossEntropy):
+        return _softmax_cross_entropy(*args)
+    if isinstance(node, SumAll):
+        return np.sum(args[0])
+    if isinstance(node, SumExamples):
+        return args[0].sum(axis=1)
+    if isinstance(node, Scale):
+        return float(node.c.subs(scalars)) * args[0]
+    if isinstance(node, Sum):
+        return sum(args[1:], args[0])
+    if isinstance(node, Ref):
+        return args[0]
+    raise TypeError(f"cannot evaluate {type(node).__name__}")
+
+
+@dataclass
+class Evaluation:
+    """The reference values: loss, gradients by parameter ident, forward tensors by ident."""
+
+    loss: float
+    gradients: dict
+    forward: dict
+
+
+def reference(backprop, params: dict, X_rows, y) -> Evaluation:
+    """Evaluate loss, gradients and forward tensors of ``backprop`` with NumPy.
+
+    Args:
+        backprop: from :func:`symgrad.nn.backprop.derive`.
+        params: ident (``W1``, ``b1``, ...) -> array of that parameter's shape.
+        X_rows: data, one row per example; y: labels (see :func:`to_columns`).
+    """
+    net = backprop.network
+    X, Y = to_columns(net, X_rows, y)
+    for p in net.params:
+        want = tuple(int(d) for d in p.shape)
+        got = np.shape(params.get(p.ident))
+        if p.ident not in params or got != want:
+            raise ShapeError(f"parameter {p.ident} must have shape {want}, got {got}")
+    env = {"X": X, "Y": Y, **{k: np.asarray(v, dtype=float) for k, v in params.items()}}
+    scalars = {m: X.shape[1], **net.constants()}
+    grads = list(backprop.gradients.values())
+    forward = [f.node for f in backprop.forward]
+    values = evaluate([backprop.fused_loss, *grads, *forward], env, scalars)
+    loss, values = float(values[0]), values[1:]
+    return Evaluation(
+        loss,
+        dict(zip(backprop.gradients, values[: len(grads)])),
+        {f.ident: v for f, v in zip(backprop.forward, values[len(grads) :])},
+    )
+
+
+def init_params(network, *, seed: int = 0, dtype=np.float64) -> dict:
+    """Scaled random initialization: W[l] ~ N(0, 1/n_in) (He's 2/n_in for ReLU), b = 0."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for layer, (W, b) in zip(network.layers, zip(network.params[::2], network.params[1::2])):
+        gain = 2.0 if layer.activation in ("relu", "leaky_relu") else 1.0
+        params[W.ident] = (rng.standard_normal((layer.n_out, layer.n_in)) * np.sqrt(gain / layer.n_in)).astype(dtype)
+        params[b.ident] = np.zeros(layer.n_out, dtype=dtype)
+    return params
