@@ -1,0 +1,239 @@
+"""Command line: the ``symgrad`` console script (and ``python -m symgrad``).
+
+Takes an argument list, gives printed gradients, chain-rule traces and graph pictures
+on stdout or in files, and an exit status: 0 on success, 2 on bad input with one line
+``symgrad: error: ...`` on stderr (never a traceback). Each subcommand is a small function
+registered in :data:`COMMANDS` with :func:`command`, so new ones are one entry each.
+
+Sits at the end of the pipeline: may import every stage (imported lazily, per command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy
+
+from symgrad.errors import SymgradError, UnknownSymbolError
+
+FORMATS = ("text", "markdown", "latex")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its help line, what it adds to its parser, and what it runs."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+#: The subcommands by name, in the order ``symgrad --help`` lists them.
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None]):
+    """Register the decorated ``run(args) -> int`` as subcommand ``name``."""
+
+    def register(run: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = Command(help, arguments, run)
+        return run
+
+    return register
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors in one line: ``symgrad: error: ...``, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"symgrad: error: {message} (see '{self.prog} --help')\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``symgrad`` command line.
+
+    Args:
+        argv: the arguments after the program name; default ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 2 on bad input (after one line on stderr).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already reported
+        return done.code if isinstance(done.code, int) else 2
+    try:
+        return args.run(args)
+    except SymgradError as error:
+        lines = (line.strip() for line in str(error).splitlines())
+        print(f"symgrad: error: {'; '.join(filter(None, lines))}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, one subparser per entry of :data:`COMMANDS`."""
+    parser = _Parser(
+        prog="symgrad",
+        description="Derive gradients by the chain rule and print them for lecture notes.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for name, cmd in COMMANDS.items():
+        p = sub.add_parser(name, help=cmd.help, description=cmd.help)
+        cmd.arguments(p)
+        p.set_defaults(run=cmd.run)
+    return parser
+
+
+# ---- argument types -------------------------------------------------------------------
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?(/\d+)?")
+
+
+def number(text: str) -> int | Fraction | float:
+    """``"3"`` -> 3, ``"1/2"`` -> Fraction(1, 2), ``"0.5"`` -> 0.5."""
+    text = text.strip()
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"{text!r} is not a number")
+    if "/" in text:
+        value = Fraction(text)  # ZeroDivisionError for 1/0, a ValueError
+        return value.numerator if value.denominator == 1 else value
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def point(text: str) -> dict[str, int | Fraction | float]:
+    """``"a=1,b=1/2"`` -> ``{"a": 1, "b": Fraction(1, 2)}`` (the ``--at`` option)."""
+    values: dict = {}
+    for item in text.split(","):
+        name, eq, value = (part.strip() for part in item.partition("="))
+        if not eq or not name.isidentifier():
+            raise argparse.ArgumentTypeError(f"expected name=value, e.g. a=1,b=1/2; got {item!r}")
+        if name in values:
+            raise argparse.ArgumentTypeError(f"{name} is given twice")
+        try:
+            values[name] = number(value)
+        except (ValueError, ZeroDivisionError):
+            raise argparse.ArgumentTypeError(
+                f"{name}={value}: expected a number like 3, -0.5 or 1/2"
+            ) from None
+    return values
+
+
+def names(text: str) -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]`` (the ``--wrt`` option)."""
+    result = [n.strip() for n in text.split(",")]
+    bad = [n for n in result if not n.isidentifier()]
+    if bad:
+        raise argparse.ArgumentTypeError(f"expected names like a,b; got {text!r}")
+    return result
+
+
+def _expression_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "expr",
+        metavar="EXPR",
+        help='an expression, "j = 3*(a + b*c)", or steps "u = b*c; v = a + u; j = 3*v"',
+    )
+
+
+def _format_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default="text", help="default: text")
+
+
+def _at_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--at", type=point, required=True, metavar="a=1,b=2", help="the point")
+
+
+# ---- parsing EXPR ---------------------------------------------------------------------
+
+
+def parse_source(source: str) -> tuple[str, sympy.Expr]:
+    """The name and whole expression of an expression, an assignment or steps.
+
+    Args:
+        source: ``"3*(a + b*c)"`` (named ``f``), ``"j = 3*(a + b*c)"`` or steps
+            ``"u = b*c; j = 3*(a + u)"``, parsed by :func:`symgrad.parsing.parse_steps`.
+
+    Returns:
+        ``(name, expr)`` of the output, with the steps substituted into it.
+
+    Raises:
+        ParseError: as for :func:`symgrad.parsing.parse_steps`.
+    """
+    from symgrad.parsing import parse_steps
+
+    known: dict = {}
+    for step in parse_steps(source):
+        known[step.name] = step.expr.xreplace(known)
+    return str(step.name), known[step.name]
+
+
+def _render(obj, fmt: str, **options) -> str:
+    from symgrad import printing
+
+    return getattr(printing, fmt)(obj, **options)
+
+
+# ---- commands -------------------------------------------------------------------------
+
+
+def _grad_arguments(p: argparse.ArgumentParser) -> None:
+    _expression_argument(p)
+    p.add_argument("--wrt", type=names, metavar="a,b", help="default: every variable")
+    _format_argument(p)
+
+
+@command("grad", "print the gradient in closed form", _grad_arguments)
+def grad_command(args: argparse.Namespace) -> int:
+    """``symgrad grad EXPR [--wrt a,b] [--format F]``: the gradient equations."""
+    name, expr = parse_source(args.expr)
+    if args.wrt is None and not expr.free_symbols:
+        raise UnknownSymbolError(f"nothing to differentiate: {args.expr.strip()} has no variables")
+    print(_render(expr, args.format, wrt=args.wrt, name=name))
+    return 0
+
+
+def _explain_arguments(p: argparse.ArgumentParser) -> None:
+    _expression_argument(p)
+    _at_argument(p)
+    _format_argument(p)
+
+
+@command("explain", "print the chain rule step by step at a point", _explain_arguments)
+def explain_command(args: argparse.Namespace) -> int:
+    """``symgrad explain EXPR --at a=1,b=2 [--format F]``: the chain-rule trace."""
+    from symgrad.trace import explain
+
+    print(_render(explain(args.expr, args.at), args.format))
+    return 0
+
+
+def _graph_arguments(p: argparse.ArgumentParser) -> None:
+    _expression_argument(p)
+    _at_argument(p)
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="a .dot, .svg or .png file"
+    )
+
+
+@command("graph", "draw the computation graph with values and gradients", _graph_arguments)
+def graph_command(args: argparse.Namespace) -> int:
+    """``symgrad graph EXPR --at a=1,b=2 -o FILE``: the graph picture."""
+    from symgrad.draw import render
+    from symgrad.trace import explain
+
+    trace = explain(args.expr, args.at)
+    try:
+        render(trace, args.output)
+    except OSError as error:
+        raise SymgradError(f"cannot write {args.output}: {error.strerror or error}") from None
+    print(f"wrote {args.output}")
+    return 0
