@@ -38,7 +38,16 @@ COMMANDS: dict[str, Command] = {}
 
 
 def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None]):
-    """Register the decorated ``run(args) -> int`` as subcommand ``name``."""
+    """Register the decorated ``run(args) -> int`` as subcommand ``name``.
+
+    Args:
+        name: the subcommand, as typed after ``symgrad``.
+        help: its one-line description in ``symgrad --help``.
+        arguments: adds the subcommand's arguments to its parser.
+
+    Returns:
+        A decorator that registers ``run`` and returns it unchanged.
+    """
 
     def register(run: Callable[[argparse.Namespace], int]):
         COMMANDS[name] = Command(help, arguments, run)
@@ -77,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, one subparser per entry of :data:`COMMANDS`."""
+    """The argument parser, one subparser per entry of :data:`COMMANDS`.
+
+    Returns:
+        A parser whose ``parse_args`` sets ``run`` to the chosen command's function.
+    """
     parser = _Parser(
         prog="symgrad",
         description="Derive gradients by the chain rule and print them for lecture notes.",
@@ -95,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?(/\d+)?")
 
 
-def number(text: str) -> int | Fraction | float:
-    """``"3"`` -> 3, ``"1/2"`` -> Fraction(1, 2), ``"0.5"`` -> 0.5."""
+def _number(text: str) -> int | Fraction | float:
+    """``"3"`` -> 3, ``"1/2"`` -> Fraction(1, 2), ``"0.5"`` -> 0.5; ValueError otherwise."""
     text = text.strip()
     if not _NUMBER.fullmatch(text):
         raise ValueError(f"{text!r} is not a number")
@@ -110,7 +123,19 @@ def number(text: str) -> int | Fraction | float:
 
 
 def point(text: str) -> dict[str, int | Fraction | float]:
-    """``"a=1,b=1/2"`` -> ``{"a": 1, "b": Fraction(1, 2)}`` (the ``--at`` option)."""
+    """The values of the ``--at`` option: ``"a=1,b=1/2"`` -> ``{"a": 1, "b": Fraction(1, 2)}``.
+
+    Args:
+        text: ``name=value`` items separated by commas; a value is an integer, a
+            decimal (``-0.5``, ``1e-3``) or a fraction (``1/2``).
+
+    Returns:
+        dict name -> int, Fraction or float, in the order given.
+
+    Raises:
+        argparse.ArgumentTypeError: an item that is not ``name=value``, a value that is
+            not a number (or divides by zero), a name given twice.
+    """
     values: dict = {}
     for item in text.split(","):
         name, eq, value = (part.strip() for part in item.partition("="))
@@ -119,7 +144,7 @@ def point(text: str) -> dict[str, int | Fraction | float]:
         if name in values:
             raise argparse.ArgumentTypeError(f"{name} is given twice")
         try:
-            values[name] = number(value)
+            values[name] = _number(value)
         except (ValueError, ZeroDivisionError):
             raise argparse.ArgumentTypeError(
                 f"{name}={value}: expected a number like 3, -0.5 or 1/2"
@@ -127,7 +152,7 @@ def point(text: str) -> dict[str, int | Fraction | float]:
     return values
 
 
-def names(text: str) -> list[str]:
+def _names(text: str) -> list[str]:
     """``"a,b"`` -> ``["a", "b"]`` (the ``--wrt`` option)."""
     result = [n.strip() for n in text.split(",")]
     bad = [n for n in result if not n.isidentifier()]
@@ -187,12 +212,12 @@ def _render(obj, fmt: str, **options) -> str:
 
 def _grad_arguments(p: argparse.ArgumentParser) -> None:
     _expression_argument(p)
-    p.add_argument("--wrt", type=names, metavar="a,b", help="default: every variable")
+    p.add_argument("--wrt", type=_names, metavar="a,b", help="default: every variable")
     _format_argument(p)
 
 
 @command("grad", "print the gradient in closed form", _grad_arguments)
-def grad_command(args: argparse.Namespace) -> int:
+def _grad(args: argparse.Namespace) -> int:
     """``symgrad grad EXPR [--wrt a,b] [--format F]``: the gradient equations."""
     name, expr = parse_source(args.expr)
     if args.wrt is None and not expr.free_symbols:
@@ -208,7 +233,7 @@ def _explain_arguments(p: argparse.ArgumentParser) -> None:
 
 
 @command("explain", "print the chain rule step by step at a point", _explain_arguments)
-def explain_command(args: argparse.Namespace) -> int:
+def _explain(args: argparse.Namespace) -> int:
     """``symgrad explain EXPR --at a=1,b=2 [--format F]``: the chain-rule trace."""
     from symgrad.trace import explain
 
@@ -225,7 +250,7 @@ def _graph_arguments(p: argparse.ArgumentParser) -> None:
 
 
 @command("graph", "draw the computation graph with values and gradients", _graph_arguments)
-def graph_command(args: argparse.Namespace) -> int:
+def _graph(args: argparse.Namespace) -> int:
     """``symgrad graph EXPR --at a=1,b=2 -o FILE``: the graph picture."""
     from symgrad.draw import render
     from symgrad.trace import explain
