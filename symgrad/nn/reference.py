@@ -52,6 +52,8 @@ def to_columns(network, X_rows, y) -> tuple[np.ndarray, np.ndarray]:
         raise ShapeError(f"X must have shape (m, {n}) (rows = examples), got {X_rows.shape}")
     rows = X_rows.shape[0]
     y = np.asarray(y)
+    if y.ndim == 0:
+        raise ShapeError(f"y must hold one label per example ({rows}), got a scalar")
     if y.shape[0] != rows:
         raise ShapeError(f"y has {y.shape[0]} labels for {rows} examples in X")
     if network.loss_name == "cross_entropy":
@@ -60,7 +62,9 @@ def to_columns(network, X_rows, y) -> tuple[np.ndarray, np.ndarray]:
                 raise ShapeError("y must hold integer class labels 0..k-1 or one-hot rows")
             labels = y.astype(int)
             if labels.min() < 0 or labels.max() >= k:
-                raise ShapeError(f"class labels must lie in 0..{k - 1}, got {labels.min()}..{labels.max()}")
+                raise ShapeError(
+                    f"y: class labels must lie in 0..{k - 1}, got {labels.min()}..{labels.max()}"
+                )
             Y = np.zeros((k, rows))
             Y[labels, np.arange(rows)] = 1.0
             return X_rows.T, Y
@@ -71,7 +75,9 @@ def to_columns(network, X_rows, y) -> tuple[np.ndarray, np.ndarray]:
     if Y.shape[1] != k:
         raise ShapeError(f"y must have {k} target(s) per example, got {Y.shape[1]}")
     if network.loss_name == "bce" and (Y.min() < 0 or Y.max() > 1):
-        raise ShapeError("binary cross-entropy labels must lie in [0, 1]")
+        raise ShapeError(
+            f"y: binary cross-entropy labels must lie in [0, 1], got {Y.min():g}..{Y.max():g}"
+        )
     return X_rows.T, Y.T
 
 
@@ -151,8 +157,10 @@ def reference(backprop, params: dict, X_rows, y) -> Evaluation:
     X, Y = to_columns(net, X_rows, y)
     for p in net.params:
         want = tuple(int(d) for d in p.shape)
-        got = np.shape(params.get(p.ident))
-        if p.ident not in params or got != want:
+        if p.ident not in params:
+            raise ShapeError(f"parameter {p.ident} of shape {want} is missing from params")
+        got = np.shape(params[p.ident])
+        if got != want:
             raise ShapeError(f"parameter {p.ident} must have shape {want}, got {got}")
     env = {"X": X, "Y": Y, **{k: np.asarray(v, dtype=float) for k, v in params.items()}}
     scalars = {m: X.shape[1], **net.constants()}
