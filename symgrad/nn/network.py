@@ -75,6 +75,8 @@ class Dense:
                 raise SymgradError(f"{where}: unknown activation {self.activation!r} (known: {known})")
             return ACTIVATIONS[self.activation](self)
         kernel = sympy.sympify(self.activation(_X))
+        if _X not in kernel.free_symbols:
+            raise SymgradError(f"{where}: activation {kernel} does not depend on its input")
         try:
             grad(kernel, _X)
         except NoDerivativeRuleError as e:
