@@ -1,0 +1,394 @@
+"""Printing stage: the lecture's step-by-step chain rule at a given point.
+
+Takes steps (anything :func:`symgrad.parsing.parse_steps` reads) and input values; gives a
+:class:`Trace`: step values, local derivatives (by :func:`symgrad.autodiff.grad`, written with
+the step's own name where the rule reuses its output: σ gives ``a(1 - a)``) and the backward
+sweep of :func:`symgrad.autodiff.backward` over the named steps, each chain-rule product
+recorded. Values stay exact while rational, else float64-precision Floats; closed forms are
+kept while small (``MAX_OPS``), in inputs and the user's own step names. Rendered by SymPy's
+printers. Imports parsing, autodiff, graph, errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import NamedTuple
+
+import sympy
+from sympy import S
+from sympy.printing.str import StrPrinter
+
+from symgrad.autodiff import backward, grad
+from symgrad.errors import EvaluationError, UnknownSymbolError
+from symgrad.graph import topological_order
+from symgrad.parsing import Step, parse_steps
+
+MAX_OPS = 60  # closed forms larger than this are not simplified or shown
+PREC = 15  # digits (float64) of the floats that stand for irrational values
+
+
+class _TextPrinter(StrPrinter):
+    """SymPy's ``str`` printer with ``·`` for products, ``^`` for powers, ``σ`` for sigmoid."""
+
+    def _print_Mul(self, expr):
+        return super()._print_Mul(expr).replace("*", "·")
+
+    def _print_Pow(self, expr, rational=False):
+        return super()._print_Pow(expr, rational).replace("**", "^")
+
+    def _print_sigmoid(self, expr):
+        return f"σ({self._print(expr.args[0])})"
+
+
+def format_expr(expr) -> str:
+    """One line of Unicode text for ``expr``: ``b·c``, ``σ(z)``, ``x^2``."""
+    return _TextPrinter().doprint(expr)
+
+
+def format_value(value) -> str:
+    """A SymPy number as text: an integer exactly, else a float with 6 significant digits."""
+    if value.is_Integer:
+        return str(value)
+    number = float(value)
+    return "0" if number == 0 else f"{number:.6g}"
+
+
+@dataclass(frozen=True)
+class StepValue:
+    """A step and its value at the point."""
+
+    name: sympy.Symbol
+    expr: sympy.Expr
+    value: sympy.Number
+    auto: bool = False
+
+
+@dataclass(frozen=True)
+class LocalDerivative:
+    """``∂step/∂wrt``, in step names, and its value."""
+
+    step: sympy.Symbol
+    wrt: sympy.Symbol
+    expr: sympy.Expr
+    value: sympy.Number
+
+
+@dataclass(frozen=True)
+class ChainTerm:
+    """One product of the chain rule: ``∂out/∂consumer · ∂consumer/∂wrt``."""
+
+    consumer: sympy.Symbol
+    wrt: sympy.Symbol
+    upstream: sympy.Number
+    local: sympy.Number
+    value: sympy.Number
+
+
+@dataclass(frozen=True)
+class Adjoint:
+    """``∂out/∂name``: its chain-rule terms, closed form (None if too large) and value."""
+
+    name: sympy.Symbol
+    terms: tuple[ChainTerm, ...]
+    expr: sympy.Expr | None
+    value: sympy.Number
+
+
+class _Dialect(NamedTuple):
+    """How one output format writes names, partials, expressions and products."""
+
+    name: Callable
+    partial: Callable
+    expr: Callable
+    dot: str
+
+
+_TEXT = _Dialect(str, lambda f, x: f"∂{f}/∂{x}", format_expr, " · ")
+_latex_name = functools.lru_cache(maxsize=4096)(sympy.latex)
+_LATEX = _Dialect(
+    _latex_name,
+    lambda f, x: rf"\frac{{\partial {_latex_name(f)}}}{{\partial {_latex_name(x)}}}",
+    sympy.latex,
+    r" \cdot ",
+)
+_TITLES = {
+    "forward": ("Forward", "step", "expression"),
+    "local": ("Local derivatives", "derivative", "expression"),
+    "backward": ("Backward (chain rule)", "adjoint", "chain rule"),
+    "gradient": ("Gradient", "gradient", "closed form"),
+}
+
+
+def _factor(value) -> str:
+    """A number inside a product: negative ones in parentheses."""
+    return f"({format_value(value)})" if value < 0 else format_value(value)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The chain rule at one point; render with ``text()``, ``markdown()``, ``latex()``.
+
+    ``gradients`` maps each input's and step's name to ``(closed form, value)``, the
+    closed form being None when it grew past ``MAX_OPS`` operations.
+    """
+
+    output: sympy.Symbol
+    point: dict
+    steps: tuple[StepValue, ...]
+    local_derivatives: tuple[LocalDerivative, ...]
+    adjoints: tuple[Adjoint, ...]
+    gradients: dict
+
+    def __repr__(self) -> str:
+        return f"<Trace of {self.output}: {len(self.steps)} steps, {len(self.point)} inputs>"
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _sections(self, d: _Dialect) -> list[tuple[str, list[tuple[str, list[str], str]]]]:
+        """(section key, rows); a row is (left side, middle parts, value)."""
+        out, p = self.output, d.partial
+        forward = [(d.name(s.name), _middle(s.expr, d), format_value(s.value)) for s in self.steps]
+        local = [
+            (p(ld.step, ld.wrt), _middle(ld.expr, d), format_value(ld.value))
+            for ld in self.local_derivatives
+        ]
+        back = [(p(out, out), [], "1")]
+        for adj in self.adjoints:
+            middle = []
+            if adj.terms and not (len(adj.terms) == 1 and adj.terms[0].consumer == out):
+                middle = [
+                    " + ".join(
+                        p(out, t.consumer) + d.dot + p(t.consumer, t.wrt) for t in adj.terms
+                    ),
+                    " + ".join(_factor(t.upstream) + d.dot + _factor(t.local) for t in adj.terms),
+                ]
+            back.append((p(out, adj.name), middle, format_value(adj.value)))
+        shown = {s.name for s in self.steps if not s.auto} | set(self.point)
+        summary = [
+            (p(out, a.name), _middle(a.expr, d), format_value(a.value))
+            for a in self.adjoints
+            if a.name in shown
+        ]
+        return [("forward", forward), ("local", local), ("backward", back), ("gradient", summary)]
+
+    def _at(self, d: _Dialect, sep: str) -> str:
+        return sep.join(f"{d.name(s)} = {format_value(v)}" for s, v in self.point.items())
+
+    def text(self) -> str:
+        """Plain Unicode text, one line per step, local derivative and adjoint."""
+        lines = []
+        for key, rows in self._sections(_TEXT):
+            title = _TITLES[key][0] + (f" at {self._at(_TEXT, ', ')}" if key == "forward" else "")
+            lines += ["" if lines else None, title]
+            lines += ["  " + " = ".join([lhs, *middle, value]) for lhs, middle, value in rows]
+        return "\n".join(line for line in lines if line is not None)
+
+    def markdown(self) -> str:
+        """Markdown: one table per section, math in ``$…$``."""
+        parts = []
+        for key, rows in self._sections(_LATEX):
+            title, left, middle_title = _TITLES[key]
+            at = f" at ${self._at(_LATEX, '$, $')}$" if key == "forward" else ""
+            parts += [f"**{title}**{at}", "", f"| {left} | {middle_title} | value |", "|---|" * 3]
+            for lhs, middle, value in rows:
+                cells = [f"${lhs}$", f"${' = '.join(middle)}$" if middle else "", f"${value}$"]
+                parts.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")
+            parts.append("")
+        return "\n".join(parts).rstrip() + "\n"
+
+    def latex(self, env: str = "align*") -> str:
+        """The trace as one LaTeX ``align*`` (or ``aligned``) environment."""
+        lines = []
+        for key, rows in self._sections(_LATEX):
+            at = r" at } " + self._at(_LATEX, r",\; ") if key == "forward" else "}"
+            lines.append(r"&\text{" + _TITLES[key][0] + at)
+            lines += [f"{lhs} &= " + " = ".join([*middle, value]) for lhs, middle, value in rows]
+        return f"\\begin{{{env}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{env}}}"
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex(env="aligned") + "$$"
+
+
+def _middle(expr, d: _Dialect) -> list[str]:
+    """The expression part of a row: none for a number, a note for a closed form too large."""
+    if expr is None:
+        return ["\\text{(too large to show)}" if d is _LATEX else "(too large to show)"]
+    return [] if expr.is_Number else [d.expr(expr)]
+
+
+def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
+    """The chain rule for ``source`` at the point ``at``, step by step, as in the lecture.
+
+    Args:
+        source: anything :func:`symgrad.parsing.parse_steps` reads, or a list of ``Step``.
+        at: a value (int, float, Fraction, Decimal, numeric string or SymPy number) for
+            every input, keyed by name or symbol.
+        output: which assigned name is the output (default: the last).
+
+    Returns:
+        A :class:`Trace` with forward values, local derivatives, chain-rule products and
+        gradients.
+
+    Raises:
+        ParseError: the source cannot be read.
+        UnknownSymbolError: a missing value, or a value for a name that is not an input.
+        EvaluationError: a step or derivative has no finite real value at the point.
+
+    >>> t = explain("j = 3*(a + b*c)", {"a": 1, "b": 2, "c": 3})
+    >>> t.gradients["b"]
+    (3*c, 9)
+    >>> print(t.text().split("Gradient")[1])
+    <BLANKLINE>
+      ∂j/∂a = 3
+      ∂j/∂b = 3·c = 9
+      ∂j/∂c = 3·b = 6
+    """
+    if isinstance(source, (list, tuple)) and source and all(isinstance(s, Step) for s in source):
+        steps = list(source)
+    else:
+        steps = parse_steps(source, output)
+    names = {s.name for s in steps}
+    kids = {s.name: sorted(s.expr.free_symbols, key=sympy.default_sort_key) for s in steps}
+    inputs = sorted(set().union(*kids.values()) - names, key=sympy.default_sort_key)
+    point = _point(at, inputs, names)
+    values = dict(point)
+    forward = []
+    for s in steps:
+        values[s.name] = _evaluate(s.expr, values, f"{s.name} = {format_expr(s.expr)}")
+        forward.append(StepValue(s.name, s.expr, values[s.name], s.auto))
+
+    expand: dict = {}  # parser-named step -> its definition in user names, while small
+    for s in steps:
+        if s.auto and sympy.count_ops(e := s.expr.xreplace(expand)) <= MAX_OPS:
+            expand[s.name] = e
+    local: dict = {}
+    for s in steps:
+        for x, d in zip(
+            kids[s.name], grad(s.expr, kids[s.name]) if kids[s.name] else (), strict=True
+        ):
+            d = d.xreplace({s.expr: s.name})
+            value = _evaluate(d, values, f"∂{s.name}/∂{x} = {format_expr(d)}")
+            local[s.name, x] = (LocalDerivative(s.name, x, d, value), d.xreplace(expand))
+
+    out = steps[-1].name
+    terms: dict = {}
+
+    def contribution(node, g, i):
+        x = kids[node][i]
+        ld, closed = local[node, x]
+        terms.setdefault(x, []).append(ChainTerm(node, x, g[1], ld.value, g[1] * ld.value))
+        return (None if g[0] is None else _tidy(g[0] * closed)), g[1] * ld.value
+
+    def total(cs):
+        exprs = [c[0] for c in cs]
+        return (None if None in exprs else _tidy(sympy.Add(*exprs))), sympy.Add(*(c[1] for c in cs))
+
+    def children(node):
+        return kids.get(node, ())
+
+    order = topological_order([out], children)
+    adj = backward(
+        order,
+        out,
+        order,
+        seed=(S.One, S.One),
+        children=children,
+        contribution=contribution,
+        total=total,
+        is_zero=lambda c: False,
+    )
+    adjoints = tuple(
+        Adjoint(n, tuple(terms.get(n, ())), *adj.get(n, (S.Zero, S.Zero)))
+        for n in [s.name for s in reversed(steps[:-1])] + inputs
+    )
+    gradients = {str(a.name): (a.expr, a.value) for a in adjoints}
+    return Trace(
+        out, point, tuple(forward), tuple(ld for ld, _ in local.values()), adjoints, gradients
+    )
+
+
+def _point(at: Mapping, inputs: list, steps: set) -> dict:
+    """The input values as SymPy numbers, in input order; every input, nothing else."""
+    by_name = {str(s): s for s in inputs}
+    have = ", ".join(by_name) or "none"
+    given = {}
+    for key, raw in at.items():
+        name = str(key)
+        if name in {str(s) for s in steps}:
+            raise UnknownSymbolError(
+                f"{name} is computed by a step; give values for inputs only ({have})"
+            )
+        if name not in by_name:
+            raise UnknownSymbolError(f"{name} is not in the expression (its inputs: {have})")
+        given[by_name[name]] = _input_number(raw, name)
+    missing = [str(s) for s in inputs if s not in given]
+    if missing:
+        raise UnknownSymbolError(f"no value for {', '.join(missing)}")
+    return {s: given[s] for s in inputs}
+
+
+def _input_number(raw, name: str):
+    """A user's number as a SymPy number: ints and fractions exact, floats as Float."""
+    try:
+        if isinstance(raw, sympy.Basic):
+            value = raw
+        elif isinstance(raw, numbers.Integral):
+            value = sympy.Integer(int(raw))
+        elif isinstance(raw, (Fraction, Decimal, str)):
+            value = sympy.Rational(str(raw).strip())
+        elif isinstance(raw, numbers.Real):
+            value = sympy.Float(float(raw))
+        else:
+            value = None
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not (value.is_number and value.is_real and value.is_finite):
+        raise EvaluationError(f"the value for {name} is not a finite real number: {raw!r}")
+    return value
+
+
+def _evaluate(expr, values: dict, label: str):
+    """``expr`` at ``values``: a Rational, or a Float of ``PREC`` digits."""
+    raw = expr.xreplace(values)
+    if raw.is_Rational or (raw.is_Float and raw.is_finite):
+        return raw
+    if not raw.has(S.NaN, S.ComplexInfinity, S.Infinity, S.NegativeInfinity):
+        number = raw.evalf(PREC)
+        if isinstance(number, sympy.Number) and number.is_finite:
+            return number
+    raise EvaluationError(f"{_cause(expr, values)} in {label} at the given point")
+
+
+def _cause(expr, values: dict) -> str:
+    """Why a (small) step expression has no finite real value."""
+    for node in sympy.preorder_traversal(expr):
+        if node.is_Pow:
+            base = node.base.xreplace(values)
+            if node.exp.is_negative and base == 0:
+                return "division by zero"
+            if node.exp.is_integer is False and base.is_negative:
+                return "root of a negative number"
+        if isinstance(node, sympy.log):
+            arg = node.args[0].xreplace(values)
+            if arg == 0 or arg.is_negative:
+                return "log of a non-positive number"
+    return "no finite real value"
+
+
+def _tidy(expr):
+    """The shorter of ``expr`` and ``factor(cancel(expr))``; None when too large to keep."""
+    if expr is None or expr.is_Atom:
+        return expr
+    if sympy.count_ops(expr) > MAX_OPS:
+        return None
+    try:
+        other = sympy.factor(sympy.cancel(expr))
+    except (sympy.PolynomialError, NotImplementedError, TypeError, ValueError):
+        return expr
+    return min((expr, other), key=sympy.count_ops)

@@ -1,0 +1,257 @@
+"""Trace: the lecture's chain rule step by step, checked against sympy.diff and by hand."""
+
+import math
+import random
+from fractions import Fraction
+
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symgrad.errors import EvaluationError, ParseError, UnknownSymbolError
+from symgrad.functions import sigmoid
+from symgrad.trace import explain, format_value
+
+a, b, c, u, v, x, y, z = sympy.symbols("a b c u v x y z")
+w1, w2, x1, x2 = sympy.symbols("w1 w2 x1 x2")
+LECTURE = "j = 3*(a + b*c)"
+LOGISTIC = "z = w1*x1 + w2*x2 + b; a = sigmoid(z); L = -(y*log(a) + (1 - y)*log(1 - a))"
+LOGISTIC_POINT = {"w1": 0.5, "w2": -0.25, "x1": 1, "x2": 2, "b": 0.1, "y": 1}
+
+LECTURE_TEXT = """\
+Forward at a = 1, b = 2, c = 3
+  u = b·c = 6
+  v = a + u = 7
+  j = 3·v = 21
+
+Local derivatives
+  ∂u/∂b = c = 3
+  ∂u/∂c = b = 2
+  ∂v/∂a = 1
+  ∂v/∂u = 1
+  ∂j/∂v = 3
+
+Backward (chain rule)
+  ∂j/∂j = 1
+  ∂j/∂v = 3
+  ∂j/∂u = ∂j/∂v · ∂v/∂u = 3 · 1 = 3
+  ∂j/∂a = ∂j/∂v · ∂v/∂a = 3 · 1 = 3
+  ∂j/∂b = ∂j/∂u · ∂u/∂b = 3 · 3 = 9
+  ∂j/∂c = ∂j/∂u · ∂u/∂c = 3 · 2 = 6
+
+Gradient
+  ∂j/∂a = 3
+  ∂j/∂b = 3·c = 9
+  ∂j/∂c = 3·b = 6"""
+
+
+def test_lecture_forward_values():
+    t = explain(LECTURE, {"a": 1, "b": 2, "c": 3})
+    assert [(str(s.name), s.value) for s in t.steps] == [("u", 6), ("v", 7), ("j", 21)]
+
+
+def test_lecture_gradients():
+    t = explain(LECTURE, {"a": 1, "b": 2, "c": 3})
+    values = {name: value for name, (_, value) in t.gradients.items()}
+    assert values == {"v": 3, "u": 3, "a": 3, "b": 9, "c": 6}
+    j = 3 * (a + b * c)
+    for s in (a, b, c):
+        assert sympy.expand(t.gradients[str(s)][0] - sympy.diff(j, s)) == 0
+
+
+def test_lecture_chain_product_for_b():
+    t = explain(LECTURE, {"a": 1, "b": 2, "c": 3})
+    (term,) = next(adj for adj in t.adjoints if adj.name == b).terms
+    assert (term.consumer, term.upstream, term.local, term.value) == (u, 3, 3, 9)
+    assert "∂j/∂b = ∂j/∂u · ∂u/∂b = 3 · 3 = 9" in t.text()
+
+
+def test_lecture_text_golden():
+    t = explain(LECTURE, {"a": 1, "b": 2, "c": 3})
+    assert t.text() == LECTURE_TEXT
+    assert str(t) == LECTURE_TEXT
+
+
+def test_same_trace_from_hand_written_steps():
+    t = explain("u = b*c; v = a + u; j = 3*v", {"a": 1, "b": 2, "c": 3})
+    assert t.text().split("Gradient")[0] == LECTURE_TEXT.split("Gradient")[0]
+    assert [k for k in t.gradients] == ["v", "u", "a", "b", "c"]
+
+
+def test_markdown_golden_lines():
+    md = explain(LECTURE, {"a": 1, "b": 2, "c": 3}).markdown()
+    assert md.startswith(
+        "**Forward** at $a = 1$, $b = 2$, $c = 3$\n\n| step | expression | value |"
+    )
+    assert "| $u$ | $b c$ | $6$ |" in md
+    assert (
+        r"| $\frac{\partial j}{\partial b}$ | $\frac{\partial j}{\partial u} \cdot "
+        r"\frac{\partial u}{\partial b} = 3 \cdot 3$ | $9$ |"
+    ) in md
+    assert r"| $\frac{\partial j}{\partial c}$ | $3 b$ | $6$ |" in md
+
+
+def test_latex_golden_lines():
+    t = explain(LECTURE, {"a": 1, "b": 2, "c": 3})
+    tex = t.latex()
+    assert tex.startswith("\\begin{align*}\n&\\text{Forward at } a = 1,\\; b = 2,\\; c = 3 \\\\\n")
+    assert "u &= b c = 6 \\\\\n" in tex
+    assert (
+        r"\frac{\partial j}{\partial b} &= \frac{\partial j}{\partial u} \cdot "
+        r"\frac{\partial u}{\partial b} = 3 \cdot 3 = 9"
+    ) in tex
+    assert tex.endswith("\\frac{\\partial j}{\\partial c} &= 3 b = 6\n\\end{align*}")
+    assert t._repr_latex_().startswith("$$\\begin{aligned}\n")
+    assert t._repr_latex_().endswith("\\end{aligned}$$")
+
+
+def test_logistic_closed_forms():
+    t = explain(LOGISTIC, LOGISTIC_POINT)
+    g = {name: expr for name, (expr, _) in t.gradients.items()}
+    expected = {"z": a - y, "w1": x1 * (a - y), "w2": x2 * (a - y), "b": a - y}
+    for name, want in expected.items():
+        assert sympy.simplify(g[name] - want) == 0, name
+    assert str(g["z"]) == "a - y"
+    assert str(g["w1"]) == "x1*(a - y)"
+    assert "∂L/∂w1 = x1·(a - y) = -0.475021" in t.text()
+
+
+def test_logistic_values_match_sympy_diff():
+    t = explain(LOGISTIC, LOGISTIC_POINT)
+    zz = w1 * x1 + w2 * x2 + b
+    loss = -(
+        y * sympy.log(1 / (1 + sympy.exp(-zz))) + (1 - y) * sympy.log(1 - 1 / (1 + sympy.exp(-zz)))
+    )
+    point = {sympy.Symbol(k): val for k, val in LOGISTIC_POINT.items()}
+    for s in (w1, w2, x1, x2, b, y):
+        want = float(sympy.diff(loss, s).subs(point).evalf())
+        assert float(t.gradients[str(s)][1]) == pytest.approx(want, rel=1e-12), s
+    assert format_value(t.steps[3].value) == "0.524979"  # a = σ(0.1)
+
+
+def test_local_derivative_uses_the_step_name():
+    t = explain("a = sigmoid(z); e = exp(a); h = tanh(e)", {"z": 0})
+    local = {(str(ld.step), str(ld.wrt)): ld.expr for ld in t.local_derivatives}
+    e, h = sympy.symbols("e h")
+    assert local["a", "z"] == a * (1 - a)
+    assert local["e", "a"] == e
+    assert local["h", "e"] == 1 - h**2
+    assert t.steps[0].value == sympy.Rational(1, 2)
+
+
+def test_sum_over_several_consumers():
+    t = explain("u = x*x; f = u + x", {"x": 3})
+    adj = next(adj for adj in t.adjoints if adj.name == x)
+    assert len(adj.terms) == 2 and adj.value == 7 == sum(term.value for term in adj.terms)
+    assert sympy.expand(adj.expr - sympy.diff(x * x + x, x)) == 0
+    assert "∂f/∂x = ∂f/∂f · ∂f/∂x + ∂f/∂u · ∂u/∂x = 1 · 1 + 1 · 6 = 7" in t.text()
+
+
+def test_shared_intermediate_two_paths():
+    t = explain("u = a*b; v = u + a; w = u*v", {"a": 2, "b": 5})
+    ww = (a * b) * (a * b + a)
+    point = {a: 2, b: 5}
+    for s in (a, b):
+        assert t.gradients[str(s)][1] == sympy.diff(ww, s).subs(point)
+        assert (
+            sympy.expand(t.gradients[str(s)][0].subs({u: a * b, v: a * b + a}) - sympy.diff(ww, s))
+            == 0
+        )
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.fractions(), st.fractions(), st.fractions())
+def test_lecture_gradient_exact_at_rational_points(fa, fb, fc):
+    t = explain(LECTURE, {"a": fa, "b": fb, "c": fc})
+    assert t.gradients["a"][1] == 3
+    assert t.gradients["b"][1] == 3 * sympy.Rational(fc.numerator, fc.denominator)
+    assert t.gradients["c"][1] == 3 * sympy.Rational(fb.numerator, fb.denominator)
+
+
+def test_against_sympy_diff_at_random_points():
+    source = "h = tanh(w*x + b); f = h*exp(-x)/(1 + x**2) + relu(x - b)"
+    full = sympy.tanh(sympy.Symbol("w") * x + b) * sympy.exp(-x) / (1 + x**2) + sympy.Max(x - b, 0)
+    rng = random.Random(0)
+    for _ in range(5):
+        point = {"w": rng.uniform(-2, 2), "x": rng.uniform(-2, 2), "b": rng.uniform(-1, 1)}
+        t = explain(source, point)
+        subs = {sympy.Symbol(k): val for k, val in point.items()}
+        for name in point:
+            want = float(sympy.diff(full, sympy.Symbol(name)).subs(subs).evalf())
+            assert float(t.gradients[name][1]) == pytest.approx(want, rel=1e-10, abs=1e-12)
+
+
+def test_values_given_in_many_forms():
+    t = explain(LECTURE, {a: Fraction(1, 2), "b": "0.5", sympy.Symbol("c"): 2.0})
+    assert t.steps[0].value == 1.0 and t.gradients["a"][1] == 3
+    assert format_value(t.steps[1].value) == "1.5"
+    assert format_value(sympy.Integer(10) ** 30) == "1" + "0" * 30
+
+
+def test_step_that_does_not_reach_the_output():
+    t = explain("u = b*c; j = 3*a", {"a": 1, "b": 2, "c": 3})
+    assert t.gradients["u"] == (0, 0) and t.gradients["b"] == (0, 0)
+    assert t.gradients["a"] == (3, 3)
+
+
+def test_missing_value():
+    with pytest.raises(UnknownSymbolError, match="no value for c"):
+        explain(LECTURE, {"a": 1, "b": 2})
+
+
+def test_extra_value():
+    with pytest.raises(UnknownSymbolError, match="d is not in the expression"):
+        explain(LECTURE, {"a": 1, "b": 2, "c": 3, "d": 4})
+    with pytest.raises(UnknownSymbolError, match="u is computed by a step"):
+        explain("u = b*c; j = 3*u", {"b": 1, "c": 2, "u": 3})
+
+
+def test_division_by_zero_names_the_step():
+    with pytest.raises(EvaluationError, match=r"^division by zero in v = a/b at the given point$"):
+        explain("v = a/b; j = v + 1", {"a": 1, "b": 0})
+
+
+def test_log_of_non_positive_and_bad_derivative():
+    with pytest.raises(EvaluationError, match="log of a non-positive number in f = log"):
+        explain("f = log(x)", {"x": -1.5})
+    with pytest.raises(EvaluationError, match=r"division by zero in ∂f/∂x"):
+        explain("f = sqrt(x)", {"x": 0})
+    with pytest.raises(EvaluationError, match="not a finite real number"):
+        explain("f = x", {"x": float("nan")})
+
+
+def test_parse_errors_pass_through():
+    with pytest.raises(ParseError, match="unknown function 'foo'"):
+        explain("j = foo(a)", {"a": 1})
+    with pytest.raises(ParseError, match="cannot parse"):
+        explain("j = (a +", {"a": 1})
+
+
+def test_deep_chain_does_not_hit_the_recursion_limit():
+    n = 3000
+    pairs = [("t1", sympy.sin(x))] + [
+        (f"t{i + 1}", sympy.sin(sympy.Symbol(f"t{i}"))) for i in range(1, n)
+    ]
+    t = explain(pairs, {"x": 0.5})
+    value, grad = 0.5, 1.0
+    for _ in range(n):
+        grad *= math.cos(value)
+        value = math.sin(value)
+    assert float(t.steps[-1].value) == pytest.approx(value, rel=1e-12)
+    assert float(t.gradients["x"][1]) == pytest.approx(grad, rel=1e-9)
+    assert t.gradients["x"][0] is None  # the closed form grew too large to keep
+    text = t.text()
+    assert "∂t3000/∂x = (too large to show) = " in text
+    assert len(text.splitlines()) > 3 * n
+    assert t.latex().count("\\\\") > 3 * n
+
+
+def test_sigmoid_chain_matches_closed_form():
+    t = explain("z = w1*x1 + b; a = sigmoid(z)", {"w1": 2, "x1": 3, "b": -6})
+    assert t.steps[-1].value == sympy.Rational(1, 2)
+    assert t.gradients["w1"] == (x1 * a * (1 - a), sympy.Rational(3, 4)) or (
+        sympy.simplify(t.gradients["w1"][0] - x1 * a * (1 - a)) == 0
+        and t.gradients["w1"][1] == sympy.Rational(3, 4)
+    )
+    assert sympy.diff(sigmoid(w1 * x1 + b), w1).subs({w1: 2, x1: 3, b: -6}) == sympy.Rational(3, 4)
