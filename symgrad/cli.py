@@ -108,21 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?(/\d+)?")
 
 
-def _number(text: str) -> int | Fraction | float:
-    """``"3"`` -> 3, ``"1/2"`` -> Fraction(1, 2), ``"0.5"`` -> 0.5; ValueError otherwise."""
+def _number(text: str) -> int | Fraction:
+    """``"3"`` -> 3, ``"1/2"`` or ``"0.5"`` -> Fraction(1, 2) (exact); ValueError otherwise."""
     text = text.strip()
     if not _NUMBER.fullmatch(text):
         raise ValueError(f"{text!r} is not a number")
-    if "/" in text:
-        value = Fraction(text)  # ZeroDivisionError for 1/0, a ValueError
-        return value.numerator if value.denominator == 1 else value
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
+    value = Fraction(text)  # ZeroDivisionError for 1/0; ValueError for 1.5/2
+    return value.numerator if value.denominator == 1 else value
 
 
-def point(text: str) -> dict[str, int | Fraction | float]:
+def point(text: str) -> dict[str, int | Fraction]:
     """The values of the ``--at`` option: ``"a=1,b=1/2"`` -> ``{"a": 1, "b": Fraction(1, 2)}``.
 
     Args:
@@ -130,7 +125,7 @@ def point(text: str) -> dict[str, int | Fraction | float]:
             decimal (``-0.5``, ``1e-3``) or a fraction (``1/2``).
 
     Returns:
-        dict name -> int, Fraction or float, in the order given.
+        dict name -> int or Fraction (decimals exactly: ``0.1`` is 1/10), in order.
 
     Raises:
         argparse.ArgumentTypeError: an item that is not ``name=value``, a value that is
