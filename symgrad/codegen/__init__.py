@@ -1,0 +1,1 @@
+"""Code generation: derived expressions written out as readable, cached Numba modules."""

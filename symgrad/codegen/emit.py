@@ -1,0 +1,208 @@
+"""Codegen stage: tensor graphs as straight-line Numba statements.
+
+:class:`Emitter` walks derived tensor graphs in topological order and writes one
+block of statements per node into preallocated C-ordered buffers: matrix products
+as BLAS calls (``np.dot(a, b, out)``) or, when tiny, a loop (a BLAS call costs
+more than a 3×2 product); each elementwise kernel as one loop; the bias added in
+place after its product; sums that feed the loss accumulated without a buffer.
+Every block is preceded by the equation it computes, as a comment.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import sympy
+
+from symgrad.codegen.kernels import KernelPrinter
+from symgrad.graph import topological_order
+from symgrad.nn.network import LAMBDA
+from symgrad.nn.printing import _Renderer
+from symgrad.nn.tensor import (
+    ARG,
+    AddBias,
+    Map,
+    MatMul,
+    Ones,
+    Ref,
+    Scale,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Sum,
+    SumAll,
+    SumExamples,
+    Transpose,
+    Var,
+    m,
+)
+
+#: Products with at most this many multiply-adds run as loops instead of BLAS calls.
+SMALL_PRODUCT = 4096
+_BATCH = sympy.Symbol("B")
+_SCALARS = {m: _BATCH, LAMBDA: sympy.Symbol("lam")}
+_INDEX = {1: "[i]", 2: "[i, j]"}
+
+
+class Emitter:
+    """Statements computing ``roots`` of one network's graphs into named buffers."""
+
+    def __init__(self, roots: list, preferred: dict, names: dict, printer: KernelPrinter):
+        self.order = topological_order(roots, lambda n: n.children())
+        self.consumers = Counter(c for n in self.order for c in n.children())
+        self.printer = printer
+        self.names = names
+        self.code: dict = {}
+        self.buffers: list[tuple[str, str]] = []
+        self.lines: list[str] = []
+        self.inline: set = set()
+        self.runtime: set[str] = set()
+        self._name_nodes(preferred)
+        for node in self.order:
+            if node not in self.inline and node not in self.code_only:
+                self._emit(node)
+
+    # ---- naming -------------------------------------------------------------
+    def _name_nodes(self, preferred: dict) -> None:
+        self.code_only: set = set()
+        temp = 0
+        for node in self.order:
+            if isinstance(node, Var):
+                self.code[node] = node.ident
+                self.code_only.add(node)
+            elif isinstance(node, Ref):
+                self.code[node] = self.code[node.target]
+                self.code_only.add(node)
+            elif isinstance(node, Transpose):  # a view, never a copy
+                self.code[node] = self.code[node.a] + ".T"
+                self.code_only.add(node)
+            else:
+                if node in preferred:
+                    name = preferred[node]
+                else:
+                    name, temp = f"t{temp}", temp + 1
+                self.code[node] = name
+                if node.shape != ():
+                    self.buffers.append((name, self._shape(node.shape)))
+            self._mark_inline(node)
+
+    def _mark_inline(self, node) -> None:
+        child = node.children()[0] if node.children() else None
+        if child is None or self.consumers[child] != 1 or child.shape == ():
+            return
+        fused = (
+            (isinstance(node, AddBias) and isinstance(child, MatMul))
+            or (isinstance(node, SumAll) and isinstance(child, Map | SoftmaxCrossEntropy))
+            or (isinstance(node, Scale) and isinstance(child, MatMul | SumExamples))
+        )
+        if fused:
+            self.inline.add(child)
+            self.buffers = [b for b in self.buffers if b[0] != self.code[child]]
+            self.code[child] = self.code[node]
+
+    def _shape(self, shape) -> str:
+        dims = [self.scalar(d) if d.free_symbols else str(int(d)) for d in map(sympy.sympify, shape)]
+        return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+    def scalar(self, c) -> str:
+        """Code for a scalar SymPy expression (1/m, λ/m) in the statements' variables."""
+        return self.printer.doprint(sympy.sympify(c).xreplace(_SCALARS))
+
+    # ---- emission -----------------------------------------------------------
+    def _say(self, node, *lines: str) -> None:
+        others = {k: v for k, v in self.names.items() if k is not node}
+        self.lines.append(f"# {self.code[node]} = {_Renderer('text', others)(node)}")
+        self.lines.extend(lines)
+
+    def _loops(self, out: str, ndim: int, body: list[str]) -> list[str]:
+        if ndim == 1:
+            return [f"for i in range({out}.shape[0]):", *("    " + b for b in body)]
+        return [
+            f"for i in range({out}.shape[0]):",
+            f"    for j in range({out}.shape[1]):",
+            *("        " + b for b in body),
+        ]
+
+    def _matmul(self, node: MatMul, out: str) -> list[str]:
+        a, b = self.code[node.a], self.code[node.b]
+        self.runtime.add("_matmul_small")
+        return [
+            f"if {out}.shape[0] * {out}.shape[1] * {a}.shape[1] <= SMALL_PRODUCT:",
+            f"    _matmul_small({a}, {b}, {out})",
+            "else:",
+            f"    np.dot({a}, {b}, {out})",
+        ]
+
+    def _map_body(self, node: Map, target: str) -> list[str]:
+        idx = _INDEX[len(node.shape)]
+        reads = [f"{ARG[k]} = {self.code[a]}{idx}" for k, a in enumerate(node.args)]
+        return [*reads, f"{target} = {self.printer.doprint(node.kernel)}"]
+
+    def _emit(self, node) -> None:
+        out = self.code[node]
+        if isinstance(node, MatMul):
+            self._say(node, *self._matmul(node, out))
+        elif isinstance(node, AddBias):
+            z, b = node.z, self.code[node.b]
+            first = self._matmul(z, out) if z in self.inline else []
+            src = out if z in self.inline else self.code[z]
+            self._say(node, *first, *self._loops(out, 2, [f"{out}[i, j] = {src}[i, j] + {b}[i]"]))
+        elif isinstance(node, Map):
+            idx = _INDEX[len(node.shape)]
+            self._say(node, *self._loops(out, len(node.shape), self._map_body(node, f"{out}{idx}")))
+        elif isinstance(node, SumAll):
+            self._say(node, *self._sum_all(node, out))
+        elif isinstance(node, SumExamples):
+            a = self.code[node.a]
+            self._say(node, *self._sum_examples(a, out))
+        elif isinstance(node, Scale):
+            self._say(node, *self._scale(node, out))
+        elif isinstance(node, Sum):
+            terms = [self.code[t] for t in node.terms]
+            if node.shape == ():
+                self._say(node, f"{out} = {' + '.join(terms)}")
+            else:
+                idx = _INDEX[len(node.shape)]
+                body = [f"{out}{idx} = " + " + ".join(t + idx for t in terms)]
+                self._say(node, *self._loops(out, len(node.shape), body))
+        elif isinstance(node, Softmax):
+            self.runtime.add("_softmax")
+            self._say(node, f"_softmax({self.code[node.z]}, {out})")
+        elif isinstance(node, SoftmaxCrossEntropy):
+            self.runtime.add("_softmax_cross_entropy")
+            self._say(node, f"_softmax_cross_entropy({self.code[node.z]}, {self.code[node.y]}, {out})")
+        elif isinstance(node, Ones):
+            self._say(node, f"{out}[...] = 1.0")
+        else:
+            raise TypeError(f"no code generation for {type(node).__name__}")
+
+    def _sum_all(self, node: SumAll, out: str) -> list[str]:
+        child = node.a
+        if child in self.inline and isinstance(child, Map):
+            body = [*self._map_body(child, "_e"), f"{out} += _e"]
+            return [f"{out} = 0.0", *self._loops(self.code[child.args[0]], len(child.shape), body)]
+        if child in self.inline:
+            self.runtime.add("_softmax_cross_entropy_sum")
+            return [f"{out} = _softmax_cross_entropy_sum({self.code[child.z]}, {self.code[child.y]})"]
+        return [f"{out} = np.sum({self.code[child]})"]
+
+    def _sum_examples(self, a: str, out: str) -> list[str]:
+        return [
+            f"for i in range({out}.shape[0]):",
+            "    _acc = 0.0",
+            f"    for j in range({a}.shape[1]):",
+            f"        _acc += {a}[i, j]",
+            f"    {out}[i] = _acc",
+        ]
+
+    def _scale(self, node: Scale, out: str) -> list[str]:
+        c = self.scalar(node.c)
+        if node.shape == ():
+            return [f"{out} = {c} * {self.code[node.a]}"]
+        idx = _INDEX[len(node.shape)]
+        child = node.a
+        if child in self.inline:
+            first = self._matmul(child, out) if isinstance(child, MatMul) else self._sum_examples(
+                self.code[child.a], out
+            )
+            return [*first, *self._loops(out, len(node.shape), [f"{out}{idx} *= {c}"])]
+        return self._loops(out, len(node.shape), [f"{out}{idx} = {c} * {self.code[child]}{idx}"])

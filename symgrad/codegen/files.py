@@ -1,0 +1,98 @@
+"""Codegen stage: write generated modules to files, reuse them, import them.
+
+Numba's ``cache=True`` only works for code that lives in a file, so generated
+source is written to a folder (``generated/`` by default) and imported from there.
+Each file starts with a header holding two hashes: one of the source expressions
+it was generated from (reuse when it matches, regenerate when it does not) and one
+of its own body (a file edited by hand is reported, never silently trusted). Files
+are written atomically under a lock, so processes generating the same module at
+the same time neither corrupt nor half-read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from symgrad.errors import GeneratedFileError
+
+_HEADER = re.compile(r"^# symgrad-source-hash: (\w+)\n# symgrad-body-hash: (\w+)\n", re.M)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def with_header(body: str, source_hash: str) -> str:
+    """``body`` preceded by the hash lines that :func:`read_hashes` checks."""
+    return f"# symgrad-source-hash: {source_hash}\n# symgrad-body-hash: {digest(body)}\n{body}"
+
+
+def check_file(path: Path) -> str:
+    """The source hash of a generated file, after checking its body hash.
+
+    Raises:
+        GeneratedFileError: the header is missing or the body was edited.
+    """
+    text = path.read_text()
+    match = _HEADER.match(text)
+    if match is None:
+        raise GeneratedFileError(f"{path.name} has no symgrad header: it was not generated or was edited")
+    body = text[match.end():]
+    if digest(body) != match.group(2):
+        raise GeneratedFileError(
+            f"{path.name} was edited by hand (its body no longer matches its hash); "
+            "delete it or regenerate with overwrite=True"
+        )
+    return match.group(1)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, name: str):
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_module(folder, name: str, body: str, source_hash: str, *, overwrite: bool = False) -> Path:
+    """Write ``folder/name.py`` unless an intact file with the same source hash is there.
+
+    Returns the path. Raises GeneratedFileError for a hand-edited file unless
+    ``overwrite`` is set.
+    """
+    folder = Path(folder)
+    path = folder / f"{name}.py"
+    with _locked(folder, name):
+        if path.exists() and not overwrite and check_file(path) == source_hash:
+            return path
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(with_header(body, source_hash))
+        os.replace(tmp, path)
+    return path
+
+
+def import_file(path: Path):
+    """Import a generated module from its file (so Numba can cache it)."""
+    path = Path(path)
+    name = f"symgrad_generated_{path.stem}_{digest(str(path.resolve()))}"
+    module = sys.modules.get(name)
+    if module is not None and getattr(module, "__symgrad_source__", None) == path.read_text():
+        return module
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    module.__symgrad_source__ = path.read_text()
+    return module

@@ -1,0 +1,76 @@
+"""Codegen stage: scalar kernels as Numba-compilable Python source.
+
+SymPy's ``PythonCodePrinter`` prints standard functions as ``math.*`` calls; our
+activations print as calls of small ``@njit`` helpers whose source is emitted into
+the generated module (numerically stable forms: σ never overflows, softplus and
+log σ go through ``log1p``). Only the helpers a module uses are emitted.
+"""
+
+from __future__ import annotations
+
+import sympy
+from sympy.printing.pycode import PythonCodePrinter
+
+#: Source of each helper, by the name it is called with in kernels.
+HELPERS = {
+    "sigmoid": '''def sigmoid(x):
+    """σ(x), without overflow for large |x|."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)''',
+    "softplus": '''def softplus(x):
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|)."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))''',
+    "log_sigmoid": '''def log_sigmoid(x):
+    """log σ(x) = -softplus(-x)."""
+    return min(x, 0.0) - math.log1p(math.exp(-abs(x)))''',
+    "relu": '''def relu(x):
+    return x if x > 0.0 else 0.0''',
+    "leaky_relu": '''def leaky_relu(x, s):
+    return x if x > 0.0 else s * x''',
+    "step": '''def step(x):
+    """1[x > 0]: ReLU's derivative, 0 at x = 0."""
+    return 1.0 if x > 0.0 else 0.0''',
+}
+
+
+class KernelPrinter(PythonCodePrinter):
+    """Prints kernels for Numba; records which helpers they call."""
+
+    def __init__(self):
+        super().__init__({"fully_qualified_modules": True})
+        self.helpers: set[str] = set()
+
+    def _helper(self, expr):
+        name = type(expr).__name__
+        self.helpers.add(name)
+        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+
+    _print_sigmoid = _print_softplus = _print_log_sigmoid = _helper
+    _print_relu = _print_leaky_relu = _print_step = _helper
+
+    def _print_Rational(self, expr):
+        return f"{float(expr)!r}"
+
+    def _print_Integer(self, expr):
+        return f"{float(expr)!r}"
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp == 2:
+            base = self.parenthesize(expr.base, 60)
+            return f"{base} * {base}"
+        if expr.exp == -1:
+            return f"1.0 / {self.parenthesize(expr.base, 60)}"
+        if expr.exp == sympy.Rational(1, 2):
+            return f"math.sqrt({self._print(expr.base)})"
+        if expr.exp.is_Integer:
+            return f"{self.parenthesize(expr.base, 60)}**{int(expr.exp)}"
+        return super()._print_Pow(expr, rational)
+
+
+def helper_source(names) -> str:
+    """The ``@njit`` helpers for ``names``, in a fixed order (generation is deterministic)."""
+    return "\n\n\n".join(
+        f"@numba.njit(cache=True)\n{HELPERS[n]}" for n in sorted(names)
+    )

@@ -1,0 +1,211 @@
+"""Codegen stage: the generated training module of a network and an optimizer.
+
+From one :class:`~symgrad.nn.backprop.Backprop` and one optimizer, writes a
+standalone module (imports numpy, numba and math only) with:
+
+- ``loss_and_grad(params..., X, Y, lam)`` and ``predict(params..., X)``;
+- ``_forward_backward``: forward, loss and backward into preallocated buffers;
+- ``_update``: the optimizer's rule, one loop per parameter;
+- ``train``: epochs × minibatches (seeded shuffling; the data itself when the batch
+  is the whole set), filling the loss history, stopping at a non-finite loss or
+  one above ``limit``.
+
+Data in the generated functions is in the lecture's layout (X of n×m, Y of k×m)
+except ``train``'s ``X_rows`` (m×n), from which minibatches are gathered.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from symgrad import __version__
+from symgrad.codegen.emit import SMALL_PRODUCT, Emitter
+from symgrad.codegen.kernels import KernelPrinter, helper_source
+from symgrad.codegen.runtime import RUNTIME
+from symgrad.train import optimizers as O
+
+_HYPER_NAMES = {O.alpha: "lr", O.t: "t", O.beta: "beta", O.beta1: "beta1", O.beta2: "beta2", O.eps: "eps"}
+
+
+def _indent(lines, n=1) -> str:
+    pad = "    " * n
+    return "\n".join(pad + line if line else line for line in lines)
+
+
+def _njit(signature: str, doc: str, body: list[str]) -> str:
+    return f'@numba.njit(cache=True)\ndef {signature}:\n    """{doc}"""\n{_indent(body)}\n'
+
+
+class NetworkModule:
+    """Source of the generated module for ``backprop`` trained by ``optimizer``."""
+
+    def __init__(self, backprop, optimizer):
+        self.bp, self.opt = backprop, optimizer
+        net = backprop.network
+        self.params = [p.ident for p in net.params]
+        self.grads = ["g" + p for p in self.params]
+        self.state = [f"{sym}_{p}" for sym in optimizer.state for p in self.params]
+        self.hyper = [_HYPER_NAMES[h] for h in sorted(optimizer.hyper, key=str)]
+        self.printer = KernelPrinter()
+        names = {f.node: f for f in backprop.forward}
+        preferred = {f.node: f.ident for f in reversed(backprop.forward)}
+        preferred.update({g: "g" + p for p, g in backprop.gradients.items()})
+        for e in backprop.backward:
+            if e.ident.startswith("dZ"):
+                preferred.setdefault(e.node, e.ident)
+        roots = [backprop.fused_loss, *backprop.gradients.values()]
+        preferred[backprop.fused_loss] = "loss"
+        self.step = Emitter(roots, preferred, names, self.printer)
+        self.fwd = Emitter([net.output], preferred, names, self.printer)
+
+    # ---- pieces ---------------------------------------------------------------
+    def _allocate(self) -> str:
+        grads = set(self.grads)
+        lines = [f"dtype = {self.params[0]}.dtype"]
+        for name, shape in self.step.buffers:
+            lines.append(
+                f"{name} = np.empty_like({name[1:]})" if name in grads else f"{name} = np.empty({shape}, dtype)"
+            )
+        names = [n for n, _ in self.step.buffers]
+        lines.append(f"return ({', '.join(names)},)")
+        return _njit(f"_allocate({', '.join(self.params)}, B)", "Buffers for a batch of B examples.", lines)
+
+    def _forward_backward(self) -> str:
+        buffers = ", ".join(n for n, _ in self.step.buffers)
+        sig = f"_forward_backward({', '.join(self.params)}, X, Y, lam, {buffers})"
+        body = ["B = X.shape[1]", *self.step.lines, "return loss"]
+        return _njit(sig, "Loss of the batch (X, Y); writes every gradient into its buffer.", body)
+
+    def _update(self) -> str:
+        """The optimizer's rule as one loop over a flattened parameter, called per parameter."""
+        local = {O.theta: sympy.Symbol("_theta"), O.g: sympy.Symbol("_g")}
+        local.update({s: sympy.Symbol(f"_{s}") for s in self.opt.state})
+        rename = {h: sympy.Symbol(n) for h, n in _HYPER_NAMES.items()}
+        arrays = ["P", "G", *(f"S{s}" for s in self.opt.state)]
+        body = ["_theta = P[k]", "_g = G[k]", *(f"_{s} = S{s}[k]" for s in self.opt.state)]
+        for target, expr in self.opt.updates:
+            body.append(f"{local[target]} = {self.printer.doprint(expr.xreplace({**rename, **local}))}")
+        body += ["P[k] = _theta", *(f"S{s}[k] = _{s}" for s in self.opt.state)]
+        hyper = "".join(f", {h}" for h in self.hyper)
+        rule = _njit(
+            f"_update_rule({', '.join(arrays)}, lr, t{hyper})",
+            "; ".join(self.opt.equations()) + " (g = dL/dθ), elementwise.",
+            ["for k in range(P.size):", *("    " + b for b in body)],
+        )
+        calls = []
+        for p, g in zip(self.params, self.grads):
+            flat = [f"{a}.reshape(-1)" for a in (p, g, *(f"{s}_{p}" for s in self.opt.state))]
+            calls.append(f"_update_rule({', '.join(flat)}, lr, t{hyper})")
+        args = ", ".join([*self.params, *self.grads, *self.state, "lr", "t", *self.hyper])
+        return rule + "\n\n\n" + _njit(f"_update({args})", "One optimizer step, in place.", calls)
+
+    def _loss_and_grad(self) -> str:
+        buffers = ", ".join(n for n, _ in self.step.buffers)
+        p = ", ".join(self.params)
+        body = [
+            f"{buffers}, = _allocate({p}, X.shape[1])",
+            f"loss = _forward_backward({p}, X, Y, lam, {buffers})",
+            f"return loss, ({', '.join(self.grads)},)",
+        ]
+        return _njit(f"loss_and_grad({p}, X, Y, lam)", "Loss and gradients (X: n×m, Y: k×m).", body)
+
+    def _predict(self) -> str:
+        p = ", ".join(self.params)
+        alloc = [f"{n} = np.empty({shape}, {self.params[0]}.dtype)" for n, shape in self.fwd.buffers]
+        out = self.fwd.code[self.bp.network.output]
+        body = ["B = X.shape[1]", *alloc, *self.fwd.lines, f"return {out}"]
+        return _njit(f"predict({p}, X)", "The network's output for X (n×m): k×m.", body)
+
+    def _train(self) -> str:
+        p = ", ".join(self.params)
+        names = [n for n, _ in self.step.buffers]
+        state = "".join(f", {s}" for s in self.state)
+        hyper = "".join(f", {h}" for h in self.hyper)
+        n, k = self.bp.network.layers[0].n_in, self.bp.network.classes
+
+        def step(x, y, prefix, depth):
+            bufs = ", ".join(prefix + b for b in names)
+            grads = ", ".join(prefix + g for g in self.grads)
+            lines = [
+                f"loss = _forward_backward({p}, {x}, {y}, lam, {bufs})",
+                "t += 1.0",
+                f"_update({p}, {grads}{state}, lr, t{hyper})",
+            ]
+            return ["    " * depth + line for line in lines]
+
+        body = [
+            "m = X_rows.shape[0]",
+            "size = min(batch_size, m)",
+            "rest = max(m % size, 1)",
+            f"{', '.join(names)}, = _allocate({p}, size)",
+            f"{', '.join('r_' + b for b in names)}, = _allocate({p}, rest)",
+            f"Xb, Yb = np.empty(({n}, size), X_rows.dtype), np.empty(({k}, size), Y.dtype)",
+            f"Xr, Yr = np.empty(({n}, rest), X_rows.dtype), np.empty(({k}, rest), Y.dtype)",
+            "order = np.arange(m)",
+            "for epoch in range(epochs):",
+            "    total = 0.0",
+            "    if size == m:",
+            *step("X", "Y", "", 2),
+            "        total = loss * m",
+            "    else:",
+            "        np.random.seed(seed + epoch)",
+            "        np.random.shuffle(order)",
+            "        for start in range(0, m - size + 1, size):",
+            "            _gather(X_rows, Y, order, start, Xb, Yb)",
+            *step("Xb", "Yb", "", 3),
+            "            total += loss * size",
+            "        if m % size:",
+            "            _gather(X_rows, Y, order, m - m % size, Xr, Yr)",
+            *step("Xr", "Yr", "r_", 3),
+            "            total += loss * (m % size)",
+            "    history[epoch] = total / m",
+            "    if not math.isfinite(history[epoch]) or history[epoch] > limit:",
+            "        return epoch + 1, t",
+            "return epochs, t",
+        ]
+        sig = (
+            f"train({p}, X, X_rows, Y, lr, lam, epochs, batch_size, seed, t, limit, history"
+            f"{state}{hyper})"
+        )
+        doc = (
+            "Epochs of minibatch training in place; returns (epochs run, steps so far).\n\n"
+            "    X is X_rows transposed into a C-ordered n×m array (used when the batch is\n"
+            "    the whole set); history[e] is epoch e's mean loss before its updates;\n"
+            "    epoch e shuffles with seed + e, so chunks of epochs give the same result.\n"
+            "    "
+        )
+        return _njit(sig, doc, body)
+
+    # ---- the module --------------------------------------------------------------
+    def docstring(self) -> str:
+        net = self.bp.network
+        lines = [
+            f"Generated by symgrad {__version__} — do not edit (the body hash below is checked).",
+            "",
+            f"Network: {net.describe()}; optimizer: {self.opt.name}.",
+            "Layout: X is n×m (one column per example), Y is k×m; every gradient has its",
+            "parameter's shape; dZ[l] = m ∂L/∂Z[l] (the lecture's convention).",
+            "",
+            *self.bp.text().splitlines(),
+            "Update (g = ∂L/∂θ)",
+            *self.opt.equations(),
+        ]
+        return '"""' + "\n".join(lines) + '\n"""'
+
+    def source(self) -> str:
+        """The module's text, without the hash header (deterministic)."""
+        runtime = sorted(self.step.runtime | self.fwd.runtime | {"_gather"})
+        parts = [
+            self.docstring(),
+            "import math\n\nimport numba\nimport numpy as np",
+            f"SMALL_PRODUCT = {SMALL_PRODUCT}  # below this many multiply-adds, loops beat BLAS calls",
+            helper_source(self.printer.helpers) if self.printer.helpers else "",
+            *(RUNTIME[r] for r in runtime),
+            self._allocate(),
+            self._forward_backward(),
+            self._update(),
+            self._loss_and_grad(),
+            self._predict(),
+            self._train(),
+        ]
+        return "\n\n\n".join(part.rstrip() for part in parts if part) + "\n"

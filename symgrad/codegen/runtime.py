@@ -1,0 +1,70 @@
+"""Codegen stage: fixed Numba helpers that generated modules include when they use them.
+
+Source text, not functions: each generated module carries its own copy so that it
+runs without symgrad installed.
+"""
+
+RUNTIME = {
+    "_matmul_small": '''@numba.njit(cache=True)
+def _matmul_small(a, b, out):
+    """out = a @ b by loops: for products too small to pay for a BLAS call."""
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = 0.0
+        for k in range(a.shape[1]):
+            aik = a[i, k]
+            for j in range(out.shape[1]):
+                out[i, j] += aik * b[k, j]''',
+    "_softmax": '''@numba.njit(cache=True)
+def _softmax(z, out):
+    """Softmax of each column, shifted by the column's maximum (no overflow)."""
+    for j in range(z.shape[1]):
+        top = z[0, j]
+        for i in range(1, z.shape[0]):
+            top = max(top, z[i, j])
+        total = 0.0
+        for i in range(z.shape[0]):
+            out[i, j] = math.exp(z[i, j] - top)
+            total += out[i, j]
+        for i in range(z.shape[0]):
+            out[i, j] /= total''',
+    "_softmax_cross_entropy": '''@numba.njit(cache=True)
+def _softmax_cross_entropy(z, y, out):
+    """Per example: -Σ_k y_k log softmax(z)_k = Σ_k y_k (logsumexp(z) - z_k)."""
+    for j in range(z.shape[1]):
+        top = z[0, j]
+        for i in range(1, z.shape[0]):
+            top = max(top, z[i, j])
+        total = 0.0
+        for i in range(z.shape[0]):
+            total += math.exp(z[i, j] - top)
+        lse = top + math.log(total)
+        acc = 0.0
+        for i in range(z.shape[0]):
+            acc += y[i, j] * (lse - z[i, j])
+        out[0, j] = acc''',
+    "_softmax_cross_entropy_sum": '''@numba.njit(cache=True)
+def _softmax_cross_entropy_sum(z, y):
+    """Σ over examples of -Σ_k y_k log softmax(z)_k, without a buffer."""
+    acc = 0.0
+    for j in range(z.shape[1]):
+        top = z[0, j]
+        for i in range(1, z.shape[0]):
+            top = max(top, z[i, j])
+        total = 0.0
+        for i in range(z.shape[0]):
+            total += math.exp(z[i, j] - top)
+        lse = top + math.log(total)
+        for i in range(z.shape[0]):
+            acc += y[i, j] * (lse - z[i, j])
+    return acc''',
+    "_gather": '''@numba.njit(cache=True)
+def _gather(X_rows, Y, order, start, Xb, Yb):
+    """Columns of a minibatch: examples order[start:start + Xb.shape[1]]."""
+    for j in range(Xb.shape[1]):
+        r = order[start + j]
+        for i in range(Xb.shape[0]):
+            Xb[i, j] = X_rows[r, i]
+        for i in range(Yb.shape[0]):
+            Yb[i, j] = Y[i, r]''',
+}

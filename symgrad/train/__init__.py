@@ -1,0 +1,1 @@
+"""Training: optimizers as update rules, compiled training steps and loops, ``fit``."""

@@ -1,0 +1,85 @@
+"""Codegen → Numba stage: a network compiled into a generated, cached module.
+
+:func:`compile_network` derives the backprop equations, writes the generated module
+(reused while its hash matches), imports it from its file and wraps it in a
+:class:`CompiledNetwork` that takes data in NumPy's usual layout.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from symgrad import __version__
+from symgrad.codegen.files import digest, ensure_module, import_file
+from symgrad.codegen.network import NetworkModule
+from symgrad.errors import ShapeError
+from symgrad.nn.backprop import derive
+from symgrad.nn.network import Network
+from symgrad.nn.reference import to_columns
+from symgrad.train import optimizers
+
+DEFAULT_FOLDER = Path("generated")
+
+
+def module_name(network: Network, optimizer) -> str:
+    """A file name from the model: ``mlp_2_3_1_relu_sigmoid_bce_gd``."""
+    return re.sub(r"[^0-9a-zA-Z]+", "_", f"mlp {network.describe().split(', L2')[0]} {optimizer.name}").strip("_").lower()
+
+
+class CompiledNetwork:
+    """A network's generated training module, imported from its file.
+
+    ``source()`` is the generated text, ``path`` its file, ``latex()`` its equations.
+    """
+
+    def __init__(self, network: Network, optimizer="gd", *, folder=DEFAULT_FOLDER, name=None,
+                 overwrite: bool = False):
+        self.network = network
+        self.optimizer = optimizers.get(optimizer)
+        self.backprop = derive(network)
+        generator = NetworkModule(self.backprop, self.optimizer)
+        body = generator.source()
+        source_hash = digest(f"{__version__}\n{network.describe()}\n{self.backprop.text()}\n"
+                             f"{self.optimizer.equations()}")
+        self.path = ensure_module(folder, name or module_name(network, self.optimizer), body,
+                                  source_hash, overwrite=overwrite)
+        self.module = import_file(self.path)
+        self.hyper_names = generator.hyper
+
+    def source(self) -> str:
+        return self.path.read_text()
+
+    def latex(self) -> str:
+        return self.backprop.latex()
+
+    def _params(self, params: dict) -> list:
+        out = []
+        for p in self.network.params:
+            if p.ident not in params:
+                raise ShapeError(f"missing parameter {p.ident}")
+            value = np.ascontiguousarray(params[p.ident])
+            if value.shape != tuple(int(d) for d in p.shape):
+                raise ShapeError(f"parameter {p.ident} must have shape {tuple(int(d) for d in p.shape)}, got {value.shape}")
+            out.append(value)
+        return out
+
+    def loss_and_grad(self, params: dict, X_rows, y) -> tuple[float, dict]:
+        """Loss and gradients (each of its parameter's shape) from the compiled code."""
+        values = self._params(params)
+        X, Y = to_columns(self.network, X_rows, y)
+        dtype = values[0].dtype
+        loss, grads = self.module.loss_and_grad(*values, np.ascontiguousarray(X, dtype),
+                                                np.ascontiguousarray(Y, dtype), self.network.l2)
+        return float(loss), {p.ident: g for p, g in zip(self.network.params, grads)}
+
+    def predict_proba(self, params: dict, X_rows) -> np.ndarray:
+        """The output layer's values, one row per example (m×k)."""
+        values = self._params(params)
+        X_rows = np.asarray(X_rows, dtype=values[0].dtype)
+        n = self.network.layers[0].n_in
+        if X_rows.ndim != 2 or X_rows.shape[1] != n:
+            raise ShapeError(f"X must have shape (m, {n}) (rows = examples), got {X_rows.shape}")
+        return self.module.predict(*values, np.ascontiguousarray(X_rows.T)).T
