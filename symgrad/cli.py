@@ -60,6 +60,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse with usage errors in one line: ``symgrad: error: ...``, exit status 2."""
 
     def error(self, message: str):
+        if message.endswith("required: EXPR"):  # argparse took "-x**2" for an option
+            message += " (an EXPR that starts with '-' goes after '--')"
         self.exit(2, f"symgrad: error: {message} (see '{self.prog} --help')\n")
 
 

@@ -178,6 +178,7 @@ class Trace:
         return [("forward", forward), ("local", local), ("backward", back), ("gradient", summary)]
 
     def _at(self, d: _Dialect, sep: str) -> str:
+        """The point, ``a = 1, b = 2``, in dialect ``d``."""
         return sep.join(f"{d.name(s)} = {format_value(v)}" for s, v in self.point.items())
 
     def text(self) -> str:
@@ -185,6 +186,7 @@ class Trace:
         lines = []
         for key, rows in self._sections(_TEXT):
             title = _TITLES[key][0] + (f" at {self._at(_TEXT, ', ')}" if key == "forward" else "")
+            title = title.removesuffix(" at ")
             lines += ["" if lines else None, title]
             lines += ["  " + " = ".join([lhs, *middle, value]) for lhs, middle, value in rows]
         return "\n".join(line for line in lines if line is not None)
@@ -195,7 +197,12 @@ class Trace:
         for key, rows in self._sections(_LATEX):
             title, left, middle_title = _TITLES[key]
             at = f" at ${self._at(_LATEX, '$, $')}$" if key == "forward" else ""
-            parts += [f"**{title}**{at}", "", f"| {left} | {middle_title} | value |", "|---|" * 3]
+            parts += [
+                f"**{title}**{at}",
+                "",
+                f"| {left} | {middle_title} | value |",
+                "|---" * 3 + "|",
+            ]
             for lhs, middle, value in rows:
                 cells = [f"${lhs}$", f"${' = '.join(middle)}$" if middle else "", f"${value}$"]
                 parts.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")

@@ -124,13 +124,8 @@ class Emitter:
 
     def _matmul(self, node: MatMul, out: str) -> list[str]:
         a, b = self.code[node.a], self.code[node.b]
-        self.runtime.add("_matmul_small")
-        return [
-            f"if {out}.shape[0] * {out}.shape[1] * {a}.shape[1] <= SMALL_PRODUCT:",
-            f"    _matmul_small({a}, {b}, {out})",
-            "else:",
-            f"    np.dot({a}, {b}, {out})",
-        ]
+        self.runtime.add("_product")
+        return [f"_product({a}, {b}, {out})"]
 
     def _map_body(self, node: Map, target: str) -> list[str]:
         idx = _INDEX[len(node.shape)]

@@ -5,9 +5,12 @@ runs without symgrad installed.
 """
 
 RUNTIME = {
-    "_matmul_small": '''@numba.njit(cache=True)
-def _matmul_small(a, b, out):
-    """out = a @ b by loops: for products too small to pay for a BLAS call."""
+    "_product": '''@numba.njit(cache=True)
+def _product(a, b, out):
+    """out = a @ b: a BLAS call, or loops for products too small to pay for one."""
+    if out.shape[0] * out.shape[1] * a.shape[1] > SMALL_PRODUCT:
+        np.dot(a, b, out)
+        return
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             out[i, j] = 0.0
