@@ -56,6 +56,10 @@ def test_grad_logistic_three_formats(capsys):
     assert "\\sigma\\left(b + w x\\right)" in tex
 
 
+def test_grad_negative_expression_after_double_dash(capsys):
+    assert run(capsys, "grad", "--", "-x**2") == (0, "∂f/∂x = -2*x\n", "")
+
+
 def test_grad_relu_latex(capsys):
     _, tex, _ = run(capsys, "grad", "relu(w*x)", "--wrt", "w", "--format", "latex")
     assert "\\mathbb{1}\\left[w x > 0\\right]" in tex
@@ -72,6 +76,7 @@ def test_grad_relu_latex(capsys):
         (["grad", "3"], "nothing to differentiate"),
         (["grad", "x = 1; x = 2"], "assigned twice"),
         (["grad"], "required: EXPR"),
+        (["grad", "-x**2"], "goes after '--'"),
         ([], "required: COMMAND"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
