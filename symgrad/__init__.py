@@ -1,21 +1,35 @@
-"""symgrad: derive gradients by the chain rule, print them, compile them, check them."""
+"""symgrad: derive gradients by the chain rule, print them, compile them, check them.
+
+The public surface; everything else lives in the stage modules (see DESIGN.md).
+"""
 
 __version__ = "0.1.0"
 
 from symgrad.autodiff import grad, hessian, jacobian, value_and_grad
 from symgrad.errors import SymgradError
 from symgrad.functions import leaky_relu, log_sigmoid, relu, sigmoid, softplus, step
+from symgrad.parsing import parse_expression, parse_steps
+from symgrad.printing import gradient_equations, latex, markdown, text
+from symgrad.trace import Trace, explain
 
 __all__ = [
     "SymgradError",
+    "Trace",
+    "explain",
     "grad",
+    "gradient_equations",
     "hessian",
     "jacobian",
+    "latex",
     "leaky_relu",
     "log_sigmoid",
+    "markdown",
+    "parse_expression",
+    "parse_steps",
     "relu",
     "sigmoid",
     "softplus",
     "step",
+    "text",
     "value_and_grad",
 ]
