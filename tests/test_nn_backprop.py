@@ -193,10 +193,12 @@ def test_gradients_are_not_trivially_zero():
 
 
 def directional_check(net, params, X, y, seed=1) -> float:
-    """Relative error of ∇L·d against (L(θ + εd) − L(θ − εd)) / 2ε for a random d."""
+    """Relative error of ∇L·d against (L(θ + εd) − L(θ − εd)) / 2ε for a random unit d."""
     bp = derive(net)
     rng = np.random.default_rng(seed)
     d = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    norm = np.sqrt(sum(np.sum(v**2) for v in d.values()))
+    d = {k: v / norm for k, v in d.items()}  # a unit step, whatever the parameter count
     ev = reference(bp, params, X, y)
     analytic = sum(float(np.sum(ev.gradients[k] * d[k])) for k in params)
     plus = reference(bp, {k: v + EPS * d[k] for k, v in params.items()}, X, y).loss
