@@ -172,7 +172,8 @@ class _Renderer:
         return printer.doprint(expr)
 
 
-def _equations(bp, fmt: str) -> dict:
+def sections(bp, fmt: str) -> dict:
+    """Forward, loss and backward equations as (lhs, rhs) pairs, by section title."""
     names = {f.node: f for f in bp.forward}  # an identity activation's Z[l] prints as A[l]
     pick = (lambda n: n.tex) if fmt != "text" else (lambda n: n.text)
     named = _Renderer(fmt, names)
@@ -196,19 +197,19 @@ def render(bp, fmt: str) -> str:
     """The forward, loss and backward equations of a :class:`Backprop` in ``fmt``."""
     if fmt not in ("text", "markdown", "latex"):
         raise ValueError(f"unknown format {fmt!r} (text, markdown or latex)")
-    sections = _equations(bp, fmt)
+    parts = sections(bp, fmt)
     if fmt == "text":
         return "\n".join(
             "\n".join([title, *(f"{lhs} = {rhs}" for lhs, rhs in eqs)])
-            for title, eqs in sections.items()
+            for title, eqs in parts.items()
         )
     if fmt == "markdown":
         return "\n\n".join(
             f"**{title}**\n\n" + "\n".join(f"- ${lhs} = {rhs}$" for lhs, rhs in eqs)
-            for title, eqs in sections.items()
+            for title, eqs in parts.items()
         )
     rows = []
-    for title, eqs in sections.items():
+    for title, eqs in parts.items():
         rows.append(rf"&\text{{{title}}} \\")
         rows += [rf"{lhs} &= {rhs} \\" for lhs, rhs in eqs]
     return "\\begin{aligned}\n" + "\n".join(rows).rstrip("\\ ") + "\n\\end{aligned}"

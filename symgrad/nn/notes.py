@@ -1,0 +1,110 @@
+"""Printing stage, tensor front end: lecture notes of a network as one Markdown document.
+
+Forward pass, loss and backward pass, each equation with a sentence that says what
+the step does, in the lecture's notation (math in ``$…$``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from symgrad.nn.backprop import Backprop
+from symgrad.nn.printing import sections as equation_sections
+
+_ACTIVATION_WORDS = {
+    "relu": "ReLU (max(0, z))",
+    "leaky_relu": "leaky ReLU",
+    "sigmoid": "the sigmoid σ",
+    "tanh": "tanh",
+    "identity": "the identity (no activation)",
+    "softmax": "softmax over the classes of each example",
+}
+_LOSS_WORDS = {
+    "bce": "binary cross-entropy",
+    "cross_entropy": "softmax cross-entropy",
+    "mse": "half the squared error",
+}
+
+
+def _forward_sentence(ident: str, network) -> str:
+    kind, l = ident[0], int(ident[1:])
+    layer = network.layers[l - 1]
+    source = "the input X" if l == 1 else f"the activations of layer {l - 1}"
+    if kind == "Z":
+        return (
+            f"Layer {l} multiplies {source} by its {layer.n_out}×{layer.n_in} weights "
+            f"and adds its bias to every column (every example)."
+        )
+    act = layer.activation if isinstance(layer.activation, str) else "a custom function"
+    return f"It applies {_ACTIVATION_WORDS.get(act, act)} elementwise."
+
+
+def _backward_sentence(ident: str, backprop: Backprop) -> str:
+    net = backprop.network
+    l = int(ident.lstrip("dZWb"))
+    if ident.startswith("dZ"):
+        if l == len(net.layers):
+            return (
+                f"The error at the output: the chain rule through the {_LOSS_WORDS[net.loss_name]} "
+                "and the output activation, simplified as one scalar kernel "
+                "(this dZ is m times ∂L/∂Z)."
+            )
+        return (
+            f"The error flows back through the transposed weights of layer {l + 1} and is "
+            f"multiplied elementwise by the derivative of layer {l}'s activation."
+        )
+    if ident.startswith("dW"):
+        return (
+            f"The weight gradient: the error times the transposed inputs of layer {l}, "
+            "averaged over the m examples" + (", plus the L2 term." if net.l2 else ".")
+        )
+    return "The bias gradient: the error summed over the examples, divided by m."
+
+
+def notes(backprop: Backprop, title: str | None = None) -> str:
+    """The lecture-notes Markdown document of ``backprop``."""
+    net = backprop.network
+    sections = equation_sections(backprop, "markdown")
+    lines = [f"# {title or 'Backpropagation for a ' + net.describe() + ' network'}", ""]
+    lines += [
+        "Notation: X is n×m with one example per column; W[l] is h×n and b[l] has h entries;",
+        "Z[l] = W[l] A[l-1] + b[l] and A[l] = g(Z[l]). Every gradient has its parameter's shape;",
+        "⊙ is the elementwise product and 1[Z > 0] is 1 where Z > 0, else 0 (ReLU′(0) = 0).",
+        "",
+        "## Forward pass",
+        "",
+    ]
+    for f, (lhs, rhs) in zip(backprop.forward, sections["Forward pass"]):
+        lines += [f"${lhs} = {rhs}$", "", _forward_sentence(f.ident, net), ""]
+    lhs, rhs = sections["Loss"][0]
+    penalty = f" plus the L2 penalty with λ = {net.l2:g}" if net.l2 else ""
+    lines += [
+        "## Loss",
+        "",
+        f"${lhs} = {rhs}$",
+        "",
+        f"The {_LOSS_WORDS[net.loss_name]}, averaged over the m examples{penalty}.",
+        "",
+        "## Backward pass",
+        "",
+    ]
+    for e, (lhs, rhs) in zip(backprop.backward, sections["Backward pass"]):
+        lines += [f"${lhs} = {rhs}$", "", _backward_sentence(e.ident, backprop), ""]
+    lines += [
+        "## Update",
+        "",
+        r"Gradient descent with learning rate $\alpha$: $\theta \leftarrow \theta - \alpha "
+        r"\frac{\partial \mathcal{L}}{\partial \theta}$ for every parameter θ.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_notes(backprop: Backprop, path) -> Path:
+    """Write :func:`notes` to ``path`` (folders created); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(notes(backprop))
+    return path
+
+
