@@ -259,3 +259,6 @@ def _graph(args: argparse.Namespace) -> int:
         raise SymgradError(f"cannot write {args.output}: {error.strerror or error}") from None
     print(f"wrote {args.output}")
     return 0
+
+
+from symgrad import cli_network  # noqa: E402,F401  (registers notes, compile and train)

@@ -71,12 +71,12 @@ def to_dot(trace: Trace, *, rankdir: str = "LR") -> str:
     ]
     for name, value in trace.point.items():
         fields = [str(name), "input", f"value {format_value(value)}"]
-        fields.append(f"grad {format_value(grads.get(name, 0))}")
+        fields.append(f"grad {format_value(grads.get(name, sympy.S.Zero))}")
         lines.append(f'  {ids[name]} [label="{{ {" | ".join(map(_escape, fields))} }}"];')
     for step in trace.steps:
         node, op = ids[step.name], _op(step.expr)
         fields = [str(step.name), format_expr(step.expr), f"value {format_value(step.value)}"]
-        fields.append(f"grad {format_value(grads.get(step.name, 0))}")
+        fields.append(f"grad {format_value(grads.get(step.name, sympy.S.Zero))}")
         lines.append(f'  {node} [label="{{ {" | ".join(map(_escape, fields))} }}"];')
         op_label = op.replace("\\", "\\\\").replace('"', '\\"')
         lines.append(f'  {node}_op [label="{op_label}", shape=ellipse];')

@@ -196,7 +196,7 @@ class Trace:
         parts = []
         for key, rows in self._sections(_LATEX):
             title, left, middle_title = _TITLES[key]
-            at = f" at ${self._at(_LATEX, '$, $')}$" if key == "forward" else ""
+            at = f" at ${self._at(_LATEX, '$, $')}$" if key == "forward" and self.point else ""
             parts += [
                 f"**{title}**{at}",
                 "",
@@ -213,7 +213,7 @@ class Trace:
         """The trace as one LaTeX ``align*`` (or ``aligned``) environment."""
         lines = []
         for key, rows in self._sections(_LATEX):
-            at = r" at } " + self._at(_LATEX, r",\; ") if key == "forward" else "}"
+            at = r" at } " + self._at(_LATEX, r",\; ") if key == "forward" and self.point else "}"
             lines.append(r"&\text{" + _TITLES[key][0] + at)
             lines += [f"{lhs} &= " + " = ".join([*middle, value]) for lhs, middle, value in rows]
         return f"\\begin{{{env}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{env}}}"
@@ -246,6 +246,7 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
         ParseError: the source cannot be read.
         UnknownSymbolError: a missing value, or a value for a name that is not an input.
         EvaluationError: a step or derivative has no finite real value at the point.
+        NoDerivativeRuleError: a step's operation has no derivative rule.
 
     >>> t = explain("j = 3*(a + b*c)", {"a": 1, "b": 2, "c": 3})
     >>> t.gradients["b"]
@@ -300,16 +301,8 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
         return kids.get(node, ())
 
     order = topological_order([out], children)
-    adj = backward(
-        order,
-        out,
-        order,
-        seed=(S.One, S.One),
-        children=children,
-        contribution=contribution,
-        total=total,
-        is_zero=lambda c: False,
-    )
+    sweep = dict(seed=(S.One, S.One), children=children, total=total, is_zero=lambda c: False)
+    adj = backward(order, out, order, contribution=contribution, **sweep)
     adjoints = tuple(
         Adjoint(n, tuple(terms.get(n, ())), *adj.get(n, (S.Zero, S.Zero)))
         for n in [s.name for s in reversed(steps[:-1])] + inputs

@@ -24,9 +24,10 @@ from symgrad.train import optimizers
 DEFAULT_FOLDER = Path("generated")
 
 
-def module_name(network: Network, optimizer) -> str:
-    """A file name from the model: ``mlp_2_3_1_relu_sigmoid_bce_gd``."""
-    return re.sub(r"[^0-9a-zA-Z]+", "_", f"mlp {network.describe().split(', L2')[0]} {optimizer.name}").strip("_").lower()
+def module_name(network: Network, optimizer=None) -> str:
+    """A file name from the model: ``mlp_2_3_1_relu_sigmoid_bce_gd`` (L2 is a runtime value)."""
+    words = f"mlp {network.describe().split(', L2')[0]} {optimizer.name if optimizer else ''}"
+    return re.sub(r"[^0-9a-zA-Z]+", "_", words).strip("_").lower()
 
 
 class CompiledNetwork:
