@@ -148,6 +148,8 @@ class NetworkModule:
             *step("X", "Y", "", 2),
             "        total = loss * m",
             "    else:",
+            "        for r in range(m):  # epoch e's order depends on seed + e only",
+            "            order[r] = r",
             "        np.random.seed(seed + epoch)",
             "        np.random.shuffle(order)",
             "        for start in range(0, m - size + 1, size):",
