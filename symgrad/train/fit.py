@@ -111,15 +111,22 @@ def fit(
             bar.set_postfix(loss=f"{history[done - 1]:.4g}")
         if done == 1 and math.isfinite(history[0]):
             limit = DIVERGENCE_FACTOR * abs(history[0]) + 1.0
-        if ran < count or not math.isfinite(history[done - 1]):
+        # the compiled loop also stops at a loss above limit in a chunk's last epoch: ran == count
+        last = history[done - 1]
+        if ran < count or not math.isfinite(last) or last > limit:
             if bar is not None:
                 bar.close()
             raise TrainingDivergedError(
-                f"training diverged at epoch {done}: loss {history[done - 1]:.4g} "
+                f"training diverged at epoch {done}: loss {last:.4g} "
                 f"(epoch 1: {history[0]:.4g}); try a smaller learning rate than {lr:g}"
             )
     if bar is not None:
         bar.close()
+    if not all(np.all(np.isfinite(v)) for v in values):
+        raise TrainingDivergedError(
+            f"training diverged at epoch {epochs}: its last update made parameters inf or NaN; "
+            f"try a smaller learning rate than {lr:g}"
+        )
     trained = {p.ident: v for p, v in zip(network.params, values)}
     return FitResult(trained, history, compiled)
 
