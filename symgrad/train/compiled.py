@@ -43,8 +43,9 @@ class CompiledNetwork:
         self.backprop = derive(network)
         generator = NetworkModule(self.backprop, self.optimizer)
         body = generator.source()
+        # the body's digest too: a change of the code generator regenerates existing files
         source_hash = digest(f"{__version__}\n{network.describe()}\n{self.backprop.text()}\n"
-                             f"{self.optimizer.equations()}")
+                             f"{self.optimizer.equations()}\n{digest(body)}")
         self.path = ensure_module(folder, name or module_name(network, self.optimizer), body,
                                   source_hash, overwrite=overwrite)
         self.module = import_file(self.path)
