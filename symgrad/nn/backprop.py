@@ -76,6 +76,7 @@ def derive(network: Network) -> Backprop:
     )
     maps = [f.node for f in network.forward if isinstance(f.node, Map)]
     refs: dict = {}
+    memo: dict = {}  # shared by the rewrites below: refs only grow downwards
 
     def name(node):
         node = reuse_forward(node, maps)
@@ -88,12 +89,12 @@ def derive(network: Network) -> Backprop:
         z = next(f.node for f in network.forward if f.ident == f"Z{l}")
         tag = "" if single else f"[{l}]"
         tex_tag = "" if single else f"^{{[{l}]}}"
-        _, core = split_scale(adjoints[z])
-        core = rewrite([core], name)[0]
-        ref = refs[core] = Ref(f"dZ{tag}", f"dZ{tex_tag}", f"dZ{l}", core)
+        _, old = split_scale(adjoints[z])
+        core = rewrite([old], name, memo)[0]
+        ref = refs[core] = memo[old] = Ref(f"dZ{tag}", f"dZ{tex_tag}", f"dZ{l}", core)
         equations.append(Named(ref.text, ref.tex, ref.ident, core))
         for p in network.params[2 * l - 2 : 2 * l]:
-            g = rewrite([adjoints[p]], name)[0]
+            g = rewrite([adjoints[p]], name, memo)[0]
             d = p.ident[0]
             equations.append(Named(f"d{d}{tag}", f"d{d}{tex_tag}", f"d{p.ident}", g))
     gradients = {e.ident[1:]: e.node for e in equations if not e.ident.startswith("dZ")}

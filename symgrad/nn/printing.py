@@ -81,6 +81,10 @@ class _TextPrinter(_HadamardMixin, StrPrinter):
     def _print_relu(self, expr):
         return f"ReLU({self._print(expr.args[0])})"
 
+    def _print_leaky_relu(self, expr):
+        x, slope = (self._print(a) for a in expr.args)
+        return f"LeakyReLU({x}, slope {slope})"
+
 
 class _TexPrinter(_HadamardMixin, LatexPrinter):
     hadamard = r" \odot "

@@ -43,11 +43,15 @@ def with_children(node: Tensor, kids: list) -> Tensor:
     return dataclasses.replace(node, **changes)
 
 
-def rewrite(roots: list, fn: Callable[[Tensor], Tensor]) -> list:
-    """Rebuild the graphs under ``roots`` bottom-up, applying ``fn`` to every rebuilt node."""
-    new: dict = {}
+def rewrite(roots: list, fn: Callable[[Tensor], Tensor], memo: dict | None = None) -> list:
+    """Rebuild the graphs under ``roots`` bottom-up, applying ``fn`` to every rebuilt node.
+
+    ``memo`` (old node -> new node) may be shared by calls that apply the same ``fn``.
+    """
+    new: dict = {} if memo is None else memo
     for node in topological_order(roots, children):
-        new[node] = fn(with_children(node, [new[c] for c in node.children()]))
+        if node not in new:
+            new[node] = fn(with_children(node, [new[c] for c in node.children()]))
     return [new[r] for r in roots]
 
 

@@ -28,12 +28,32 @@ ARG = sympy.symbols("_x0:64")
 
 
 class Tensor:
-    """Base of all tensor nodes; subclasses are frozen dataclasses."""
+    """Base of all tensor nodes; subclasses are frozen dataclasses.
+
+    Their hashes are computed once (nodes are immutable): graphs are dict keys at every
+    stage, and a recursive hash per lookup made deriving deep networks quadratic.
+    """
 
     shape: tuple
 
     def children(self) -> tuple:
         return ()
+
+
+def _cache_hashes() -> None:
+    """Wrap every node class's dataclass ``__hash__`` so it runs once per node."""
+    for cls in Tensor.__subclasses__():
+        structural = cls.__hash__
+
+        def cached(self, _structural=structural):
+            try:
+                return self.__dict__["_hash"]
+            except KeyError:
+                h = _structural(self)
+                object.__setattr__(self, "_hash", h)
+                return h
+
+        cls.__hash__ = cached
 
 
 @dataclass(frozen=True)
@@ -230,6 +250,9 @@ class Ref(Tensor):
         return (self.target,)
 
 
+_cache_hashes()
+
+
 def _fmt(shape: tuple) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
@@ -248,11 +271,13 @@ def split_scale(a: Tensor) -> tuple:
 
 
 def elementwise(kernel: sympy.Expr, args: tuple) -> Tensor:
-    """A :class:`Map` with duplicate and unused arguments removed, numeric factors
-    pulled out into a :class:`Scale`, and the identity map collapsed to its argument."""
+    """A :class:`Map` with duplicate and unused arguments removed, ``c·x`` written as a
+    :class:`Scale` of the argument, and the identity map collapsed to its argument.
+
+    Other numeric factors stay in the kernel, so a named ``dZ`` keeps them (dZ = m ∂L/∂Z)."""
     kernel = sympy.sympify(kernel)
     coeff, rest = kernel.as_coeff_Mul()
-    if coeff != 1 and coeff.is_Number:
+    if coeff != 1 and coeff.is_Number and rest in ARG:  # c·x: a scaled argument, not a map
         return scale(coeff, elementwise(rest, args))
     used, mapping = [], {}
     for i, a in enumerate(args):
