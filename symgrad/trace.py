@@ -5,7 +5,7 @@ Takes steps (anything :func:`symgrad.parsing.parse_steps` reads) and input value
 the step's own name where the rule reuses its output: σ gives ``a(1 - a)``) and the backward
 sweep of :func:`symgrad.autodiff.backward` over the named steps, each chain-rule product
 recorded. Values stay exact while rational, else float64-precision Floats; closed forms are
-kept while small (``MAX_OPS``), in inputs and the user's own step names. Rendered by SymPy's
+kept while small (``MAX_NODES``), in inputs and the user's own step names. Rendered by SymPy's
 printers. Imports parsing, autodiff, graph, errors.
 """
 
@@ -28,7 +28,8 @@ from symgrad.errors import EvaluationError, UnknownSymbolError
 from symgrad.graph import topological_order
 from symgrad.parsing import Step, parse_steps
 
-MAX_OPS = 60  # closed forms larger than this are not simplified or shown
+MAX_NODES = 80  # closed forms with more nodes than this are dropped (shown as too large)
+MAX_DEGREE = 12  # closed forms with larger integer powers are dropped too
 PREC = 15  # digits (float64) of the floats that stand for irrational values
 
 
@@ -134,7 +135,7 @@ class Trace:
     """The chain rule at one point; render with ``text()``, ``markdown()``, ``latex()``.
 
     ``gradients`` maps each input's and step's name to ``(closed form, value)``, the
-    closed form being None when it grew past ``MAX_OPS`` operations.
+    closed form being None when it grew past ``MAX_NODES`` nodes.
     """
 
     output: sympy.Symbol
@@ -268,12 +269,12 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
     values = dict(point)
     forward = []
     for s in steps:
-        values[s.name] = _evaluate(s.expr, values, f"{s.name} = {format_expr(s.expr)}")
+        values[s.name] = _evaluate(s.expr, values, lambda s=s: f"{s.name} = {format_expr(s.expr)}")
         forward.append(StepValue(s.name, s.expr, values[s.name], s.auto))
 
     expand: dict = {}  # parser-named step -> its definition in user names, while small
     for s in steps:
-        if s.auto and sympy.count_ops(e := s.expr.xreplace(expand)) <= MAX_OPS:
+        if s.auto and _small(e := s.expr.xreplace(expand)):
             expand[s.name] = e
     local: dict = {}
     for s in steps:
@@ -281,7 +282,7 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
             kids[s.name], grad(s.expr, kids[s.name]) if kids[s.name] else (), strict=True
         ):
             d = d.xreplace({s.expr: s.name})
-            value = _evaluate(d, values, f"∂{s.name}/∂{x} = {format_expr(d)}")
+            value = _evaluate(d, values, lambda s=s, x=x, d=d: f"∂{s.name}/∂{x} = {format_expr(d)}")
             local[s.name, x] = (LocalDerivative(s.name, x, d, value), d.xreplace(expand))
 
     out = steps[-1].name
@@ -353,7 +354,7 @@ def _input_number(raw, name: str):
     return value
 
 
-def _evaluate(expr, values: dict, label: str):
+def _evaluate(expr, values: dict, label: Callable[[], str]):
     """``expr`` at ``values``: a Rational, or a Float of ``PREC`` digits."""
     raw = expr.xreplace(values)
     if raw.is_Rational or (raw.is_Float and raw.is_finite):
@@ -362,7 +363,7 @@ def _evaluate(expr, values: dict, label: str):
         number = raw.evalf(PREC)
         if isinstance(number, sympy.Number) and number.is_finite:
             return number
-    raise EvaluationError(f"{_cause(expr, values)} in {label} at the given point")
+    raise EvaluationError(f"{_cause(expr, values)} in {label()} at the given point")
 
 
 def _cause(expr, values: dict) -> str:
@@ -382,13 +383,30 @@ def _cause(expr, values: dict) -> str:
 
 
 def _tidy(expr):
-    """The shorter of ``expr`` and ``factor(cancel(expr))``; None when too large to keep."""
+    """The shorter of ``expr`` and ``factor(cancel(expr))``; None when too large to keep.
+
+    Too large: more than ``MAX_NODES`` nodes, or a power above ``MAX_DEGREE`` (factoring
+    high-degree polynomials costs more than such a formula shows).
+    """
     if expr is None or expr.is_Atom:
         return expr
-    if sympy.count_ops(expr) > MAX_OPS:
+    if not _small(expr) or any(
+        p.exp.is_Integer and abs(p.exp) > MAX_DEGREE for p in expr.atoms(sympy.Pow)
+    ):
         return None
     try:
         other = sympy.factor(sympy.cancel(expr))
     except (sympy.PolynomialError, NotImplementedError, TypeError, ValueError):
         return expr
     return min((expr, other), key=sympy.count_ops)
+
+
+def _small(expr) -> bool:
+    """Whether ``expr`` has at most ``MAX_NODES`` nodes (counted without recursion)."""
+    stack, count = [expr], 0
+    while stack:
+        count += 1
+        if count > MAX_NODES:
+            return False
+        stack.extend(stack.pop().args)
+    return True

@@ -141,12 +141,28 @@ def test_output_name():
     assert steps == [Step(u, a * b)]
 
 
-def test_deep_chain_of_assignments():
-    text = "\n".join(["s0 = sin(x)"] + [f"s{i} = sin(s{i - 1})" for i in range(1, 3000)])
+def test_deep_sympy_expression_without_recursion():
+    deep = x
+    for _ in range(3000):
+        deep = (deep + 1) * x
+    steps = parse_steps(deep)
+    assert len(steps) == 6000
+    assert steps[:2] == [Step(u, x + 1), Step(v, u * x)]
+    known = {}
+    for s in steps[:40]:
+        known[s.name] = s.expr.xreplace(known)
+    inner = x
+    for _ in range(20):
+        inner = (inner + 1) * x
+    assert known[steps[39].name] == inner
+
+
+def test_many_assignments():
+    text = "\n".join(["s0 = sin(x)"] + [f"s{i} = sin(s{i - 1})*x" for i in range(1, 300)])
     steps = parse_steps(text)
-    assert len(steps) == 3000 and steps[-1] == Step(
-        sympy.Symbol("s2999"), sympy.sin(sympy.Symbol("s2998"))
-    )
+    assert len(steps) == 599
+    assert steps[-2] == Step(steps[-2].name, sympy.sin(sympy.Symbol("s298")))
+    assert steps[-1] == Step(sympy.Symbol("s299"), steps[-2].name * x)
 
 
 @pytest.mark.parametrize(

@@ -79,17 +79,63 @@ def test_same_trace_from_hand_written_steps():
     assert [k for k in t.gradients] == ["v", "u", "a", "b", "c"]
 
 
-def test_markdown_golden_lines():
+def _d(f, x):
+    return rf"\frac{{\partial {f}}}{{\partial {x}}}"
+
+
+def _chain(out, mid, x, up, local):
+    return rf"{_d(out, mid)} \cdot {_d(mid, x)} = {up} \cdot {local}"
+
+
+LECTURE_MARKDOWN = f"""**Forward** at $a = 1$, $b = 2$, $c = 3$
+
+| step | expression | value |
+|---|---|---|
+| $u$ | $b c$ | $6$ |
+| $v$ | $a + u$ | $7$ |
+| $j$ | $3 v$ | $21$ |
+
+**Local derivatives**
+
+| derivative | expression | value |
+|---|---|---|
+| ${_d("u", "b")}$ | $c$ | $3$ |
+| ${_d("u", "c")}$ | $b$ | $2$ |
+| ${_d("v", "a")}$ |  | $1$ |
+| ${_d("v", "u")}$ |  | $1$ |
+| ${_d("j", "v")}$ |  | $3$ |
+
+**Backward (chain rule)**
+
+| adjoint | chain rule | value |
+|---|---|---|
+| ${_d("j", "j")}$ |  | $1$ |
+| ${_d("j", "v")}$ |  | $3$ |
+| ${_d("j", "u")}$ | ${_chain("j", "v", "u", 3, 1)}$ | $3$ |
+| ${_d("j", "a")}$ | ${_chain("j", "v", "a", 3, 1)}$ | $3$ |
+| ${_d("j", "b")}$ | ${_chain("j", "u", "b", 3, 3)}$ | $9$ |
+| ${_d("j", "c")}$ | ${_chain("j", "u", "c", 3, 2)}$ | $6$ |
+
+**Gradient**
+
+| gradient | closed form | value |
+|---|---|---|
+| ${_d("j", "a")}$ |  | $3$ |
+| ${_d("j", "b")}$ | $3 c$ | $9$ |
+| ${_d("j", "c")}$ | $3 b$ | $6$ |
+"""
+
+
+def test_markdown_golden():
     md = explain(LECTURE, {"a": 1, "b": 2, "c": 3}).markdown()
-    assert md.startswith(
-        "**Forward** at $a = 1$, $b = 2$, $c = 3$\n\n| step | expression | value |"
-    )
-    assert "| $u$ | $b c$ | $6$ |" in md
-    assert (
-        r"| $\frac{\partial j}{\partial b}$ | $\frac{\partial j}{\partial u} \cdot "
-        r"\frac{\partial u}{\partial b} = 3 \cdot 3$ | $9$ |"
-    ) in md
-    assert r"| $\frac{\partial j}{\partial c}$ | $3 b$ | $6$ |" in md
+    assert md == LECTURE_MARKDOWN
+    assert r"| $\frac{\partial j}{\partial b}$ | $\frac{\partial j}{\partial u} \cdot" in md
+
+
+def test_markdown_escapes_pipes_and_handles_no_inputs():
+    md = explain("f = Abs(x)", {"x": -2}).markdown()
+    assert r"$\left\|{x}\right\|$" in md  # GFM: a pipe in a cell is escaped
+    assert explain("f = 3", {}).markdown().startswith("**Forward**\n")
 
 
 def test_latex_golden_lines():
@@ -230,28 +276,39 @@ def test_parse_errors_pass_through():
 
 def test_deep_chain_does_not_hit_the_recursion_limit():
     n = 3000
-    pairs = [("t1", sympy.sin(x))] + [
-        (f"t{i + 1}", sympy.sin(sympy.Symbol(f"t{i}"))) for i in range(1, n)
-    ]
+    deep = x
+    for _ in range(n):
+        deep = (deep + 1) * x  # nested 3000 deep: 6000 steps, x used by 3001 of them
+    t = explain(deep, {"x": 1})
+    value, slope = 1, 1  # t -> (t + 1)·x and its derivative in x, at x = 1, by hand
+    for _ in range(n):
+        value, slope = value + 1, slope + value + 1
+    assert len(t.steps) == 2 * n
+    assert t.steps[-1].value == value == n + 1
+    assert t.gradients["x"][1] == slope
+    assert t.gradients["x"][0] is None  # the closed form grew too large to keep
+    text = t.text()
+    assert f"∂f/∂x = (too large to show) = {slope}" in text
+    assert len(text.splitlines()) > 3 * 2 * n
+
+
+def test_float_chain_matches_a_hand_loop():
+    n = 200
+    pairs = [("t1", sympy.sin(x))]
+    pairs += [(f"t{i + 1}", sympy.sin(sympy.Symbol(f"t{i}"))) for i in range(1, n)]
     t = explain(pairs, {"x": 0.5})
     value, grad = 0.5, 1.0
     for _ in range(n):
         grad *= math.cos(value)
         value = math.sin(value)
     assert float(t.steps[-1].value) == pytest.approx(value, rel=1e-12)
-    assert float(t.gradients["x"][1]) == pytest.approx(grad, rel=1e-9)
-    assert t.gradients["x"][0] is None  # the closed form grew too large to keep
-    text = t.text()
-    assert "∂t3000/∂x = (too large to show) = " in text
-    assert len(text.splitlines()) > 3 * n
-    assert t.latex().count("\\\\") > 3 * n
+    assert float(t.gradients["x"][1]) == pytest.approx(grad, rel=1e-10)
 
 
 def test_sigmoid_chain_matches_closed_form():
     t = explain("z = w1*x1 + b; a = sigmoid(z)", {"w1": 2, "x1": 3, "b": -6})
-    assert t.steps[-1].value == sympy.Rational(1, 2)
-    assert t.gradients["w1"] == (x1 * a * (1 - a), sympy.Rational(3, 4)) or (
-        sympy.simplify(t.gradients["w1"][0] - x1 * a * (1 - a)) == 0
-        and t.gradients["w1"][1] == sympy.Rational(3, 4)
-    )
-    assert sympy.diff(sigmoid(w1 * x1 + b), w1).subs({w1: 2, x1: 3, b: -6}) == sympy.Rational(3, 4)
+    assert t.steps[-1].value == sympy.Rational(1, 2)  # σ(0), exactly
+    closed, value = t.gradients["w1"]
+    assert sympy.expand(closed - x1 * a * (1 - a)) == 0
+    assert value == sympy.Rational(3, 4)
+    assert sympy.diff(sigmoid(w1 * x1 + b), w1).subs({w1: 2, x1: 3, b: -6}) == value
