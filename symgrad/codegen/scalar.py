@@ -14,15 +14,19 @@ gradients, and writes a module that imports math, numba and numpy only, with thr
 
 The file is written with :func:`symgrad.codegen.files.ensure_module` (reused while its
 hash matches, never silently trusted when edited) and imported from there, so Numba
-caches the compiled code. Imports :mod:`symgrad.printing`, :func:`symgrad.nn.simplify.
-stabilize`, :mod:`symgrad.parsing` (text input), the codegen stage and the errors only.
+caches the compiled code. The file's source hash covers the expression, the inputs, the
+symgrad version and the code that shapes the module, so a reused file is never stale; a
+reused file also skips the derivation. Imports :mod:`symgrad.printing`,
+:func:`symgrad.nn.simplify.stabilize`, :mod:`symgrad.parsing` (text input), the codegen
+stage and the errors (and reads the source of autodiff, rules and functions to hash it).
 """
 
 from __future__ import annotations
 
 import builtins
 import keyword
-from functools import cached_property
+import sys
+from functools import cache, cached_property
 from itertools import count
 from pathlib import Path
 
@@ -30,10 +34,12 @@ import numpy as np
 import sympy
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
-from symgrad import __version__
+from symgrad import __version__, autodiff, functions, printing, rules
+from symgrad.codegen import kernels
 from symgrad.codegen.files import check_file, digest, ensure_module, import_file, with_header
 from symgrad.codegen.kernels import HELPERS, KernelPrinter, helper_source
 from symgrad.errors import EvaluationError, ShapeError, SymgradError, UnknownSymbolError
+from symgrad.nn import simplify
 from symgrad.nn.simplify import stabilize
 from symgrad.parsing import parse_expression
 from symgrad.printing import GradientEquations, gradient_equations
@@ -73,8 +79,9 @@ def compile_expr(
 
     >>> import sympy, tempfile
     >>> a, b, c = sympy.symbols("a b c")
-    >>> j = compile_expr(3 * (a + b * c), folder=tempfile.mkdtemp())
-    >>> j(1, 2, 3), j.value_and_grad(1, 2, 3)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     j = compile_expr(3 * (a + b * c), folder=folder)
+    ...     j(1, 2, 3), j.value_and_grad(1, 2, 3)
     (21.0, (21.0, (3.0, 9.0, 6.0)))
     """
     return CompiledFunction(expr, wrt, name=name, folder=folder, overwrite=overwrite)
@@ -99,7 +106,7 @@ class CompiledFunction:
         self.wrt = _inputs(self.expr, wrt)
         self.inputs = _argument_names(self.wrt)
         identity = f"{sympy.srepr(self.expr)}\n{sympy.srepr(self.wrt)}"
-        self.source_hash = digest(f"symgrad {__version__}\n{identity}")
+        self.source_hash = digest(f"symgrad {__version__}\n{_generator()}\n{identity}")
         self.name = name or f"f_{digest(identity)[:8]}"
         if not self.name.isidentifier():
             raise SymgradError(f"module name {self.name!r} is not a Python identifier")
@@ -194,6 +201,13 @@ class CompiledFunction:
         return f"<CompiledFunction {self.name}({', '.join(map(str, self.wrt))}) = {self.expr}>"
 
 
+@cache
+def _generator() -> str:
+    """A hash of the code that shapes a generated body, so changing it regenerates files."""
+    shaping = (sys.modules[__name__], kernels, printing, functions, rules, autodiff, simplify)
+    return digest("".join(Path(m.__file__).read_text() for m in shaping))
+
+
 # ---- inputs ----------------------------------------------------------------------------
 def _as_expr(expr) -> sympy.Expr:
     if isinstance(expr, str):
@@ -262,6 +276,30 @@ def _array_names(names: list[str]) -> list[str]:
     return upper
 
 
+class _Printer(KernelPrinter):
+    """:class:`KernelPrinter` with its ``x * x`` and ``1.0 / x`` in parentheses as operands.
+
+    ``KernelPrinter`` prints ``x**2`` as ``x * x`` but SymPy still ranks it as a power, so
+    ``y/x**2`` came out as ``y/x * x``. (Belongs in ``KernelPrinter`` itself.)
+    """
+
+    def parenthesize(self, item, level, strict=False):
+        code = super().parenthesize(item, level, strict)
+        if isinstance(item, sympy.Pow) and item.exp in (2, -1) and not _enclosed(code):
+            return f"({code})"
+        return code
+
+
+def _enclosed(code: str) -> bool:
+    """Whether ``code`` is one parenthesized group, as ``(x + 1)`` but not ``(x) * (x)``."""
+    depth = 0
+    for i, char in enumerate(code):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return i == len(code) - 1 and char == ")"
+    return False
+
+
 # ---- the module --------------------------------------------------------------------------
 def _inline(equations: GradientEquations) -> list[sympy.Expr]:
     """The gradients with the printed intermediates (u, v, ...) substituted back."""
@@ -276,7 +314,7 @@ def _cse(exprs: list) -> tuple[list, list]:
     return sympy.cse(exprs, symbols=sympy.numbered_symbols("_t"))
 
 
-def _print(exprs: list, printer: KernelPrinter) -> list[str]:
+def _print(exprs: list, printer: _Printer) -> list[str]:
     """Each expression as Numba-compilable code.
 
     Raises:
@@ -296,7 +334,7 @@ def _unprintable(exprs: list) -> str:
     bad = set()
     for f in set().union(*(e.atoms(sympy.Function, sympy.Derivative) for e in exprs)):
         try:
-            KernelPrinter().doprint(f)
+            _Printer().doprint(f)
         except PrintMethodNotImplementedError:
             bad.add(type(f).__name__ if isinstance(f, sympy.Function) else str(f))
     names = ", ".join(sorted(bad)) or "an expression"
@@ -321,10 +359,9 @@ def _docstring(expr, stable, wrt, names, equations: GradientEquations) -> str:
     args = ", ".join(names)
     partials = ", ".join(f"∂f/∂{s}" for s in wrt)
     lines = [
-        f"Generated by symgrad {__version__} from f({args}) — do not edit "
-        "(the body hash above is checked).",
+        f"Generated by symgrad {__version__} — do not edit (the body hash above is checked).",
         "",
-        f"f = {sympy.sstr(expr)}",
+        f"f({args}) = {sympy.sstr(expr)}",
     ]
     if stable != expr:
         lines.append(f"  computed as {sympy.sstr(stable)}")
@@ -338,15 +375,20 @@ def _docstring(expr, stable, wrt, names, equations: GradientEquations) -> str:
         f"value({args}) -> f",
         f"value_and_grad({args}) -> (f, ({partials}{',' * (len(wrt) == 1)}))",
         f"value_and_grad_many({', '.join(_array_names(names))}) -> "
-        f"(values[m], gradients[m, {len(wrt)}]), over 1-D arrays of m points",
+        f"(values[m], gradients[m, {len(wrt)}]) at m points",
     ]
-    text = "\n".join(lines).replace("\\", "\\\\").replace('"""', r"\"\"\"")
+    text = _escaped("\n".join(lines))
     return f'"""{text}\n"""'
+
+
+def _escaped(text: str) -> str:
+    """``text`` safe inside a triple-quoted string (symbol names may hold ``\\``)."""
+    return text.replace("\\", "\\\\").replace('"""', r"\"\"\"")
 
 
 def _njit(signature: str, doc: str, body: list[str]) -> str:
     lines = "\n".join(f"    {line}" for line in body)
-    return f'@numba.njit(cache=True)\ndef {signature}:\n    """{doc}"""\n{lines}\n'
+    return f'@numba.njit(cache=True)\ndef {signature}:\n    """{_escaped(doc)}"""\n{lines}\n'
 
 
 def _module_body(expr, wrt: tuple, names: list[str], equations: GradientEquations) -> str:
@@ -355,7 +397,7 @@ def _module_body(expr, wrt: tuple, names: list[str], equations: GradientEquation
     stable = stabilize(expr)
     replacements, reduced = _cse([e.xreplace(rename) for e in [stable, *_inline(equations)]])
     value_temps = _needed(replacements, reduced[0])
-    printer = KernelPrinter()
+    printer = _Printer()
     code = _print([*(e for _, e in replacements), *reduced], printer)
     temps = {t: f"{t} = {c}" for (t, _), c in zip(replacements, code, strict=False)}
     f, *grads = code[len(replacements) :]
@@ -370,8 +412,8 @@ def _module_body(expr, wrt: tuple, names: list[str], equations: GradientEquation
         *(f"_grads[_k, {j}] = {g}" for j, g in enumerate(grads)),
     ]
     parts = [
-        _docstring(expr, stable, wrt, names, equations),
-        "import math\n\nimport numba\nimport numpy as np",
+        _docstring(expr, stable, wrt, names, equations)
+        + "\n\nimport math\n\nimport numba\nimport numpy as np",
         helper_source(printer.helpers) if printer.helpers else "",
         _njit(f"value({args})", "f at one point.", [*value_lines, f"return {f}"]),
         _njit(
@@ -381,7 +423,7 @@ def _module_body(expr, wrt: tuple, names: list[str], equations: GradientEquation
         ),
         _njit(
             f"value_and_grad_many({', '.join(arrays)})",
-            "f and its gradient at each of m points: (values[m], gradients[m, n]).",
+            "f and its gradient at m points (1-D arrays): (values[m], gradients[m, n]).",
             [
                 f"_m = {arrays[0]}.shape[0]",
                 "_values = np.empty(_m)",
