@@ -151,6 +151,8 @@ class log_sigmoid(sympy.Function):
     def eval(cls, x):
         if x.is_Number:
             return -sympy.log(1 + sympy.exp(-x))
+        if x.could_extract_minus_sign():
+            return cls(-x) + x  # log σ(-u) = log σ(u) - u: one canonical form
         return None
 
     def fdiff(self, argindex=1):

@@ -14,7 +14,7 @@ from collections import Counter
 
 import sympy
 
-from symgrad.codegen.kernels import KernelPrinter
+from symgrad.codegen.kernels import TRANSCENDENTAL, KernelPrinter, NumpyKernelPrinter
 from symgrad.graph import topological_order
 from symgrad.nn.network import LAMBDA
 from symgrad.nn.printing import _Renderer
@@ -38,6 +38,9 @@ from symgrad.nn.tensor import (
 
 #: Products with at most this many multiply-adds run as loops instead of BLAS calls.
 SMALL_PRODUCT = 4096
+#: Elementwise kernels with exp/log/tanh/σ over more entries than this run through NumPy's
+#: SIMD ufuncs (in ``numba.objmode``): pip's llvmlite has no SVML, so Numba's are 5-7× slower.
+LARGE_MAP = 20000
 _BATCH = sympy.Symbol("B")
 _SCALARS = {m: _BATCH, LAMBDA: sympy.Symbol("lam")}
 _INDEX = {1: "[i]", 2: "[i, j]"}
@@ -56,6 +59,8 @@ class Emitter:
         self.lines: list[str] = []
         self.inline: set = set()
         self.runtime: set[str] = set()
+        self.numpy_printer = NumpyKernelPrinter()
+        self.numpy_kernels: list[str] = []
         self._name_nodes(preferred)
         for node in self.order:
             if node not in self.inline and node not in self.code_only:
@@ -127,6 +132,34 @@ class Emitter:
         self.runtime.add("_product")
         return [f"_product({a}, {b}, {out})"]
 
+    def _numpy_path(self, node: Map, loops: list[str], result: str | None = None) -> list[str]:
+        """``loops`` behind a switch to a NumPy version for large transcendental kernels.
+
+        ``result`` names a scalar the NumPy version returns (a sum) instead of writing ``out``.
+        """
+        if not node.kernel.has(*TRANSCENDENTAL):
+            return loops
+        out = self.code[node]
+        name = f"_np_{result or out}"
+        args = ", ".join(str(ARG[k]) for k in range(len(node.args)))
+        expr = self.numpy_printer.doprint(node.kernel)
+        body = f"return float(np.sum({expr}))" if result else f"out[...] = {expr}"
+        params = f"{args}{'' if result else ', out'}"
+        wrapper = (
+            f'    with numba.objmode(total="float64"):\n        total = {name}({args})\n    return total'
+            if result
+            else f"    with numba.objmode():\n        {name}({params})"
+        )
+        # Each objmode block in its own small function: several in one function trip Numba.
+        self.numpy_kernels.append(
+            f"def {name}({params}):\n    {body}\n\n\n"
+            f"@numba.njit(cache=True)\ndef {name}_big({params}):\n{wrapper}"
+        )
+        call_args = ", ".join([self.code[a] for a in node.args] + ([] if result else [out]))
+        call = f"{result} = {name}_big({call_args})" if result else f"{name}_big({call_args})"
+        first = self.code[node.args[0]]
+        return [f"if {first}.size > LARGE_MAP:", f"    {call}", "else:", *("    " + line for line in loops)]
+
     def _map_body(self, node: Map, target: str) -> list[str]:
         idx = _INDEX[len(node.shape)]
         reads = [f"{ARG[k]} = {self.code[a]}{idx}" for k, a in enumerate(node.args)]
@@ -143,7 +176,8 @@ class Emitter:
             self._say(node, *first, *self._loops(out, 2, [f"{out}[i, j] = {src}[i, j] + {b}[i]"]))
         elif isinstance(node, Map):
             idx = _INDEX[len(node.shape)]
-            self._say(node, *self._loops(out, len(node.shape), self._map_body(node, f"{out}{idx}")))
+            loops = self._loops(out, len(node.shape), self._map_body(node, f"{out}{idx}"))
+            self._say(node, *self._numpy_path(node, loops))
         elif isinstance(node, SumAll):
             self._say(node, *self._sum_all(node, out))
         elif isinstance(node, SumExamples):
@@ -174,7 +208,8 @@ class Emitter:
         child = node.a
         if child in self.inline and isinstance(child, Map):
             body = [*self._map_body(child, "_e"), f"{out} += _e"]
-            return [f"{out} = 0.0", *self._loops(self.code[child.args[0]], len(child.shape), body)]
+            loops = [f"{out} = 0.0", *self._loops(self.code[child.args[0]], len(child.shape), body)]
+            return self._numpy_path(child, loops, result=out)
         if child in self.inline:
             self.runtime.add("_softmax_cross_entropy_sum")
             return [f"{out} = _softmax_cross_entropy_sum({self.code[child.z]}, {self.code[child.y]})"]

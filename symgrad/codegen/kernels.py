@@ -9,7 +9,10 @@ log σ go through ``log1p``). Only the helpers a module uses are emitted.
 from __future__ import annotations
 
 import sympy
+from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
+
+from symgrad import functions as F
 
 #: Source of each helper, by the name it is called with in kernels.
 HELPERS = {
@@ -74,3 +77,48 @@ def helper_source(names) -> str:
     return "\n\n\n".join(
         f"@numba.njit(cache=True)\n{HELPERS[n]}" for n in sorted(names)
     )
+
+
+#: Plain-Python NumPy versions of the helpers, for kernels run through NumPy's SIMD ufuncs.
+NUMPY_HELPERS = {
+    "sigmoid": '''def _np_sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))''',
+    "softplus": '''def _np_softplus(x):
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))''',
+    "log_sigmoid": '''def _np_log_sigmoid(x):
+    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))''',
+    "relu": '''def _np_relu(x):
+    return np.maximum(x, 0.0)''',
+    "leaky_relu": '''def _np_leaky_relu(x, s):
+    return np.where(x > 0.0, x, s * x)''',
+    "step": '''def _np_step(x):
+    return np.where(x > 0.0, 1.0, 0.0)''',
+}
+
+#: Functions that are slow in Numba without SVML (and fast in NumPy 2's SIMD ufuncs).
+TRANSCENDENTAL = (sympy.exp, sympy.log, sympy.tanh, F.sigmoid, F.softplus, F.log_sigmoid)
+
+
+class NumpyKernelPrinter(NumPyPrinter):
+    """Prints kernels as NumPy array expressions (``np.*``, ``_np_<helper>``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.helpers: set[str] = set()
+
+    def _helper(self, expr):
+        name = type(expr).__name__
+        self.helpers.add(name)
+        return f"_np_{name}({', '.join(self._print(a) for a in expr.args)})"
+
+    _print_sigmoid = _print_softplus = _print_log_sigmoid = _helper
+    _print_relu = _print_leaky_relu = _print_step = _helper
+
+    def doprint(self, expr, assign_to=None):
+        return super().doprint(expr, assign_to).replace("numpy.", "np.")
+
+
+def numpy_helper_source(names) -> str:
+    """The plain NumPy helpers for ``names``, in a fixed order."""
+    return "\n\n\n".join(NUMPY_HELPERS[n] for n in sorted(names))

@@ -19,8 +19,8 @@ from __future__ import annotations
 import sympy
 
 from symgrad import __version__
-from symgrad.codegen.emit import SMALL_PRODUCT, Emitter
-from symgrad.codegen.kernels import KernelPrinter, helper_source
+from symgrad.codegen.emit import LARGE_MAP, SMALL_PRODUCT, Emitter
+from symgrad.codegen.kernels import KernelPrinter, helper_source, numpy_helper_source
 from symgrad.codegen.runtime import RUNTIME
 from symgrad.train import optimizers as O
 
@@ -178,6 +178,9 @@ class NetworkModule:
         )
         return _njit(sig, doc, body)
 
+    def _numpy_helpers(self) -> set:
+        return self.step.numpy_printer.helpers | self.fwd.numpy_printer.helpers
+
     # ---- the module --------------------------------------------------------------
     def docstring(self) -> str:
         net = self.bp.network
@@ -200,8 +203,11 @@ class NetworkModule:
         parts = [
             self.docstring(),
             "import math\n\nimport numba\nimport numpy as np",
-            f"SMALL_PRODUCT = {SMALL_PRODUCT}  # below this many multiply-adds, loops beat BLAS calls",
+            f"SMALL_PRODUCT = {SMALL_PRODUCT}  # below this many multiply-adds, loops beat BLAS calls\n"
+            f"LARGE_MAP = {LARGE_MAP}  # above this many entries, exp/log/tanh go through NumPy",
             helper_source(self.printer.helpers) if self.printer.helpers else "",
+            numpy_helper_source(self._numpy_helpers()),
+            *dict.fromkeys(self.step.numpy_kernels + self.fwd.numpy_kernels),
             *(RUNTIME[r] for r in runtime),
             self._allocate(),
             self._forward_backward(),

@@ -19,7 +19,7 @@ import sympy
 from symgrad.functions import log_sigmoid, sigmoid
 from symgrad.graph import topological_order
 from symgrad.nn.tensor import ARG, Map, Tensor, elementwise
-from symgrad.nn.vjp import shift
+from symgrad.nn.vjp import shift, simplify_kernel
 
 
 def children(node: Tensor) -> tuple:
@@ -84,7 +84,7 @@ def _inline_maps(node: Tensor) -> Tensor:
             mapping[ARG[i]] = ARG[len(args) + len(node.args)]
             args.append(a)
     kernel = shift(kernel.xreplace(mapping), -len(node.args))
-    return elementwise(stabilize(kernel), tuple(args))
+    return elementwise(simplify_kernel(stabilize(kernel)), tuple(args))
 
 
 def fuse(root: Tensor) -> Tensor:
