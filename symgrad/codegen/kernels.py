@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sympy
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from symgrad import functions as F
@@ -60,15 +61,12 @@ class KernelPrinter(PythonCodePrinter):
         return f"{float(expr)!r}"
 
     def _print_Pow(self, expr, rational=False):
-        if expr.exp == 2:
-            base = self.parenthesize(expr.base, 60)
-            return f"{base} * {base}"
-        if expr.exp == -1:
-            return f"1.0 / {self.parenthesize(expr.base, 60)}"
+        # x**2 stays a power (Numba lowers integer powers to multiplications): written as
+        # ``x * x`` it would lose its parentheses in ``y/x**2``.
+        if expr.exp.is_Integer:
+            return f"{self.parenthesize(expr.base, PRECEDENCE['Pow'], strict=True)}**{int(expr.exp)}"
         if expr.exp == sympy.Rational(1, 2):
             return f"math.sqrt({self._print(expr.base)})"
-        if expr.exp.is_Integer:
-            return f"{self.parenthesize(expr.base, 60)}**{int(expr.exp)}"
         return super()._print_Pow(expr, rational)
 
 

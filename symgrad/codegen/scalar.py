@@ -276,30 +276,6 @@ def _array_names(names: list[str]) -> list[str]:
     return upper
 
 
-class _Printer(KernelPrinter):
-    """:class:`KernelPrinter` with its ``x * x`` and ``1.0 / x`` in parentheses as operands.
-
-    ``KernelPrinter`` prints ``x**2`` as ``x * x`` but SymPy still ranks it as a power, so
-    ``y/x**2`` came out as ``y/x * x``. (Belongs in ``KernelPrinter`` itself.)
-    """
-
-    def parenthesize(self, item, level, strict=False):
-        code = super().parenthesize(item, level, strict)
-        if isinstance(item, sympy.Pow) and item.exp in (2, -1) and not _enclosed(code):
-            return f"({code})"
-        return code
-
-
-def _enclosed(code: str) -> bool:
-    """Whether ``code`` is one parenthesized group, as ``(x + 1)`` but not ``(x) * (x)``."""
-    depth = 0
-    for i, char in enumerate(code):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0:
-            return i == len(code) - 1 and char == ")"
-    return False
-
-
 # ---- the module --------------------------------------------------------------------------
 def _inline(equations: GradientEquations) -> list[sympy.Expr]:
     """The gradients with the printed intermediates (u, v, ...) substituted back."""
@@ -314,7 +290,7 @@ def _cse(exprs: list) -> tuple[list, list]:
     return sympy.cse(exprs, symbols=sympy.numbered_symbols("_t"))
 
 
-def _print(exprs: list, printer: _Printer) -> list[str]:
+def _print(exprs: list, printer: KernelPrinter) -> list[str]:
     """Each expression as Numba-compilable code.
 
     Raises:
@@ -334,7 +310,7 @@ def _unprintable(exprs: list) -> str:
     bad = set()
     for f in set().union(*(e.atoms(sympy.Function, sympy.Derivative) for e in exprs)):
         try:
-            _Printer().doprint(f)
+            KernelPrinter().doprint(f)
         except PrintMethodNotImplementedError:
             bad.add(type(f).__name__ if isinstance(f, sympy.Function) else str(f))
     names = ", ".join(sorted(bad)) or "an expression"
@@ -397,7 +373,7 @@ def _module_body(expr, wrt: tuple, names: list[str], equations: GradientEquation
     stable = stabilize(expr)
     replacements, reduced = _cse([e.xreplace(rename) for e in [stable, *_inline(equations)]])
     value_temps = _needed(replacements, reduced[0])
-    printer = _Printer()
+    printer = KernelPrinter()
     code = _print([*(e for _, e in replacements), *reduced], printer)
     temps = {t: f"{t} = {c}" for (t, _), c in zip(replacements, code, strict=False)}
     f, *grads = code[len(replacements) :]
