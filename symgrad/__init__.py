@@ -6,6 +6,7 @@ The public surface; everything else lives in the stage modules (see DESIGN.md).
 __version__ = "0.1.0"
 
 from symgrad.autodiff import grad, hessian, jacobian, value_and_grad
+from symgrad.codegen.scalar import CompiledFunction, compile_expr
 from symgrad.errors import SymgradError
 from symgrad.functions import leaky_relu, log_sigmoid, relu, sigmoid, softplus, step
 from symgrad.parsing import parse_expression, parse_steps
@@ -13,7 +14,9 @@ from symgrad.printing import gradient_equations, latex, markdown, text
 from symgrad.trace import Trace, explain
 
 __all__ = [
+    "CompiledFunction",
     "SymgradError",
+    "compile_expr",
     "Trace",
     "explain",
     "grad",

@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         lines = (line.strip() for line in str(error).splitlines())
         print(f"symgrad: error: {'; '.join(filter(None, lines))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `symgrad explain ... | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,3 +265,5 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 from symgrad import cli_network  # noqa: E402,F401  (registers notes, compile and train)
+from symgrad.cli_check import _check  # noqa: E402,F401  (registers check)
+from symgrad import cli_lecture  # noqa: E402,F401  (registers lecture and study)

@@ -79,8 +79,15 @@ def ensure_module(folder, name: str, body: str, source_hash: str, *, overwrite: 
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(with_header(body, source_hash))
+        os.chmod(tmp, 0o644 & ~_umask())  # mkstemp makes 0600; a module is for everyone
         os.replace(tmp, path)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def import_file(path: Path):
