@@ -64,7 +64,11 @@ class KernelPrinter(PythonCodePrinter):
         # x**2 stays a power (Numba lowers integer powers to multiplications): written as
         # ``x * x`` it would lose its parentheses in ``y/x**2``.
         if expr.exp.is_Integer:
-            return f"{self.parenthesize(expr.base, PRECEDENCE['Pow'], strict=True)}**{int(expr.exp)}"
+            base = self.parenthesize(expr.base, PRECEDENCE["Pow"], strict=True)
+            if expr.exp < 0:  # Numba's int**negative int is an int (B**-1 == 0): divide floats
+                power = base if expr.exp == -1 else f"{base}**{-int(expr.exp)}"
+                return f"(1.0 / {power})"
+            return f"{base}**{int(expr.exp)}"
         if expr.exp == sympy.Rational(1, 2):
             return f"math.sqrt({self._print(expr.base)})"
         return super()._print_Pow(expr, rational)
