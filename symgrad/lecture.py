@@ -1,0 +1,451 @@
+"""The end of the pipeline: lecture 7 (forward and backward propagation, learning rates), rebuilt.
+
+Takes an output folder; gives that folder filled with the lecture reproduced from one
+derivation per model: the toy graph ``j = 3(a + b·c)`` traced step by step (Markdown and a
+Graphviz picture), logistic regression (closed-form gradients, the single-example chain rule
+with ``∂L/∂z = a − y``, training on scikit-learn's breast-cancer data, a gradient check), the
+one-hidden-layer network (forward and backprop equations, training on two moons, a gradient
+check), the learning-rate figures, an ``index.md`` that links every file, and the generated
+Numba modules in ``code/`` (where Numba's cache is reused across runs).
+
+May import every stage (it is the last, like the CLI); scikit-learn, matplotlib and graphviz
+are optional and replaced by a fallback or a note when missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import sympy
+
+import symgrad
+from symgrad.check import check
+from symgrad.draw import MissingDependencyError, render
+from symgrad.errors import SymgradError
+from symgrad.nn import Network, derive, logistic_regression, mlp
+from symgrad.nn.notes import notes
+from symgrad.nn.printing import sections
+from symgrad.study import descent_picture, learning_rate_study, pyplot, save_figure
+from symgrad.train.compiled import CompiledNetwork
+from symgrad.train.fit import fit
+
+TOY = "u = b*c; v = a + u; j = 3*v"
+TOY_POINT = {"a": 1, "b": 2, "c": 3}
+LOGISTIC = "z = w1*x1 + w2*x2 + b; a = sigmoid(z); L = -(y*log(a) + (1 - y)*log(1 - a))"
+LOGISTIC_POINT = {"w1": 0.5, "w2": -1, "b": 0.1, "x1": 1, "x2": 2, "y": 1}
+HIDDEN = 16
+RATES = (0.01, 1.0, 10.0, 50.0)
+#: Epochs (full run, --quick): logistic regression, the network, each learning rate's run.
+EPOCHS = {"logistic": (500, 100), "network": (3000, 400), "study": (500, 150)}
+
+
+@dataclass
+class Dataset:
+    """Features (rows = examples), labels, and a sentence on where they came from."""
+
+    X: np.ndarray
+    y: np.ndarray
+    about: str
+    fallback: str | None = None
+
+
+def standardize(X) -> np.ndarray:
+    """Each column to mean 0 and standard deviation 1 (constant columns left at 0)."""
+    X = np.asarray(X, dtype=float)
+    std = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
+def breast_cancer() -> Dataset:
+    """scikit-learn's bundled breast-cancer set, standardized; synthetic data without sklearn."""
+    try:
+        from sklearn.datasets import load_breast_cancer
+    except ImportError:
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((569, 30))
+        y = (X[:, :5].sum(axis=1) + 0.5 * rng.standard_normal(569) > 0).astype(float)
+        note = (
+            'scikit-learn is not installed (pip install "symgrad[data]"), so the breast-cancer '
+            "data is replaced by 569 synthetic examples of 30 standard normal features"
+        )
+        return Dataset(X, y, "569 synthetic examples with 30 features", note)
+    X, y = load_breast_cancer(return_X_y=True)
+    about = (
+        f"scikit-learn's breast-cancer data: {X.shape[0]} examples, {X.shape[1]} features, "
+        "standardized (mean 0, standard deviation 1)"
+    )
+    return Dataset(standardize(X), y.astype(float), about)
+
+
+def two_moons(m: int = 400, noise: float = 0.2, seed: int = 0) -> Dataset:
+    """Two interleaving half circles in 2-D: scikit-learn's ``make_moons``, else NumPy's."""
+    about = f"two moons: {m} points in 2-D with noise {noise:g}"
+    try:
+        from sklearn.datasets import make_moons
+    except ImportError:
+        rng = np.random.default_rng(seed)
+        t = np.pi * rng.random(m)
+        half = np.arange(m) % 2
+        X = np.where(
+            half[:, None] == 0,
+            np.c_[np.cos(t), np.sin(t)],
+            np.c_[1 - np.cos(t), 0.5 - np.sin(t)],
+        )
+        X = X + noise * rng.standard_normal((m, 2))
+        return Dataset(X, half.astype(float), about + " (NumPy)")
+    X, y = make_moons(m, noise=noise, random_state=seed)
+    return Dataset(X, y.astype(float), about + " (scikit-learn's make_moons)")
+
+
+@dataclass
+class _Book:
+    """What the build has written: the folder, the index's parts, the notes to show."""
+
+    folder: Path
+    progress: Callable
+    parts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    plots: bool = True
+
+    def write(self, name: str, text: str) -> str:
+        (self.folder / name).write_text(text, encoding="utf-8")
+        return name
+
+    def add(self, *lines: str) -> None:
+        self.parts += [*lines, ""]
+
+
+def _link(path: str, label: str | None = None) -> str:
+    return f"[{label or path}]({path})"
+
+
+def _figure_links(names: list[Path]) -> str:
+    return " · ".join(_link(p.name) for p in names)
+
+
+def _chain_paths(trace, name) -> list[list]:
+    """Every path of local derivatives from the output down to ``name``, outermost first."""
+    local = {(d.step, d.wrt): d for d in trace.local_derivatives}
+    if name == trace.output:
+        return [[]]
+    paths = []
+    for (step, wrt), d in local.items():
+        if wrt == name:
+            paths += [[*p, d] for p in _chain_paths(trace, step)]
+    return paths
+
+
+def _toy_graph(book: _Book) -> None:
+    book.progress("[1/5] toy graph j = 3(a + b·c): trace and picture")
+    trace = symgrad.explain(TOY, TOY_POINT)
+    trace_file = book.write("toy_graph_trace.md", "# The toy graph\n\n" + trace.markdown())
+    dot = render(trace, book.folder / "toy_graph.dot").name
+    try:
+        picture = _link(render(trace, book.folder / "toy_graph.svg").name)
+    except MissingDependencyError as error:
+        picture = None
+        book.notes.append(
+            f"The graph's SVG was not drawn: {error}. "
+            f"Draw it with `dot -Tsvg {dot} -o toy_graph.svg`."
+        )
+    latex = sympy.latex
+    forward = ", ".join(f"${latex(s.name)} = {latex(s.expr)} = {s.value}$" for s in trace.steps)
+    rows = []
+    for x in sorted(trace.point, key=str):
+        for path in _chain_paths(trace, x):
+            partial = [rf"\frac{{\partial {d.step}}}{{\partial {d.wrt}}}" for d in path]
+            value = trace.gradients[str(x)][1]
+            products = r" \cdot ".join(str(d.value) for d in path)
+            rows.append(
+                rf"- $\frac{{\partial j}}{{\partial {x}}} = "
+                + r" \cdot ".join(partial)
+                + f" = {products} = {value}$"
+            )
+    book.add(
+        "## 1. The toy graph $j = 3(a + b c)$",
+        "",
+        "Split into one operation per step, $u = b c$, $v = a + u$, $j = 3 v$, at "
+        + ", ".join(f"${k} = {v}$" for k, v in TOY_POINT.items())
+        + ".",
+        "",
+        f"Forward propagation: {forward}. So the output is ${trace.steps[-1].value}$.",
+        "",
+        "Backward propagation multiplies the local derivatives along the path from $j$ back to "
+        "each input (the chain rule):",
+        "",
+        *rows,
+        "",
+        f"The whole trace (forward values, local derivatives, chain-rule products): "
+        f"{_link(trace_file)}. The graph with values and gradients: {_link(dot)}"
+        + (f", {picture}" if picture else " (SVG: see the notes at the end)")
+        + ".",
+    )
+
+
+def _loss_figure(book: _Book, history, title: str, name: str) -> list[Path]:
+    if not book.plots:
+        return []
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(np.arange(1, len(history) + 1), history)
+    ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel="training loss (log scale)", title=title)
+    ax.grid(True, which="both", alpha=0.3)
+    return save_figure(fig, book.folder, name)
+
+
+def _train_and_check(book, network, data, lr, epochs, name, code) -> tuple:
+    compiled = CompiledNetwork(network, "gd", folder=code)
+    t0 = time.perf_counter()
+    result = fit(network, data.X, data.y, lr=lr, epochs=epochs, compiled=compiled)
+    accuracy = result.accuracy(data.X, data.y)
+    book.progress(
+        f"      trained {epochs} epochs in {time.perf_counter() - t0:.1f} s: "
+        f"loss {result.history[-1]:.4g}, training accuracy {100 * accuracy:.1f}%"
+    )
+    figures = _loss_figure(book, result.history, f"{network.describe()}, α = {lr:g}", name)
+    sample = (data.X[:100], data.y[:100])
+    report = check(compiled, data=sample, params=result.params)
+    check_file = book.write(
+        f"{name}_check.md",
+        f"# Gradient check: {network.describe()}\n\nAt the trained parameters, on the first "
+        f"{len(sample[0])} examples.\n\n{report.markdown()}\n",
+    )
+    book.progress(f"      gradient check: {report.summary()}")
+    return compiled, result, accuracy, figures, check_file, report
+
+
+def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, report) -> list:
+    return [
+        f"Data: {data.about}. Full-batch gradient descent with $\\alpha = {lr:g}$ for "
+        f"{epochs} epochs: the loss goes from ${result.history[0]:.4f}$ to "
+        f"${result.history[-1]:.4f}$; training accuracy ${100 * accuracy:.1f}\\%$.",
+        "",
+        f"Loss curve: {_figure_links(figures) or '(not drawn: see the notes)'}. "
+        f"Gradient check (compiled gradients against central differences): {_link(check_file)}"
+        f" — {report.summary()}.",
+    ]
+
+
+def _logistic(book: _Book, quick: bool, code: Path) -> None:
+    book.progress("[2/5] logistic regression: equations, training, gradient check")
+    trace = symgrad.explain(LOGISTIC, LOGISTIC_POINT)
+    single = book.write(
+        "logistic_single_example.md",
+        "# Logistic regression, one example, step by step\n\n" + trace.markdown(),
+    )
+    data = breast_cancer()
+    if data.fallback:
+        book.progress(f"      note: {data.fallback}")
+        book.notes.append(data.fallback + ".")
+    network = logistic_regression(data.X.shape[1])
+    backprop = derive(network)
+    equations = book.write(
+        "logistic_regression_equations.md",
+        f"# Logistic regression with {data.X.shape[1]} inputs\n\n" + backprop.markdown(),
+    )
+    lr, epochs = 0.5, EPOCHS["logistic"][quick]
+    *_, result, accuracy, figures, check_file, report = _train_and_check(
+        book, network, data, lr, epochs, "logistic_regression", code
+    )
+    dz, dz_value = trace.gradients["z"]
+    back = sections(backprop, "markdown")["Backward pass"]
+    book.add(
+        "## 2. Logistic regression",
+        "",
+        "One example: $z = w_1 x_1 + w_2 x_2 + b$, $a = \\sigma(z)$ and the binary "
+        "cross-entropy $L = -(y \\log a + (1 - y) \\log(1 - a))$. Through the sigmoid "
+        "($\\frac{\\partial a}{\\partial z} = a (1 - a)$) and the loss the chain rule "
+        f"simplifies to $\\frac{{\\partial L}}{{\\partial z}} = {sympy.latex(dz)}$, here "
+        f"${float(dz_value):.6g}$; the step-by-step trace: {_link(single)}.",
+        "",
+        "Over a batch of $m$ examples ($X$ is $n \\times m$) the same derivation gives",
+        "",
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in back],
+        "",
+        f"and the forward pass and loss in {_link(equations)}.",
+        "",
+        *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
+    )
+
+
+def _boundary_figure(book, compiled, params, data) -> list[Path]:
+    if not book.plots:
+        return []
+    plt = pyplot()
+    (x0, y0), (x1, y1) = data.X.min(axis=0) - 0.5, data.X.max(axis=0) + 0.5
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+    proba = compiled.predict_proba(params, np.c_[gx.ravel(), gy.ravel()])[:, 0]
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    ax.contourf(gx, gy, proba.reshape(gx.shape), levels=20, cmap="RdBu_r", alpha=0.6)
+    ax.contour(gx, gy, proba.reshape(gx.shape), levels=[0.5], colors="k")
+    ax.scatter(*data.X.T, c=data.y, cmap="RdBu_r", edgecolors="k", s=14)
+    ax.set(
+        title="$\\hat{y} = A^{[2]}$ and the decision boundary $\\hat{y} = 0.5$",
+        xlabel="$x_1$",
+        ylabel="$x_2$",
+    )
+    return save_figure(fig, book.folder, "network_decision_boundary")
+
+
+def _network(book: _Book, quick: bool, code: Path) -> tuple:
+    book.progress("[3/5] one-hidden-layer network: equations, training, gradient check")
+    data = two_moons()
+    network = Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce")
+    backprop = derive(network)
+    notes_file = book.write("network_notes.md", notes(backprop, "The one-hidden-layer network"))
+    lr, epochs = 1.0, EPOCHS["network"][quick]
+    compiled, result, accuracy, figures, check_file, report = _train_and_check(
+        book, network, data, lr, epochs, "network", code
+    )
+    boundary = _boundary_figure(book, compiled, result.params, data)
+    parts = sections(backprop, "markdown")
+    book.add(
+        f"## 3. A network with one hidden layer ({network.describe()})",
+        "",
+        f"$n = 2$ inputs, {HIDDEN} ReLU units, a sigmoid output and binary cross-entropy. "
+        "Forward propagation, one column per example:",
+        "",
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts["Forward pass"]],
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts["Loss"]],
+        "",
+        "Backward propagation, from the output layer down ($dZ^{[l]}$ is $m$ times "
+        "$\\partial \\mathcal{L} / \\partial Z^{[l]}$):",
+        "",
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts["Backward pass"]],
+        "",
+        f"With a sentence per step: {_link(notes_file)}.",
+        "",
+        *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
+        "",
+        f"Decision boundary: {_figure_links(boundary) or '(not drawn: see the notes)'}.",
+    )
+    return network, compiled, data
+
+
+def _learning_rates(book: _Book, quick: bool, network, compiled, data) -> None:
+    book.progress("[4/5] learning rates: the 1-D picture and the study")
+    if not book.plots:
+        book.add("## 4. The learning rate", "", "(Figures not drawn: see the notes.)")
+        return
+    descent = descent_picture(folder=book.folder, name="descent_1d")
+    epochs = EPOCHS["study"][quick]
+    study = learning_rate_study(
+        network,
+        data.X,
+        data.y,
+        RATES,
+        epochs=epochs,
+        folder=book.folder,
+        compiled=compiled,
+        title=f"The same {network.describe()} network and start, four learning rates",
+    )
+    for run in study.runs:
+        book.progress(f"      α = {run.rate:g}: {study.verdict(run)}")
+    loss, w = sympy.latex(descent.loss), sympy.latex(descent.w)
+    behaviour = "; ".join(f"$\\alpha = {r:g}$ {descent.behaviour(r)}" for r in descent.paths)
+    book.add(
+        "## 4. Gradient descent and the learning rate",
+        "",
+        f"On $L({w}) = {loss}$ the derived gradient is $L'({w}) = "
+        f"{sympy.latex(descent.gradient)}$ and each step is ${w} \\leftarrow {w} - \\alpha "
+        f"L'({w})$ from ${w} = 0$: {behaviour}. Figure: {_figure_links(descent.files)}.",
+        "",
+        f"The network of section 3 trained from the same initial parameters with "
+        f"{len(RATES)} learning rates for {epochs} epochs each: "
+        f"{_figure_links(study.files)}.",
+        "",
+        study.markdown(),
+    )
+
+
+def _code(book: _Book, code: Path) -> None:
+    book.progress("[5/5] index")
+    lines = []
+    for path in sorted(code.glob("*.py")):
+        doc = path.read_text(encoding="utf-8").split('"""')
+        what = (
+            next((ln for ln in doc[1].splitlines() if ln.startswith("Network:")), "")
+            if len(doc) > 1
+            else ""
+        )
+        lines.append(f"- {_link(f'code/{path.name}')}" + (f" — {what}" if what else ""))
+    book.add(
+        "## 5. The generated code",
+        "",
+        "Training ran in these generated modules (NumPy and Numba only; the equations are in "
+        "each module's docstring). Numba's compiled cache is kept in `code/__pycache__/`, so a "
+        "second build starts at once.",
+        "",
+        *lines,
+    )
+
+
+def _all_files(folder: Path) -> list[str]:
+    skip = {"index.md"}
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.name not in skip
+        and "__pycache__" not in p.parts
+        and not p.name.startswith(".")
+    )
+
+
+def build_lecture(
+    folder="generated/lecture", *, quick: bool = False, progress: Callable = print
+) -> Path:
+    """Reproduce the lecture into ``folder``: traces, equations, training, checks, figures.
+
+    Args:
+        folder: the output folder (created); generated modules go to ``folder/code``.
+        quick: fewer epochs (for tests and a first look).
+        progress: called with one line per step (``print`` by default; ``lambda s: None``).
+
+    Returns:
+        The path of the folder's ``index.md``, which links every file written.
+
+    Raises:
+        SymgradError: a stage failed (e.g. training diverged).
+    """
+    started = time.perf_counter()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    code = folder / "code"
+    book = _Book(folder, progress)
+    try:
+        pyplot()
+    except SymgradError as error:
+        book.plots = False
+        book.notes.append(f"No figures: {error}.")
+        progress(f"      note: no figures: {error}")
+    _toy_graph(book)
+    _logistic(book, quick, code)
+    network, compiled, data = _network(book, quick, code)
+    _learning_rates(book, quick, network, compiled, data)
+    _code(book, code)
+    head = [
+        "# Lecture 7: forward and backward propagation, gradient descent and the learning rate",
+        "",
+        f"Rebuilt by symgrad {symgrad.__version__} with `symgrad lecture`"
+        + (" --quick" if quick else "")
+        + ". Every gradient below was derived once by the "
+        "chain rule (reverse mode); the same derivation was printed here, compiled into the "
+        "training code in `code/` and checked against finite differences.",
+        "",
+        "Gradient descent moves every parameter against its gradient, "
+        "$\\theta \\leftarrow \\theta - \\alpha \\frac{\\partial L}{\\partial \\theta}$, where "
+        "$\\alpha$ is the learning rate; backpropagation computes those gradients.",
+        "",
+    ]
+    tail = ["## Notes", "", *[f"- {n}" for n in book.notes], ""] if book.notes else []
+    files = ["## All files", "", *[f"- {_link(f)}" for f in _all_files(folder)], ""]
+    index = folder / "index.md"
+    index.write_text("\n".join(head + book.parts + tail + files), encoding="utf-8")
+    progress(f"wrote {index} in {time.perf_counter() - started:.1f} s")
+    return index

@@ -1,0 +1,368 @@
+"""Train stage, beside ``fit``: the learning-rate study and the 1-D picture of gradient descent.
+
+Takes a network and data (rows = examples), or a loss of one variable; gives a :class:`Study`
+(the loss history of each learning rate from the same initial parameters, and where a run
+diverged) or a :class:`Descent` (the gradient-descent iterates of each learning rate), each
+drawn as one figure written as PNG and SVG. The 1-D steps use the gradient derived by
+:func:`symgrad.grad`, never a hand-written one.
+
+May import :mod:`symgrad.train`, :mod:`symgrad.nn`, :mod:`symgrad.autodiff` and
+:mod:`symgrad.errors`; matplotlib (the optional extra ``plot``) only inside the drawing
+functions, with its Agg backend.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import sympy
+
+from symgrad.autodiff import grad
+from symgrad.errors import SymgradError, TrainingDivergedError
+from symgrad.nn.reference import init_params
+from symgrad.train.compiled import CompiledNetwork
+from symgrad.train.fit import fit
+
+#: Rates that are, for a small ReLU/σ network on two moons: too small, good, too large, divergent.
+DEFAULT_RATES = (0.01, 1.0, 10.0, 50.0)
+_EPOCH = re.compile(r"at epoch (\d+)")
+
+
+def pyplot():
+    """matplotlib's pyplot with the Agg backend (files only, no window).
+
+    Raises:
+        SymgradError: matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise SymgradError(
+            'drawing figures needs matplotlib: pip install "symgrad[plot]"'
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, folder, name: str) -> list[Path]:
+    """Write ``fig`` to ``folder/name.png`` and ``folder/name.svg``; returns both paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.png", folder / f"{name}.svg"]
+    fig.savefig(paths[0], dpi=120, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    pyplot().close(fig)
+    return paths
+
+
+# ---- the learning-rate study ----------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One learning rate's training run.
+
+    ``history`` holds the epoch losses before the divergence (all of them when there was
+    none); ``diverged_at`` is the epoch training stopped at (None if it did not), and
+    ``diverged_loss`` the loss at the parameters that epoch started from (may be inf).
+    """
+
+    rate: float
+    history: np.ndarray
+    diverged_at: int | None = None
+    diverged_loss: float | None = None
+    accuracy: float | None = None
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_at is not None
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.history[-1]) if len(self.history) else math.nan
+
+    @property
+    def rises(self) -> int:
+        """Epochs whose loss was higher than the epoch before (overshooting)."""
+        h = self.history
+        return int(np.sum(h[1:] > h[:-1] * (1 + 1e-12))) if len(h) > 1 else 0
+
+    @property
+    def label(self) -> str:
+        return f"α = {self.rate:g}" + (
+            f": diverged at epoch {self.diverged_at}" if self.diverged else ""
+        )
+
+
+@dataclass
+class Study:
+    """The runs of a learning-rate study, the verdict on each, and the figure's files."""
+
+    description: str
+    epochs: int
+    runs: list[Run]
+    files: list[Path] = field(default_factory=list)
+    code: Path | None = None
+
+    def verdict(self, run: Run) -> str:
+        """``diverges``, ``overshoots``, ``too small`` or ``good``, compared with the others."""
+        if run.diverged:
+            return f"diverges (epoch {run.diverged_at})"
+        if run.rises > max(2, self.epochs // 100):
+            return "too large: overshoots, the loss goes up and down"
+        finals = [r.final_loss for r in self.runs if not r.diverged and r.rises <= 2]
+        if finals and run.final_loss > 2 * min(finals):
+            return "too small: slow progress"
+        return "good"
+
+    def markdown(self) -> str:
+        """A Markdown table: rate, final loss, accuracy, verdict."""
+        lines = [
+            "| learning rate $\\alpha$ | loss at the last epoch | training accuracy | verdict |",
+            "|---|---|---|---|",
+        ]
+        for run in self.runs:
+            loss = f"{run.final_loss:.4g}" if len(run.history) else "—"
+            if run.diverged:
+                loss = f"{run.diverged_loss:.4g} (epoch {run.diverged_at})"
+            acc = "—" if run.accuracy is None else f"{100 * run.accuracy:.1f}%"
+            lines.append(f"| ${run.rate:g}$ | {loss} | {acc} | {self.verdict(run)} |")
+        return "\n".join(lines) + "\n"
+
+
+def _divergence_epoch(error: TrainingDivergedError, network, X, y, start, compiled, **kw) -> int:
+    """The epoch at which training diverged: from the error, else by bisection."""
+    epoch = getattr(error, "epoch", None)
+    if epoch is None and (found := _EPOCH.search(str(error))):
+        epoch = int(found.group(1))
+    if epoch is not None:
+        return int(epoch)
+    low, high = 0, kw.pop("epochs")  # runs of `low` epochs succeed, of `high` fail
+    while high - low > 1:
+        mid = (low + high) // 2
+        try:
+            fit(network, X, y, params=start, compiled=compiled, epochs=mid, **kw)
+            low = mid
+        except TrainingDivergedError:
+            high = mid
+    return high
+
+
+def _run(network, X, y, rate, start, compiled, epochs, **kw) -> Run:
+    """Train with ``rate``; on divergence keep the history of the epochs before it.
+
+    ``fit`` raises without its history, so a diverged run is trained again for the epochs
+    before the divergence (same start, same shuffling: the same losses).
+    """
+    try:
+        result = fit(network, X, y, lr=rate, params=start, compiled=compiled, epochs=epochs, **kw)
+        return Run(rate, result.history, accuracy=_accuracy(result, X, y))
+    except TrainingDivergedError as error:
+        k = _divergence_epoch(error, network, X, y, start, compiled, lr=rate, epochs=epochs, **kw)
+    params, history = start, np.empty(0)
+    for before in range(k - 1, 0, -1):  # the last update may itself have made inf/NaN
+        try:
+            result = fit(
+                network, X, y, lr=rate, params=start, compiled=compiled, epochs=before, **kw
+            )
+        except TrainingDivergedError:
+            continue
+        params, history = result.params, result.history
+        break
+    loss, _ = compiled.loss_and_grad(params, X, y)
+    return Run(rate, history, diverged_at=k, diverged_loss=loss)
+
+
+def _accuracy(result, X, y) -> float | None:
+    if result.compiled.network.loss_name == "mse":
+        return None
+    return result.accuracy(X, y)
+
+
+def learning_rate_study(
+    network,
+    X,
+    y,
+    rates: Sequence[float] = DEFAULT_RATES,
+    *,
+    epochs: int = 500,
+    optimizer="gd",
+    batch_size: int | None = None,
+    seed: int = 0,
+    folder="generated/study",
+    code_folder=None,
+    compiled: CompiledNetwork | None = None,
+    name: str = "learning_rate_study",
+    title: str | None = None,
+) -> Study:
+    """Train ``network`` with each learning rate from the same start; plot the loss curves.
+
+    Args:
+        network: a :class:`symgrad.nn.Network`.
+        X, y: data, one row per example, and labels (as for :func:`symgrad.train.fit.fit`).
+        rates: the learning rates α, e.g. too small, good, too large, divergent.
+        epochs: epochs per run.
+        seed: seeds the common initial parameters and the shuffling.
+        folder: where the figure goes (``name``.png and ``name``.svg).
+        code_folder: where the generated module goes (default ``folder``/code).
+        compiled: a :class:`CompiledNetwork` of ``network`` to reuse.
+        title: the figure's title (default: the network's description).
+
+    Returns:
+        A :class:`Study`; a run that diverged keeps its history up to the divergence.
+
+    Raises:
+        SymgradError: no rates, a rate ≤ 0, or matplotlib missing.
+    """
+    if not rates or any(r <= 0 for r in rates):
+        raise SymgradError(f"need learning rates > 0, got {list(rates)}")
+    plt = pyplot()  # fail before training when matplotlib is missing
+    folder = Path(folder)
+    code_folder = Path(code_folder) if code_folder is not None else folder / "code"
+    compiled = compiled or CompiledNetwork(network, optimizer, folder=code_folder)
+    start = init_params(network, seed=seed)
+    kw = dict(batch_size=batch_size, seed=seed)
+    runs = [_run(network, X, y, float(r), start, compiled, epochs, **kw) for r in rates]
+    study = Study(network.describe(), epochs, runs, code=compiled.path)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for run in runs:
+        epochs_axis = np.arange(1, len(run.history) + 1)
+        label = run.label if run.diverged else f"{run.label} ({study.verdict(run)})"
+        (line,) = ax.plot(epochs_axis, run.history, label=label)
+        if run.diverged:
+            finite = run.history[np.isfinite(run.history)]
+            top = float(finite.max()) * 10 if len(finite) else 10.0
+            loss = run.diverged_loss
+            y_mark = loss if loss is not None and math.isfinite(loss) else top
+            ax.plot([run.diverged_at], [y_mark], marker="X", markersize=11, color=line.get_color())
+            ax.annotate(
+                f"diverged at epoch {run.diverged_at}",
+                (run.diverged_at, y_mark),
+                textcoords="offset points",
+                xytext=(10, 4),
+                color=line.get_color(),
+            )
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (log scale)")
+    ax.set_title(title or f"Learning rates for a {network.describe()} network")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    study.files = save_figure(fig, folder, name)
+    return study
+
+
+# ---- gradient descent on a loss of one variable -----------------------------------------
+
+W = sympy.Symbol("w")
+#: The 1-D picture's default loss: a parabola with its minimum L = 1 at w = 3.
+DEFAULT_LOSS = (W - 3) ** 2 + 1
+
+
+@dataclass
+class Descent:
+    """Gradient descent on ``loss`` of ``w``: the derived gradient, the iterates per rate."""
+
+    loss: sympy.Expr
+    w: sympy.Symbol
+    gradient: sympy.Expr
+    paths: dict  # rate -> array of iterates w_0, w_1, ...
+    files: list[Path] = field(default_factory=list)
+
+    def behaviour(self, rate: float) -> str:
+        """``converges smoothly``, ``overshoots (oscillates)`` or ``diverges``."""
+        steps = np.diff(self.paths[rate])
+        steps = steps[np.abs(steps) > 1e-12]
+        if len(steps) < 2:
+            return "converges smoothly"
+        if abs(steps[-1]) > abs(steps[0]):
+            return "diverges"
+        if np.any(np.sign(steps[1:]) != np.sign(steps[:-1])):
+            return "overshoots (oscillates)"
+        return "converges smoothly"
+
+
+def descent_picture(
+    loss=DEFAULT_LOSS,
+    w=W,
+    *,
+    start: float = 0.0,
+    rates: Sequence[float] = (0.1, 0.9),
+    steps: int = 10,
+    folder="generated/study",
+    name: str = "descent",
+) -> Descent:
+    """Draw ``loss`` of one variable with the gradient-descent steps of each learning rate.
+
+    ``w ← w − α L′(w)``, with ``L′`` derived by :func:`symgrad.grad`. One panel per rate:
+    the curve, the iterates as points and each step as an arrow.
+
+    Args:
+        loss: a SymPy expression (or text) in the one variable ``w``.
+        w: the variable (a symbol or its name).
+        start: the initial ``w``.
+        rates: the learning rates α, e.g. one that converges smoothly and one that overshoots.
+        steps: gradient-descent steps per rate.
+        folder: where ``name``.png and ``name``.svg go.
+
+    Returns:
+        A :class:`Descent` with the derived gradient and the iterates.
+
+    Raises:
+        SymgradError: a loss in other variables than ``w``, or matplotlib missing.
+
+    >>> d = descent_picture(rates=(0.1,), steps=2, folder=getfixture("tmp_path"))
+    >>> d.gradient, [round(float(x), 2) for x in d.paths[0.1]]
+    (2*w - 6, [0.0, 0.6, 1.08])
+    """
+    w = sympy.Symbol(w) if isinstance(w, str) else w
+    loss = sympy.sympify(loss)
+    extra = loss.free_symbols - {w}
+    if extra:
+        names = ", ".join(sorted(map(str, extra)))
+        raise SymgradError(f"the 1-D picture needs a loss of {w} only; it also has {names}")
+    plt = pyplot()
+    gradient = sympy.expand(grad(loss, w))
+    f = sympy.lambdify(w, loss, "math")
+    df = sympy.lambdify(w, gradient, "math")
+    paths = {}
+    for rate in rates:
+        path = [float(start)]
+        for _ in range(steps):
+            path.append(path[-1] - rate * float(df(path[-1])))
+            if not math.isfinite(path[-1]) or abs(path[-1]) > 1e6:
+                path.pop()
+                break
+        paths[rate] = np.array(path)
+    descent = Descent(loss, w, gradient, paths)
+    fig, axes = plt.subplots(1, len(rates), figsize=(5 * len(rates), 4), squeeze=False)
+    for ax, rate in zip(axes[0], rates, strict=True):
+        path = paths[rate]
+        low, high = float(path.min()), float(path.max())
+        pad = max(1.0, 0.15 * (high - low))
+        grid = np.linspace(low - pad, high + pad, 400)
+        ax.plot(grid, [f(float(x)) for x in grid], color="0.3")
+        values = [f(float(x)) for x in path]
+        ax.plot(path, values, "o", color="C3", markersize=5, zorder=3)
+        points = list(zip(path, values, strict=True))
+        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+            ax.annotate(
+                "", (x1, y1), (x0, y0), arrowprops=dict(arrowstyle="->", color="C3", lw=1.2)
+            )
+        ax.set_title(f"α = {rate:g}: {descent.behaviour(rate)}")
+        ax.set_xlabel(f"${sympy.latex(w)}$")
+        ax.set_ylabel(f"$L({sympy.latex(w)}) = {sympy.latex(loss)}$")
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(
+        f"Gradient descent ${sympy.latex(w)} \\leftarrow {sympy.latex(w)} - \\alpha\\,L'"
+        f"({sympy.latex(w)})$ with $L'({sympy.latex(w)}) = {sympy.latex(gradient)}$"
+    )
+    descent.files = save_figure(fig, folder, name)
+    return descent
