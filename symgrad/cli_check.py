@@ -1,0 +1,86 @@
+"""Command line, check stage: ``symgrad check``, symbolic gradients against numbers.
+
+``symgrad check EXPR --at a=1,b=2`` checks a scalar expression at a point;
+``symgrad check --layers 2,3,1 [--data FILE --label y]`` checks a network (described as for
+``symgrad train``) on a data file or a small seeded synthetic data set. Prints the table of
+:func:`symgrad.check.check` and exits 0 when the check passes, 1 when a row is wrong, 2 on bad
+input. Registers its command in :data:`symgrad.cli.COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from symgrad.cli import command, parse_source, point
+from symgrad.cli_network import _network_arguments, load_data, network_from
+from symgrad.errors import SymgradError
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _check_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "expr",
+        metavar="EXPR",
+        nargs="?",
+        help='an expression or "j = 3*(a + b*c)"; leave it out to check a network',
+    )
+    p.add_argument("--at", type=point, metavar="a=1,b=2", help="the point (with EXPR)")
+    _network_arguments(p)
+    p.add_argument("--data", metavar="FILE", help="a .csv or .npz file (default: synthetic)")
+    p.add_argument("--label", default="y", help="the label column or array (default y)")
+    p.add_argument("--step", type=_positive, default=1e-5, help="the step h (default 1e-5)")
+    p.add_argument("--per-entry", action="store_true", help="a row per parameter entry")
+    p.add_argument(
+        "--direction", action="store_true", help="random directions instead of every entry"
+    )
+    p.add_argument("--seed", type=int, default=0, help="parameters, data, directions")
+    p.add_argument(
+        "--no-exact", dest="exact", action="store_false", help="skip SymPy's exact values"
+    )
+    p.add_argument("--format", choices=("text", "markdown"), default="text")
+    p.add_argument("--folder", default="generated", help="where modules go (default generated)")
+
+
+@command("check", "check symbolic gradients against finite differences", _check_arguments)
+def _check(args: argparse.Namespace) -> int:
+    """``symgrad check EXPR --at ...`` or ``symgrad check --layers ...``: the check's table."""
+    from symgrad.check import check
+
+    network_options = args.layers or args.file or args.data or args.per_entry or args.direction
+    if args.expr is not None:
+        if network_options:
+            raise SymgradError("give EXPR with --at, or a network (--layers/--file), not both")
+        if args.at is None:
+            raise SymgradError("EXPR needs the point: --at a=1,b=2")
+        name, expr = parse_source(args.expr)
+        report = check(
+            expr, at=args.at, step=args.step, exact=args.exact, name=name, folder=args.folder
+        )
+    else:
+        if args.at is not None:
+            raise SymgradError("--at goes with EXPR; a network is checked on --data")
+        network = network_from(args)
+        data = None
+        if args.data:
+            X, y = load_data(args.data, args.label)
+            data = (X, y.astype(int) if network.loss_name == "cross_entropy" else y)
+        report = check(
+            network,
+            data=data,
+            step=args.step,
+            per_entry=args.per_entry,
+            direction=args.direction,
+            seed=args.seed,
+            folder=args.folder,
+        )
+    print(report.markdown() if args.format == "markdown" else report.text())
+    return 0 if report.passed else 1
