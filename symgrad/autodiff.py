@@ -65,10 +65,18 @@ def backward(
     return adjoints
 
 
-def _as_symbols(wrt, exprs: Sequence[sympy.Expr]) -> tuple[tuple, bool]:
+def _as_symbols(wrt, orders: Sequence[list]) -> tuple[tuple, bool]:
+    """``wrt`` as a tuple of symbols, each checked against the graphs' nodes in ``orders``.
+
+    The symbols are read off the topological orders, not ``expr.free_symbols``: SymPy's
+    property walks the expression as a tree (exponential in a DAG with shared subexpressions)
+    and recursively (a deep expression exceeds the recursion limit).
+    """
     single = isinstance(wrt, (sympy.Basic, str))
-    symbols = tuple(sympy.Symbol(w) if isinstance(w, str) else w for w in ([wrt] if single else wrt))
-    free = set().union(*(e.free_symbols for e in exprs))
+    symbols = tuple(
+        sympy.Symbol(w) if isinstance(w, str) else w for w in ([wrt] if single else wrt)
+    )
+    free = {node for order in orders for node in order if isinstance(node, sympy.Symbol)}
     missing = [str(s) for s in symbols if s not in free]
     if missing:
         have = ", ".join(sorted(map(str, free))) or "none"
@@ -78,8 +86,8 @@ def _as_symbols(wrt, exprs: Sequence[sympy.Expr]) -> tuple[tuple, bool]:
     return symbols, single
 
 
-def _gradient(expr: sympy.Expr, symbols: tuple) -> tuple:
-    order = topological_order([expr])
+def _gradient(expr: sympy.Expr, symbols: tuple, order: list | None = None) -> tuple:
+    order = topological_order([expr]) if order is None else order
     adjoints = backward(order, expr, symbols)
     return tuple(adjoints.get(s, S.Zero) for s in symbols)
 
@@ -101,8 +109,9 @@ def grad(expr, wrt):
     (3, 3*c, 3*b)
     """
     expr = sympy.sympify(expr)
-    symbols, single = _as_symbols(wrt, [expr])
-    result = _gradient(expr, symbols)
+    order = topological_order([expr])
+    symbols, single = _as_symbols(wrt, [order])
+    result = _gradient(expr, symbols, order)
     return result[0] if single else result
 
 
@@ -115,14 +124,17 @@ def value_and_grad(expr, wrt):
 def jacobian(exprs, wrt) -> sympy.Matrix:
     """Matrix ``J[i, j] = ∂exprs[i]/∂wrt[j]``: one reverse sweep per output."""
     exprs = [sympy.sympify(e) for e in exprs]
-    symbols, _ = _as_symbols(wrt, exprs)
-    return sympy.Matrix([list(_gradient(e, symbols)) for e in exprs])
+    orders = [topological_order([e]) for e in exprs]
+    symbols, _ = _as_symbols(wrt, orders)
+    return sympy.Matrix(
+        [list(_gradient(e, symbols, order)) for e, order in zip(exprs, orders, strict=True)]
+    )
 
 
 def hessian(expr, wrt) -> sympy.Matrix:
     """Matrix of second derivatives: reverse mode over the reverse-mode gradient."""
     expr = sympy.sympify(expr)
-    symbols, _ = _as_symbols(wrt, [expr])
-    first = _gradient(expr, symbols)
-    return sympy.Matrix(
-[list(_gradient(g, symbols)) for g in first])
+    order = topological_order([expr])
+    symbols, _ = _as_symbols(wrt, [order])
+    first = _gradient(expr, symbols, order)
+    return sympy.Matrix([list(_gradient(g, symbols)) for g in first])

@@ -60,8 +60,12 @@ def rule_for(node) -> Rule:
             return rule
     if isinstance(node, sympy.Function) and not isinstance(node, AppliedUndef):
         return Rule(type(node), partial=_checked_fdiff)
-    raise NoDerivativeRuleError(
-        f"no derivative rule for {_op_name(node)} (in {node}); "
+    raise _no_rule(node)
+
+
+def _no_rule(node, why: str = "") -> NoDerivativeRuleError:
+    return NoDerivativeRuleError(
+        f"no derivative rule for {_op_name(node)} (in {node}){why}; "
         "register one with symgrad.rules.register"
     )
 
@@ -71,10 +75,33 @@ def _op_name(node) -> str:
 
 
 def _checked_fdiff(node, i):
-    d = node.fdiff(i + 1)
-    if d.has(sympy.Derivative):
-        raise NoDerivativeRuleError(f"no derivative rule for {type(node).__name__} (in {node})")
+    try:
+        d = node.fdiff(i + 1)
+    except (AttributeError, TypeError, ValueError, NotImplementedError) as exc:
+        # e.g. Piecewise: a Function whose arguments are not expressions
+        raise _no_rule(node, f": its fdiff failed ({type(exc).__name__}: {exc})") from exc
+    if _has_new_derivative(d, stop={node, *node.args}):
+        raise _no_rule(node)
     return d
+
+
+def _has_new_derivative(expr, stop: set) -> bool:
+    """Whether ``expr`` holds an unevaluated ``Derivative`` outside the subtrees in ``stop``.
+
+    SymPy's default ``fdiff`` answers ``Derivative(node, x)`` (or a ``Subs`` of one); the
+    node's own arguments need no walk (``expr.has`` would walk them as a tree, exponential
+    in a DAG with shared subexpressions). Each distinct subexpression is visited once.
+    """
+    pending, seen = [expr], set()
+    while pending:
+        e = pending.pop()
+        if e in seen or e in stop:
+            continue
+        if isinstance(e, sympy.Derivative):
+            return True
+        seen.add(e)
+        pending.extend(e.args)
+    return False
 
 
 def _mul_partial(node, i):
