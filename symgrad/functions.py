@@ -42,8 +42,9 @@ class step(sympy.Function):
     def fdiff(self, argindex=1):
         return S.Zero  # zero almost everywhere; the kink has measure zero
 
-    def _latex(self, printer):
-        return r"\mathbb{1}\left[%s > 0\right]" % printer._print(self.args[0])
+    def _latex(self, printer, exp=None):
+        base = r"\mathbb{1}\left[%s > 0\right]" % printer._print(self.args[0])
+        return base if exp is None else r"%s^{%s}" % (base, exp)
 
 
 class sigmoid(sympy.Function):
