@@ -225,9 +225,13 @@ def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, rep
         f"{epochs} epochs: the loss goes from ${result.history[0]:.4f}$ to "
         f"${result.history[-1]:.4f}$; training accuracy ${100 * accuracy:.1f}\\%$.",
         "",
-        f"Loss curve: {_figure_links(figures) or '(not drawn: see the notes)'}. "
-        f"Gradient check (compiled gradients against central differences): {_link(check_file)}"
-        f" — {report.summary()}.",
+        f"Loss curve: {_figure_links(figures) or '(not drawn: see the notes)'}.",
+        "",
+        "Gradient check at the trained parameters on the first 100 examples: the compiled "
+        "gradients against central differences of the compiled loss "
+        f"(also in {_link(check_file)}):",
+        "",
+        report.markdown(),
     ]
 
 

@@ -241,20 +241,24 @@ def learning_rate_study(
             top = float(finite.max()) * 10 if len(finite) else 10.0
             loss = run.diverged_loss
             y_mark = loss if loss is not None and math.isfinite(loss) else top
-            ax.plot([run.diverged_at], [y_mark], marker="X", markersize=11, color=line.get_color())
+            color = line.get_color()
+            if len(run.history):  # the step that diverged, dashed
+                last = (len(run.history), run.history[-1])
+                ax.plot(*zip(last, (run.diverged_at, y_mark), strict=True), "--", color=color)
+            ax.plot([run.diverged_at], [y_mark], marker="X", markersize=11, color=color)
             ax.annotate(
                 f"diverged at epoch {run.diverged_at}",
                 (run.diverged_at, y_mark),
                 textcoords="offset points",
                 xytext=(10, 4),
-                color=line.get_color(),
+                color=color,
             )
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (log scale)")
     ax.set_title(title or f"Learning rates for a {network.describe()} network")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="center right")
     study.files = save_figure(fig, folder, name)
     return study
 
