@@ -25,7 +25,7 @@ from symgrad.codegen.emit import LARGE_MAP, SMALL_PRODUCT
 from symgrad.codegen.files import check_file, with_header
 from symgrad.codegen.network import NetworkModule
 from symgrad.errors import GeneratedFileError
-from symgrad.nn import Network, derive, logistic_regression, mlp, reference
+from symgrad.nn import Network, derive, init_params, logistic_regression, mlp, reference
 from symgrad.train import optimizers
 from symgrad.train.compiled import CompiledNetwork, module_name
 
@@ -335,15 +335,49 @@ def test_generated_module_runs_without_sympy(compiled_model, model_case):
     _run_standalone(c, model_case, c.module.__name__)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: Numba's cached functions re-import their module by the name symgrad "
-    "gave it (symgrad_generated_<stem>_<hash>), so importing a cached generated file under "
-    "any other name, e.g. its file name, fails with ModuleNotFoundError",
+_COMPILE_AND_CACHE = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from symgrad.nn import Network, init_params, mlp
+    from symgrad.train.compiled import CompiledNetwork
+
+    net = Network(mlp([2, 3, 1], hidden="relu", output="sigmoid"), loss="bce")
+    c = CompiledNetwork(net, "gd", folder=sys.argv[1])
+    assert c.module.__name__ == c.path.stem, c.module.__name__
+    c.loss_and_grad(init_params(net), np.ones((4, 2)), np.array([0, 1, 1, 0]))
+    print(c.path)
+    """
 )
-def test_cached_generated_module_imports_under_its_file_name(compiled_model, model_case):
-    c = compiled_model("relu_bce")
-    _run_standalone(c, model_case, c.path.stem)
+
+
+def test_cached_generated_module_imports_under_its_file_name(tmp_path):
+    # as a user would: symgrad compiles and caches in one process, a plain import in another
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    made = subprocess.run(
+        [sys.executable, "-c", _COMPILE_AND_CACHE, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    path = Path(made.stdout.strip())
+    net = Network(mlp([2, 3, 1], hidden="relu", output="sigmoid"), loss="bce")
+    params = init_params(net, seed=7)
+    X, y = np.random.default_rng(7).standard_normal((9, 2)), np.arange(9) % 2
+    data = tmp_path / "case.npz"
+    np.savez(data, X=X.T.copy(), Y=y[None, :].astype(float), **params)
+    run = subprocess.run(
+        [sys.executable, "-c", _STANDALONE, str(path), path.stem, str(data)],
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    loss = reference(derive(net), params, X, y).loss
+    assert float(run.stdout.split()[0]) == pytest.approx(loss, rel=1e-12)
 
 
 # ---- the committed samples ------------------------------------------------------------------

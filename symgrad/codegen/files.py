@@ -91,10 +91,18 @@ def _umask() -> int:
 
 
 def import_file(path: Path):
-    """Import a generated module from its file (so Numba can cache it)."""
-    path = Path(path)
-    name = f"symgrad_generated_{path.stem}_{digest(str(path.resolve()))}"
+    """Import a generated module from its file (so Numba can cache it).
+
+    The module is named after its file, as a plain ``import`` would name it: Numba's cache
+    records that name, so the cached file stays importable without symgrad. Only when
+    another file already holds that name in this process does it get a private one.
+    """
+    path = Path(path).resolve()
+    name = path.stem
     module = sys.modules.get(name)
+    if module is not None and Path(getattr(module, "__file__", "") or "").resolve() != path:
+        name = f"symgrad_generated_{path.stem}_{digest(str(path))}"
+        module = sys.modules.get(name)
     if module is not None and getattr(module, "__symgrad_source__", None) == path.read_text():
         return module
     spec = importlib.util.spec_from_file_location(name, path)

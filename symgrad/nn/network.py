@@ -188,11 +188,16 @@ class Network:
         """Values of the symbols in the graph other than the batch size."""
         return {LAMBDA: self.l2}
 
-    def describe(self) -> str:
-        """One line: sizes, activations and loss, e.g. ``2-3-1, relu/sigmoid, bce``."""
+    def describe(self, *, values: bool = True) -> str:
+        """One line: sizes, activations and loss, e.g. ``2-3-1, relu/sigmoid, bce``.
+
+        With ``values=False`` an L2 penalty shows without its λ (a run-time value), as the
+        generated code, which serves every λ, describes itself.
+        """
         sizes = "-".join(str(s) for s in [self.layers[0].n_in] + [ly.n_out for ly in self.layers])
         acts = "/".join(str(getattr(ly.activation, "__name__", ly.activation)) for ly in self.layers)
-        return f"{sizes}, {acts}, {self.loss_name}" + (f", L2 λ={self.l2:g}" if self.l2 else "")
+        penalty = (f", L2 λ={self.l2:g}" if values else ", L2") if self.l2 else ""
+        return f"{sizes}, {acts}, {self.loss_name}{penalty}"
 
 
 def logistic_regression(n: int, *, l2: float = 0.0) -> Network:

@@ -26,7 +26,7 @@ DEFAULT_FOLDER = Path("generated")
 
 def module_name(network: Network, optimizer=None) -> str:
     """A file name from the model: ``mlp_2_3_1_relu_sigmoid_bce_gd`` (L2 is a runtime value)."""
-    words = f"mlp {network.describe().split(', L2')[0]} {optimizer.name if optimizer else ''}"
+    words = f"mlp {network.describe(values=False)} {optimizer.name if optimizer else ''}"
     return re.sub(r"[^0-9a-zA-Z]+", "_", words).strip("_").lower()
 
 
@@ -44,7 +44,7 @@ class CompiledNetwork:
         generator = NetworkModule(self.backprop, self.optimizer)
         body = generator.source()
         # the body's digest too: a change of the code generator regenerates existing files
-        source_hash = digest(f"{__version__}\n{network.describe()}\n{self.backprop.text()}\n"
+        source_hash = digest(f"{__version__}\n{network.describe(values=False)}\n{self.backprop.text()}\n"
                              f"{self.optimizer.equations()}\n{digest(body)}")
         self.path = ensure_module(folder, name or module_name(network, self.optimizer), body,
                                   source_hash, overwrite=overwrite)
