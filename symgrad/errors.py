@@ -30,7 +30,14 @@ class ShapeError(SymgradError):
 
 
 class TrainingDivergedError(SymgradError):
-    """Training produced inf or NaN, or a loss that grew by orders of magnitude."""
+    """Training produced inf or NaN, or a loss that grew by orders of magnitude.
+
+    ``epoch`` is the epoch it stopped at (from 1); ``history`` the epoch losses up to it.
+    """
+
+    def __init__(self, message: str, *, epoch: int | None = None, history=None):
+        super().__init__(message)
+        self.epoch, self.history = epoch, history
 
 
 class GeneratedFileError(SymgradError):

@@ -14,7 +14,6 @@ functions, with its Agg backend.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,6 @@ from symgrad.train.fit import fit
 
 #: Rates that are, for a small ReLU/σ network on two moons: too small, good, too large, divergent.
 DEFAULT_RATES = (0.01, 1.0, 10.0, 50.0)
-_EPOCH = re.compile(r"at epoch (\d+)")
 
 
 def pyplot():
@@ -71,7 +69,7 @@ class Run:
 
     ``history`` holds the epoch losses before the divergence (all of them when there was
     none); ``diverged_at`` is the epoch training stopped at (None if it did not), and
-    ``diverged_loss`` the loss at the parameters that epoch started from (may be inf).
+    ``diverged_loss`` that epoch's loss (may be inf).
     """
 
     rate: float
@@ -137,47 +135,15 @@ class Study:
         return "\n".join(lines) + "\n"
 
 
-def _divergence_epoch(error: TrainingDivergedError, network, X, y, start, compiled, **kw) -> int:
-    """The epoch at which training diverged: from the error, else by bisection."""
-    epoch = getattr(error, "epoch", None)
-    if epoch is None and (found := _EPOCH.search(str(error))):
-        epoch = int(found.group(1))
-    if epoch is not None:
-        return int(epoch)
-    low, high = 0, kw.pop("epochs")  # runs of `low` epochs succeed, of `high` fail
-    while high - low > 1:
-        mid = (low + high) // 2
-        try:
-            fit(network, X, y, params=start, compiled=compiled, epochs=mid, **kw)
-            low = mid
-        except TrainingDivergedError:
-            high = mid
-    return high
-
-
 def _run(network, X, y, rate, start, compiled, epochs, **kw) -> Run:
-    """Train with ``rate``; on divergence keep the history of the epochs before it.
-
-    ``fit`` raises without its history, so a diverged run is trained again for the epochs
-    before the divergence (same start, same shuffling: the same losses).
-    """
+    """Train with ``rate``; on divergence keep the history of the epochs before it."""
     try:
         result = fit(network, X, y, lr=rate, params=start, compiled=compiled, epochs=epochs, **kw)
         return Run(rate, result.history, accuracy=_accuracy(result, X, y))
     except TrainingDivergedError as error:
-        k = _divergence_epoch(error, network, X, y, start, compiled, lr=rate, epochs=epochs, **kw)
-    params, history = start, np.empty(0)
-    for before in range(k - 1, 0, -1):  # the last update may itself have made inf/NaN
-        try:
-            result = fit(
-                network, X, y, lr=rate, params=start, compiled=compiled, epochs=before, **kw
-            )
-        except TrainingDivergedError:
-            continue
-        params, history = result.params, result.history
-        break
-    loss, _ = compiled.loss_and_grad(params, X, y)
-    return Run(rate, history, diverged_at=k, diverged_loss=loss)
+        return Run(
+            rate, error.history[:-1], diverged_at=error.epoch, diverged_loss=error.history[-1]
+        )
 
 
 def _accuracy(result, X, y) -> float | None:

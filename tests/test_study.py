@@ -19,7 +19,6 @@ from symgrad.errors import SymgradError, TrainingDivergedError  # noqa: E402
 from symgrad.lecture import HIDDEN, RATES, two_moons  # noqa: E402
 from symgrad.nn import Network, mlp  # noqa: E402
 from symgrad.study import (  # noqa: E402
-    _divergence_epoch,
     descent_picture,
     learning_rate_study,
     pyplot,
@@ -109,16 +108,22 @@ def test_markdown_table(study):
     assert "| $50$ |" in table and "diverges (epoch 3)" in table
 
 
-def test_divergence_epoch_from_the_message_or_by_bisection(moons, compiled):
+def test_divergence_error_carries_the_epoch_and_history(moons, compiled):
     start = symgrad.nn.init_params(compiled.network, seed=0)
-    kw = dict(lr=50.0, batch_size=None, seed=0)
-    args = (compiled.network, moons.X, moons.y, start, compiled)
-    assert _divergence_epoch(TrainingDivergedError("at epoch 7: loss 1e9"), *args, **kw) == 7
-    error = TrainingDivergedError("no epoch here")
-    error.epoch = 5
-    assert _divergence_epoch(error, *args, **kw) == 5
-    bisected = _divergence_epoch(TrainingDivergedError("no epoch"), *args, epochs=40, **kw)
-    assert bisected == 3
+    with pytest.raises(TrainingDivergedError) as caught:
+        symgrad.train.fit.fit(
+            compiled.network,
+            moons.X,
+            moons.y,
+            lr=50.0,
+            params=start,
+            compiled=compiled,
+            epochs=40,
+        )
+    error = caught.value
+    assert error.epoch == 3 and len(error.history) == 3
+    assert np.all(np.isfinite(error.history[:2]))
+    assert error.history[-1] > 1e3 * error.history[0]
 
 
 def test_study_refuses_bad_rates(moons, compiled):

@@ -118,14 +118,18 @@ def fit(
                 bar.close()
             raise TrainingDivergedError(
                 f"training diverged at epoch {done}: loss {last:.4g} "
-                f"(epoch 1: {history[0]:.4g}); try a smaller learning rate than {lr:g}"
+                f"(epoch 1: {history[0]:.4g}); try a smaller learning rate than {lr:g}",
+                epoch=done,
+                history=history[:done].copy(),
             )
     if bar is not None:
         bar.close()
     if not all(np.all(np.isfinite(v)) for v in values):
         raise TrainingDivergedError(
             f"training diverged at epoch {epochs}: its last update made parameters inf or NaN; "
-            f"try a smaller learning rate than {lr:g}"
+            f"try a smaller learning rate than {lr:g}",
+            epoch=epochs,
+            history=np.append(history, np.inf),
         )
     trained = {p.ident: v for p, v in zip(network.params, values)}
     return FitResult(trained, history, compiled)
