@@ -264,6 +264,6 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
+from symgrad import cli_check  # noqa: E402,F401,I001  (registers check)
 from symgrad import cli_network  # noqa: E402,F401  (registers notes, compile and train)
-from symgrad.cli_check import _check  # noqa: E402,F401  (registers check)
 from symgrad import cli_lecture  # noqa: E402,F401  (registers lecture and study)

@@ -4,7 +4,8 @@
 ``symgrad check --layers 2,3,1 [--data FILE --label y]`` checks a network (described as for
 ``symgrad train``) on a data file or a small seeded synthetic data set. Prints the table of
 :func:`symgrad.check.check` and exits 0 when the check passes, 1 when a row is wrong, 2 on bad
-input. Registers its command in :data:`symgrad.cli.COMMANDS`.
+input. Registers its command in :data:`symgrad.cli.COMMANDS`; imports :mod:`symgrad.cli_network`
+inside its functions, so that either module can be imported first.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 
 from symgrad.cli import command, parse_source, point
-from symgrad.cli_network import _network_arguments, load_data, network_from
 from symgrad.errors import SymgradError
 
 
@@ -27,6 +27,8 @@ def _positive(text: str) -> float:
 
 
 def _check_arguments(p: argparse.ArgumentParser) -> None:
+    from symgrad.cli_network import _network_arguments  # not at the top: cli imports both
+
     p.add_argument(
         "expr",
         metavar="EXPR",
@@ -54,6 +56,7 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> int:
     """``symgrad check EXPR --at ...`` or ``symgrad check --layers ...``: the check's table."""
     from symgrad.check import check
+    from symgrad.cli_network import load_data, network_from
 
     network_options = args.layers or args.file or args.data or args.per_entry or args.direction
     if args.expr is not None:
