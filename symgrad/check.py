@@ -385,17 +385,17 @@ def _exact_error(computed: float, symbolic: sympy.Expr, point: dict) -> tuple:
 def _check_scalar(target, at, h, exact, name, folder) -> CheckReport:
     if isinstance(target, CompiledFunction):
         compiled, expr, wrt = target, target.expr, target.wrt
-        written, symbolic = expr, grad(expr, wrt)
+        written, point, symbolic = expr, _point(at, wrt), grad(expr, wrt)
     else:
         written, expr = _expression(target)
         wrt = tuple(sorted(expr.free_symbols, key=lambda s: (s.name, sympy.srepr(s))))
         if not wrt:
             raise SymgradError(f"nothing to check: {expr} has no variables")
+        point = _point(at, wrt)  # bad input is reported before anything is compiled
         symbolic = grad(expr, wrt)
         # the module's name covers the derived gradient, so a changed rule is recompiled
         key = digest(f"{sympy.srepr(expr)}\n{sympy.srepr(wrt)}\n{sympy.srepr(symbolic)}")
         compiled = compile_expr(expr, wrt, name=f"check_{key[:12]}", folder=folder)
-    point = _point(at, wrt)
     x = [float(v) for v in point.values()]
     value, gradient = compiled.value_and_grad(*x)
     kinks = _scalar_kinks(expr, point, h)
