@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from symgrad import cli_network  # attributes looked up at call time: no import cycle
 from symgrad.cli import command
-from symgrad.cli_network import _network_arguments, load_data, network_from
 from symgrad.errors import SymgradError
 
 
@@ -50,7 +50,7 @@ def _rates(text: str) -> list[float]:
 
 
 def _study_arguments(p: argparse.ArgumentParser) -> None:
-    _network_arguments(p)
+    cli_network._network_arguments(p)
     p.add_argument(
         "--data",
         default="moons",
@@ -86,7 +86,7 @@ def _study_data(args: argparse.Namespace):
     elif args.data in ("breast-cancer", "breast_cancer"):
         data = breast_cancer()
     else:
-        return load_data(args.data, args.label)
+        return cli_network.load_data(args.data, args.label)
     if data.fallback:
         print(f"note: {data.fallback}")
     return data.X, data.y
@@ -99,7 +99,7 @@ def _study(args: argparse.Namespace) -> int:
     X, y = _study_data(args)
     if not args.layers and not args.file:
         args.layers = f"{X.shape[1]},16,1"
-    network = network_from(args)
+    network = cli_network.network_from(args)
     if args.epochs < 1:
         raise SymgradError(f"--epochs must be at least 1, got {args.epochs}")
     if network.loss_name == "cross_entropy":

@@ -70,6 +70,22 @@ def _no_rule(node, why: str = "") -> NoDerivativeRuleError:
     )
 
 
+def fingerprint() -> str:
+    """Text that changes whenever a rule does, for hashes of generated files.
+
+    Built from each rule's code, not its identity, so it is the same in every process.
+    """
+    lines = []
+    for op, rule in sorted(
+        RULES.items(), key=lambda item: f"{item[0].__module__}.{item[0].__name__}"
+    ):
+        fn = rule.partial or rule.vjp
+        code = getattr(fn, "__code__", None)
+        body = f"{code.co_code.hex()}{code.co_names}" if code else repr(fn)
+        lines.append(f"{op.__module__}.{op.__name__}: {body}")
+    return "\n".join(lines)
+
+
 def _op_name(node) -> str:
     return getattr(node, "name", None) if isinstance(node, AppliedUndef) else type(node).__name__
 

@@ -106,7 +106,9 @@ class CompiledFunction:
         self.wrt = _inputs(self.expr, wrt)
         self.inputs = _argument_names(self.wrt)
         identity = f"{sympy.srepr(self.expr)}\n{sympy.srepr(self.wrt)}"
-        self.source_hash = digest(f"symgrad {__version__}\n{_generator()}\n{identity}")
+        self.source_hash = digest(
+            f"symgrad {__version__}\n{_generator()}\n{rules.fingerprint()}\n{identity}"
+        )
         self.name = name or f"f_{digest(identity)[:8]}"
         if not self.name.isidentifier():
             raise SymgradError(f"module name {self.name!r} is not a Python identifier")
