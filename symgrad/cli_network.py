@@ -67,10 +67,14 @@ def _notes(args: argparse.Namespace) -> int:
 def _compile_arguments(p: argparse.ArgumentParser) -> None:
     _network_arguments(p)
     p.add_argument("--optimizer", default="gd", help="gd, momentum or adam (default gd)")
-    p.add_argument("--folder", default="generated", help="where the module goes (default generated)")
+    p.add_argument(
+        "--folder", default="generated", help="where the module goes (default generated)"
+    )
 
 
-@command("compile", "write (and compile) the generated training module of a network", _compile_arguments)
+@command(
+    "compile", "write (and compile) the generated training module of a network", _compile_arguments
+)
 def _compile(args: argparse.Namespace) -> int:
     from symgrad.train.compiled import CompiledNetwork
 
@@ -129,8 +133,16 @@ def _train(args: argparse.Namespace) -> int:
         y = y.astype(int)
     to_columns(network, X, y)  # shape and label errors before anything is compiled
     compiled = CompiledNetwork(network, args.optimizer, folder=args.folder)
-    result = fit(network, X, y, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-                 seed=args.seed, compiled=compiled)
+    result = fit(
+        network,
+        X,
+        y,
+        lr=args.lr,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        compiled=compiled,
+    )
     marks = sorted({0, *np.linspace(0, args.epochs - 1, 6).astype(int)})
     print(f"{network.describe()}, {compiled.optimizer.name}, α = {args.lr:g}, m = {len(X)}")
     for e in marks:

@@ -43,8 +43,8 @@ class step(sympy.Function):
         return S.Zero  # zero almost everywhere; the kink has measure zero
 
     def _latex(self, printer, exp=None):
-        base = r"\mathbb{1}\left[%s > 0\right]" % printer._print(self.args[0])
-        return base if exp is None else r"%s^{%s}" % (base, exp)
+        base = rf"\mathbb{{1}}\left[{printer._print(self.args[0])} > 0\right]"
+        return base if exp is None else rf"{base}^{{{exp}}}"
 
 
 class sigmoid(sympy.Function):
@@ -68,8 +68,8 @@ class sigmoid(sympy.Function):
         return 1 / (1 + sympy.exp(-x))
 
     def _latex(self, printer, exp=None):
-        base = r"\sigma\left(%s\right)" % printer._print(self.args[0])
-        return base if exp is None else r"%s^{%s}" % (base, exp)
+        base = rf"\sigma\left({printer._print(self.args[0])}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
 
 
 class relu(sympy.Function):
@@ -91,8 +91,8 @@ class relu(sympy.Function):
         return sympy.Max(x, 0)
 
     def _latex(self, printer, exp=None):
-        base = r"\operatorname{ReLU}\left(%s\right)" % printer._print(self.args[0])
-        return base if exp is None else r"%s^{%s}" % (base, exp)
+        base = rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
 
 
 class leaky_relu(sympy.Function):
@@ -115,8 +115,8 @@ class leaky_relu(sympy.Function):
 
     def _latex(self, printer, exp=None):
         x, s = (printer._print(a) for a in self.args)
-        base = r"\operatorname{LeakyReLU}_{%s}\left(%s\right)" % (s, x)
-        return base if exp is None else r"%s^{%s}" % (base, exp)
+        base = rf"\operatorname{{LeakyReLU}}_{{{s}}}\left({x}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
 
 
 class softplus(sympy.Function):
@@ -138,8 +138,8 @@ class softplus(sympy.Function):
         return sympy.log(1 + sympy.exp(x))
 
     def _latex(self, printer, exp=None):
-        base = r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
-        return base if exp is None else r"%s^{%s}" % (base, exp)
+        base = rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
 
 
 class log_sigmoid(sympy.Function):
@@ -163,8 +163,8 @@ class log_sigmoid(sympy.Function):
         return -sympy.log(1 + sympy.exp(-x))
 
     def _latex(self, printer, exp=None):
-        base = r"\log \sigma\left(%s\right)" % printer._print(self.args[0])
-        return base if exp is None else r"%s^{%s}" % (base, exp)
+        base = rf"\log \sigma\left({printer._print(self.args[0])}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
 
 
 #: Our functions by the name users type (in text expressions and on the CLI).

@@ -105,7 +105,9 @@ class Emitter:
             self.code[child] = self.code[node]
 
     def _shape(self, shape) -> str:
-        dims = [self.scalar(d) if d.free_symbols else str(int(d)) for d in map(sympy.sympify, shape)]
+        dims = [
+            self.scalar(d) if d.free_symbols else str(int(d)) for d in map(sympy.sympify, shape)
+        ]
         return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
     def scalar(self, c) -> str:
@@ -146,7 +148,9 @@ class Emitter:
         body = f"return float(np.sum({expr}))" if result else f"out[...] = {expr}"
         params = f"{args}{'' if result else ', out'}"
         wrapper = (
-            f'    with numba.objmode(total="float64"):\n        total = {name}({args})\n    return total'
+            f'    with numba.objmode(total="float64"):\n'
+            f"        total = {name}({args})\n"
+            "    return total"
             if result
             else f"    with numba.objmode():\n        {name}({params})"
         )
@@ -158,7 +162,12 @@ class Emitter:
         call_args = ", ".join([self.code[a] for a in node.args] + ([] if result else [out]))
         call = f"{result} = {name}_big({call_args})" if result else f"{name}_big({call_args})"
         first = self.code[node.args[0]]
-        return [f"if {first}.size > LARGE_MAP:", f"    {call}", "else:", *("    " + line for line in loops)]
+        return [
+            f"if {first}.size > LARGE_MAP:",
+            f"    {call}",
+            "else:",
+            *("    " + line for line in loops),
+        ]
 
     def _map_body(self, node: Map, target: str) -> list[str]:
         idx = _INDEX[len(node.shape)]
@@ -198,7 +207,9 @@ class Emitter:
             self._say(node, f"_softmax({self.code[node.z]}, {out})")
         elif isinstance(node, SoftmaxCrossEntropy):
             self.runtime.add("_softmax_cross_entropy")
-            self._say(node, f"_softmax_cross_entropy({self.code[node.z]}, {self.code[node.y]}, {out})")
+            self._say(
+                node, f"_softmax_cross_entropy({self.code[node.z]}, {self.code[node.y]}, {out})"
+            )
         elif isinstance(node, Ones):
             self._say(node, f"{out}[...] = 1.0")
         else:
@@ -212,7 +223,9 @@ class Emitter:
             return self._numpy_path(child, loops, result=out)
         if child in self.inline:
             self.runtime.add("_softmax_cross_entropy_sum")
-            return [f"{out} = _softmax_cross_entropy_sum({self.code[child.z]}, {self.code[child.y]})"]
+            return [
+                f"{out} = _softmax_cross_entropy_sum({self.code[child.z]}, {self.code[child.y]})"
+            ]
         return [f"{out} = np.sum({self.code[child]})"]
 
     def _sum_examples(self, a: str, out: str) -> list[str]:
@@ -231,8 +244,10 @@ class Emitter:
         idx = _INDEX[len(node.shape)]
         child = node.a
         if child in self.inline:
-            first = self._matmul(child, out) if isinstance(child, MatMul) else self._sum_examples(
-                self.code[child.a], out
+            first = (
+                self._matmul(child, out)
+                if isinstance(child, MatMul)
+                else self._sum_examples(self.code[child.a], out)
             )
             return [*first, *self._loops(out, len(node.shape), [f"{out}{idx} *= {c}"])]
         return self._loops(out, len(node.shape), [f"{out}{idx} = {c} * {self.code[child]}{idx}"])

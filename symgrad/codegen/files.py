@@ -44,8 +44,10 @@ def check_file(path: Path) -> str:
     text = path.read_text()
     match = _HEADER.match(text)
     if match is None:
-        raise GeneratedFileError(f"{path.name} has no symgrad header: it was not generated or was edited")
-    body = text[match.end():]
+        raise GeneratedFileError(
+            f"{path.name} has no symgrad header: it was not generated or was edited"
+        )
+    body = text[match.end() :]
     if digest(body) != match.group(2):
         raise GeneratedFileError(
             f"{path.name} was edited by hand (its body no longer matches its hash); "
@@ -65,7 +67,9 @@ def _locked(folder: Path, name: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def ensure_module(folder, name: str, body: str, source_hash: str, *, overwrite: bool = False) -> Path:
+def ensure_module(
+    folder, name: str, body: str, source_hash: str, *, overwrite: bool = False
+) -> Path:
     """Write ``folder/name.py`` unless an intact file with the same source hash is there.
 
     Returns the path. Raises GeneratedFileError for a hand-edited file unless

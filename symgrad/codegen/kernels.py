@@ -29,10 +29,10 @@ HELPERS = {
     "log_sigmoid": '''def log_sigmoid(x):
     """log σ(x) = -softplus(-x)."""
     return min(x, 0.0) - math.log1p(math.exp(-abs(x)))''',
-    "relu": '''def relu(x):
-    return x if x > 0.0 else 0.0''',
-    "leaky_relu": '''def leaky_relu(x, s):
-    return x if x > 0.0 else s * x''',
+    "relu": """def relu(x):
+    return x if x > 0.0 else 0.0""",
+    "leaky_relu": """def leaky_relu(x, s):
+    return x if x > 0.0 else s * x""",
     "step": '''def step(x):
     """1[x > 0]: ReLU's derivative, 0 at x = 0."""
     return 1.0 if x > 0.0 else 0.0''',
@@ -76,26 +76,24 @@ class KernelPrinter(PythonCodePrinter):
 
 def helper_source(names) -> str:
     """The ``@njit`` helpers for ``names``, in a fixed order (generation is deterministic)."""
-    return "\n\n\n".join(
-        f"@numba.njit(cache=True)\n{HELPERS[n]}" for n in sorted(names)
-    )
+    return "\n\n\n".join(f"@numba.njit(cache=True)\n{HELPERS[n]}" for n in sorted(names))
 
 
 #: Plain-Python NumPy versions of the helpers, for kernels run through NumPy's SIMD ufuncs.
 NUMPY_HELPERS = {
-    "sigmoid": '''def _np_sigmoid(x):
+    "sigmoid": """def _np_sigmoid(x):
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))''',
-    "softplus": '''def _np_softplus(x):
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))''',
-    "log_sigmoid": '''def _np_log_sigmoid(x):
-    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))''',
-    "relu": '''def _np_relu(x):
-    return np.maximum(x, 0.0)''',
-    "leaky_relu": '''def _np_leaky_relu(x, s):
-    return np.where(x > 0.0, x, s * x)''',
-    "step": '''def _np_step(x):
-    return np.where(x > 0.0, 1.0, 0.0)''',
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))""",
+    "softplus": """def _np_softplus(x):
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))""",
+    "log_sigmoid": """def _np_log_sigmoid(x):
+    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))""",
+    "relu": """def _np_relu(x):
+    return np.maximum(x, 0.0)""",
+    "leaky_relu": """def _np_leaky_relu(x, s):
+    return np.where(x > 0.0, x, s * x)""",
+    "step": """def _np_step(x):
+    return np.where(x > 0.0, 1.0, 0.0)""",
 }
 
 #: Functions that are slow in Numba without SVML (and fast in NumPy 2's SIMD ufuncs).

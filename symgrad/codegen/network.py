@@ -24,7 +24,14 @@ from symgrad.codegen.kernels import KernelPrinter, helper_source, numpy_helper_s
 from symgrad.codegen.runtime import RUNTIME
 from symgrad.train import optimizers as O
 
-_HYPER_NAMES = {O.alpha: "lr", O.t: "t", O.beta: "beta", O.beta1: "beta1", O.beta2: "beta2", O.eps: "eps"}
+_HYPER_NAMES = {
+    O.alpha: "lr",
+    O.t: "t",
+    O.beta: "beta",
+    O.beta1: "beta1",
+    O.beta2: "beta2",
+    O.eps: "eps",
+}
 
 
 def _indent(lines, n=1) -> str:
@@ -64,11 +71,15 @@ class NetworkModule:
         lines = [f"dtype = {self.params[0]}.dtype"]
         for name, shape in self.step.buffers:
             lines.append(
-                f"{name} = np.empty_like({name[1:]})" if name in grads else f"{name} = np.empty({shape}, dtype)"
+                f"{name} = np.empty_like({name[1:]})"
+                if name in grads
+                else f"{name} = np.empty({shape}, dtype)"
             )
         names = [n for n, _ in self.step.buffers]
         lines.append(f"return ({', '.join(names)},)")
-        return _njit(f"_allocate({', '.join(self.params)}, B)", "Buffers for a batch of B examples.", lines)
+        return _njit(
+            f"_allocate({', '.join(self.params)}, B)", "Buffers for a batch of B examples.", lines
+        )
 
     def _forward_backward(self) -> str:
         buffers = ", ".join(n for n, _ in self.step.buffers)
@@ -84,7 +95,9 @@ class NetworkModule:
         arrays = ["P", "G", *(f"S{s}" for s in self.opt.state)]
         body = ["_theta = P[k]", "_g = G[k]", *(f"_{s} = S{s}[k]" for s in self.opt.state)]
         for target, expr in self.opt.updates:
-            body.append(f"{local[target]} = {self.printer.doprint(expr.xreplace({**rename, **local}))}")
+            body.append(
+                f"{local[target]} = {self.printer.doprint(expr.xreplace({**rename, **local}))}"
+            )
         body += ["P[k] = _theta", *(f"S{s}[k] = _{s}" for s in self.opt.state)]
         hyper = "".join(f", {h}" for h in self.hyper)
         rule = _njit(
@@ -93,7 +106,7 @@ class NetworkModule:
             ["for k in range(P.size):", *("    " + b for b in body)],
         )
         calls = []
-        for p, g in zip(self.params, self.grads):
+        for p, g in zip(self.params, self.grads, strict=False):
             flat = [f"{a}.reshape(-1)" for a in (p, g, *(f"{s}_{p}" for s in self.opt.state))]
             calls.append(f"_update_rule({', '.join(flat)}, lr, t{hyper})")
         args = ", ".join([*self.params, *self.grads, *self.state, "lr", "t", *self.hyper])
@@ -111,7 +124,9 @@ class NetworkModule:
 
     def _predict(self) -> str:
         p = ", ".join(self.params)
-        alloc = [f"{n} = np.empty({shape}, {self.params[0]}.dtype)" for n, shape in self.fwd.buffers]
+        alloc = [
+            f"{n} = np.empty({shape}, {self.params[0]}.dtype)" for n, shape in self.fwd.buffers
+        ]
         out = self.fwd.code[self.bp.network.output]
         body = ["B = X.shape[1]", *alloc, *self.fwd.lines, f"return {out}"]
         return _njit(f"predict({p}, X)", "The network's output for X (n×m): k×m.", body)
@@ -203,7 +218,7 @@ class NetworkModule:
         parts = [
             self.docstring(),
             "import math\n\nimport numba\nimport numpy as np",
-            f"SMALL_PRODUCT = {SMALL_PRODUCT}  # below this many multiply-adds, loops beat BLAS calls\n"
+            f"SMALL_PRODUCT = {SMALL_PRODUCT}  # up to this many multiply-adds, loops beat BLAS\n"
             f"LARGE_MAP = {LARGE_MAP}  # above this many entries, exp/log/tanh go through NumPy",
             helper_source(self.printer.helpers) if self.printer.helpers else "",
             numpy_helper_source(self._numpy_helpers()),

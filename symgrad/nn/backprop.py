@@ -71,8 +71,13 @@ def derive(network: Network) -> Backprop:
     loss = fuse(network.loss)
     order = topological_order([loss], children)
     adjoints = backward(
-        order, loss, network.params, seed=Ones(()), children=children,
-        total=tensor_sum, is_zero=lambda c: c is None,
+        order,
+        loss,
+        network.params,
+        seed=Ones(()),
+        children=children,
+        total=tensor_sum,
+        is_zero=lambda c: c is None,
     )
     maps = [f.node for f in network.forward if isinstance(f.node, Map)]
     refs: dict = {}

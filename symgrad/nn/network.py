@@ -72,7 +72,9 @@ class Dense:
         if isinstance(self.activation, str):
             if self.activation not in ACTIVATIONS:
                 known = ", ".join([*ACTIVATIONS, "softmax"])
-                raise SymgradError(f"{where}: unknown activation {self.activation!r} (known: {known})")
+                raise SymgradError(
+                    f"{where}: unknown activation {self.activation!r} (known: {known})"
+                )
             return ACTIVATIONS[self.activation](self)
         kernel = sympy.sympify(self.activation(_X))
         if _X not in kernel.free_symbols:
@@ -80,7 +82,9 @@ class Dense:
         try:
             grad(kernel, _X)
         except NoDerivativeRuleError as e:
-            raise NoDerivativeRuleError(f"{where}: activation {kernel} has no derivative: {e}") from None
+            raise NoDerivativeRuleError(
+                f"{where}: activation {kernel} has no derivative: {e}"
+            ) from None
         return kernel
 
 
@@ -89,7 +93,7 @@ def mlp(sizes: Sequence[int], *, hidden="relu", output="sigmoid", slope: float =
     if len(sizes) < 2:
         raise ShapeError(f"an MLP needs at least two sizes (inputs, outputs), got {list(sizes)}")
     acts = [hidden] * (len(sizes) - 2) + [output]
-    return [Dense(a, b, g, slope) for a, b, g in zip(sizes[:-1], sizes[1:], acts)]
+    return [Dense(a, b, g, slope) for a, b, g in zip(sizes[:-1], sizes[1:], acts, strict=False)]
 
 
 @dataclass(frozen=True)
@@ -161,9 +165,15 @@ class Network:
             if act != "sigmoid":
                 raise SymgradError(
                     f"binary cross-entropy needs a sigmoid output, but layer {L} has {act}"
-                    + (f" with {last.n_out} classes: use loss='cross_entropy'" if act == "softmax" else "")
+                    + (
+                        f" with {last.n_out} classes: use loss='cross_entropy'"
+                        if act == "softmax"
+                        else ""
+                    )
                 )
-            per_example = Map(-(ARG[1] * sympy.log(ARG[0]) + (1 - ARG[1]) * sympy.log(1 - ARG[0])), (a, y))
+            per_example = Map(
+                -(ARG[1] * sympy.log(ARG[0]) + (1 - ARG[1]) * sympy.log(1 - ARG[0])), (a, y)
+            )
         elif self.loss_name == "cross_entropy":
             if act != "softmax" or last.n_out < 2:
                 raise SymgradError(
@@ -195,7 +205,9 @@ class Network:
         generated code, which serves every λ, describes itself.
         """
         sizes = "-".join(str(s) for s in [self.layers[0].n_in] + [ly.n_out for ly in self.layers])
-        acts = "/".join(str(getattr(ly.activation, "__name__", ly.activation)) for ly in self.layers)
+        acts = "/".join(
+            str(getattr(ly.activation, "__name__", ly.activation)) for ly in self.layers
+        )
         penalty = (f", L2 λ={self.l2:g}" if values else ", L2") if self.l2 else ""
         return f"{sizes}, {acts}, {self.loss_name}{penalty}"
 

@@ -74,7 +74,7 @@ def notes(backprop: Backprop, title: str | None = None) -> str:
         "## Forward pass",
         "",
     ]
-    for f, (lhs, rhs) in zip(backprop.forward, sections["Forward pass"]):
+    for f, (lhs, rhs) in zip(backprop.forward, sections["Forward pass"], strict=False):
         lines += [f"${lhs} = {rhs}$", "", _forward_sentence(f.ident, net), ""]
     lhs, rhs = sections["Loss"][0]
     penalty = f" plus the L2 penalty with λ = {net.l2:g}" if net.l2 else ""
@@ -88,7 +88,7 @@ def notes(backprop: Backprop, title: str | None = None) -> str:
         "## Backward pass",
         "",
     ]
-    for e, (lhs, rhs) in zip(backprop.backward, sections["Backward pass"]):
+    for e, (lhs, rhs) in zip(backprop.backward, sections["Backward pass"], strict=False):
         lines += [f"${lhs} = {rhs}$", "", _backward_sentence(e.ident, backprop), ""]
     lines += [
         "## Update",
@@ -106,5 +106,3 @@ def write_notes(backprop: Backprop, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(notes(backprop))
     return path
-
-

@@ -171,7 +171,7 @@ class _Renderer:
 
     def kernel(self, node: Map) -> str:
         symbols = [sympy.Symbol(self.atom(a)) for a in node.args]
-        expr = node.kernel.xreplace(dict(zip(ARG, symbols)))
+        expr = node.kernel.xreplace(dict(zip(ARG, symbols, strict=False)))
         printer = (_TexPrinter if self.fmt == "latex" else _TextPrinter)(set(symbols))
         return printer.doprint(expr)
 

@@ -9,7 +9,7 @@ the lecture's (X of n×m, Y of k×m) with checks that name the bad argument.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy
@@ -81,7 +81,7 @@ def to_columns(network, X_rows, y) -> tuple[np.ndarray, np.ndarray]:
     return X_rows.T, Y.T
 
 
-@lru_cache(maxsize=None)
+@cache
 def _kernel_function(kernel: sympy.Expr, arity: int):
     return sympy.lambdify(ARG[:arity], kernel, modules=[NUMPY_IMPLS, "numpy"])
 
@@ -170,8 +170,8 @@ def reference(backprop, params: dict, X_rows, y) -> Evaluation:
     loss, values = float(values[0]), values[1:]
     return Evaluation(
         loss,
-        dict(zip(backprop.gradients, values[: len(grads)])),
-        {f.ident: v for f, v in zip(backprop.forward, values[len(grads) :])},
+        dict(zip(backprop.gradients, values[: len(grads)], strict=False)),
+        {f.ident: v for f, v in zip(backprop.forward, values[len(grads) :], strict=False)},
     )
 
 
@@ -179,8 +179,12 @@ def init_params(network, *, seed: int = 0, dtype=np.float64) -> dict:
     """Scaled random initialization: W[l] ~ N(0, 1/n_in) (He's 2/n_in for ReLU), b = 0."""
     rng = np.random.default_rng(seed)
     params = {}
-    for layer, (W, b) in zip(network.layers, zip(network.params[::2], network.params[1::2])):
+    for layer, (W, b) in zip(
+        network.layers, zip(network.params[::2], network.params[1::2], strict=False), strict=False
+    ):
         gain = 2.0 if layer.activation in ("relu", "leaky_relu") else 1.0
-        params[W.ident] = (rng.standard_normal((layer.n_out, layer.n_in)) * np.sqrt(gain / layer.n_in)).astype(dtype)
+        params[W.ident] = (
+            rng.standard_normal((layer.n_out, layer.n_in)) * np.sqrt(gain / layer.n_in)
+        ).astype(dtype)
         params[b.ident] = np.zeros(layer.n_out, dtype=dtype)
     return params

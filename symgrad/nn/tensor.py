@@ -86,7 +86,9 @@ class MatMul(Tensor):
 
     def __post_init__(self):
         if len(self.a.shape) != 2 or len(self.b.shape) != 2 or self.a.shape[1] != self.b.shape[0]:
-            raise ShapeError(f"matrix product of shapes {_fmt(self.a.shape)} and {_fmt(self.b.shape)}")
+            raise ShapeError(
+                f"matrix product of shapes {_fmt(self.a.shape)} and {_fmt(self.b.shape)}"
+            )
         object.__setattr__(self, "shape", (self.a.shape[0], self.b.shape[1]))
 
     def children(self):
@@ -170,7 +172,9 @@ class SoftmaxCrossEntropy(Tensor):
 
     def __post_init__(self):
         if self.z.shape != self.y.shape:
-            raise ShapeError(f"labels of shape {_fmt(self.y.shape)} for logits {_fmt(self.z.shape)}")
+            raise ShapeError(
+                f"labels of shape {_fmt(self.y.shape)} for logits {_fmt(self.z.shape)}"
+            )
         object.__setattr__(self, "shape", (S.One, self.z.shape[1]))
 
     def children(self):

@@ -89,7 +89,9 @@ def _map(node, g, i):
 def _softmax_cross_entropy(node, g, i):
     c, core = split_scale(g)
     if not isinstance(core, Ones):
-        raise NoDerivativeRuleError("SoftmaxCrossEntropy is differentiated only inside a summed loss")
+        raise NoDerivativeRuleError(
+            "SoftmaxCrossEntropy is differentiated only inside a summed loss"
+        )
     if i == 1:
         raise NoDerivativeRuleError("no derivative of SoftmaxCrossEntropy with respect to labels")
     return scale(c, elementwise(ARG[0] - ARG[1], (Softmax(node.z), node.y)))

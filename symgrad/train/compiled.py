@@ -36,18 +36,32 @@ class CompiledNetwork:
     ``source()`` is the generated text, ``path`` its file, ``latex()`` its equations.
     """
 
-    def __init__(self, network: Network, optimizer="gd", *, folder=DEFAULT_FOLDER, name=None,
-                 overwrite: bool = False):
+    def __init__(
+        self,
+        network: Network,
+        optimizer="gd",
+        *,
+        folder=DEFAULT_FOLDER,
+        name=None,
+        overwrite: bool = False,
+    ):
         self.network = network
         self.optimizer = optimizers.get(optimizer)
         self.backprop = derive(network)
         generator = NetworkModule(self.backprop, self.optimizer)
         body = generator.source()
         # the body's digest too: a change of the code generator regenerates existing files
-        source_hash = digest(f"{__version__}\n{network.describe(values=False)}\n{self.backprop.text()}\n"
-                             f"{self.optimizer.equations()}\n{digest(body)}")
-        self.path = ensure_module(folder, name or module_name(network, self.optimizer), body,
-                                  source_hash, overwrite=overwrite)
+        source_hash = digest(
+            f"{__version__}\n{network.describe(values=False)}\n{self.backprop.text()}\n"
+            f"{self.optimizer.equations()}\n{digest(body)}"
+        )
+        self.path = ensure_module(
+            folder,
+            name or module_name(network, self.optimizer),
+            body,
+            source_hash,
+            overwrite=overwrite,
+        )
         self.module = import_file(self.path)
         self.hyper_names = generator.hyper
 
@@ -63,8 +77,9 @@ class CompiledNetwork:
             if p.ident not in params:
                 raise ShapeError(f"missing parameter {p.ident}")
             value = np.ascontiguousarray(params[p.ident])
-            if value.shape != tuple(int(d) for d in p.shape):
-                raise ShapeError(f"parameter {p.ident} must have shape {tuple(int(d) for d in p.shape)}, got {value.shape}")
+            want = tuple(int(d) for d in p.shape)
+            if value.shape != want:
+                raise ShapeError(f"parameter {p.ident} must have shape {want}, got {value.shape}")
             out.append(value)
         return out
 
@@ -73,9 +88,10 @@ class CompiledNetwork:
         values = self._params(params)
         X, Y = to_columns(self.network, X_rows, y)
         dtype = values[0].dtype
-        loss, grads = self.module.loss_and_grad(*values, np.ascontiguousarray(X, dtype),
-                                                np.ascontiguousarray(Y, dtype), self.network.l2)
-        return float(loss), {p.ident: g for p, g in zip(self.network.params, grads)}
+        loss, grads = self.module.loss_and_grad(
+            *values, np.ascontiguousarray(X, dtype), np.ascontiguousarray(Y, dtype), self.network.l2
+        )
+        return float(loss), {p.ident: g for p, g in zip(self.network.params, grads, strict=False)}
 
     def predict_proba(self, params: dict, X_rows) -> np.ndarray:
         """The output layer's values, one row per example (m×k)."""

@@ -102,8 +102,20 @@ def fit(
     while done < epochs:
         count = 1 if done == 0 else min(chunk, epochs - done)
         ran, t = compiled.module.train(
-            *values, X_cols, X_rows, Y, lr, network.l2, count, size, seed + done, t, limit,
-            history[done : done + count], *state, *hyper,
+            *values,
+            X_cols,
+            X_rows,
+            Y,
+            lr,
+            network.l2,
+            count,
+            size,
+            seed + done,
+            t,
+            limit,
+            history[done : done + count],
+            *state,
+            *hyper,
         )
         done += ran
         if bar is not None:
@@ -131,7 +143,7 @@ def fit(
             epoch=epochs,
             history=np.append(history, np.inf),
         )
-    trained = {p.ident: v for p, v in zip(network.params, values)}
+    trained = {p.ident: v for p, v in zip(network.params, values, strict=False)}
     return FitResult(trained, history, compiled)
 
 
