@@ -9,6 +9,8 @@ tools.
 import math
 import sys
 
+import mpmath
+import numpy as np
 import pytest
 import sympy
 from hypothesis import HealthCheck, given, settings
@@ -25,37 +27,40 @@ a, b, c = sympy.symbols("a b c")
 x, y, z = sympy.symbols("x y z", real=True)
 
 
+#: How the evaluator computes each operation, in mpmath (50 significant digits).
+MPMATH_OPS = {
+    sympy.Add: lambda *v: mpmath.fsum(v),
+    sympy.Mul: lambda *v: mpmath.fprod(v),
+    sympy.Pow: lambda base, exponent: base**exponent,
+    sympy.exp: mpmath.exp,
+    sympy.log: mpmath.log,
+    sympy.tanh: mpmath.tanh,
+    sympy.sin: mpmath.sin,
+    sympy.cos: mpmath.cos,
+    F.sigmoid: lambda v: 1 / (1 + mpmath.exp(-v)),
+    F.softplus: lambda v: mpmath.log1p(mpmath.exp(v)),
+    F.log_sigmoid: lambda v: -mpmath.log1p(mpmath.exp(-v)),
+}
+
+
 def _value(expr, point: dict) -> float:
-    """``expr`` at ``point`` (symbol -> float), evaluated with 50 significant digits."""
-    exact = {s: sympy.Float(repr(v), 50) for s, v in point.items()}
-    return float(expr.xreplace(exact).evalf(50))
+    """``expr`` at ``point`` (symbol -> float), computed with 50 significant digits.
 
-
-def _evaluate(expr, point: dict) -> float:
-    """``expr`` at ``point`` in float64, one node at a time in topological order.
-
-    Needs no recursion, so it evaluates expressions far deeper than SymPy's evalf or
-    lambdify can, and each shared subexpression once.
+    One node at a time in topological order: no recursion, so it evaluates expressions far
+    deeper than SymPy's evalf or lambdify can, and each shared subexpression once. It does not
+    go through the functions' own code (``eval``, ``numpy_impl``): the formulas are the
+    textbook ones in ``MPMATH_OPS``.
     """
-    math_fns = {sympy.exp: math.exp, sympy.log: math.log, sympy.tanh: math.tanh}
-    values = {}
-    for node in topological_order([expr]):
-        args = [values[arg] for arg in node.args]
-        if node.is_Symbol:
-            values[node] = point[node]
-        elif node.is_Number:
-            values[node] = float(node)
-        elif node.is_Add:
-            values[node] = math.fsum(args)
-        elif node.is_Mul:
-            values[node] = math.prod(args)
-        elif node.is_Pow:
-            values[node] = args[0] ** args[1]
-        elif type(node) in math_fns:
-            values[node] = math_fns[type(node)](*args)
-        else:
-            values[node] = float(type(node).numpy_impl(*args))
-    return values[expr]
+    with mpmath.workdps(50):
+        values = {}
+        for node in topological_order([expr]):
+            if node.is_Symbol:
+                values[node] = mpmath.mpf(point[node])
+            elif not node.args:
+                values[node] = node._to_mpmath(mpmath.mp.prec)  # 2, 1/2, pi, ...
+            else:
+                values[node] = MPMATH_OPS[type(node)](*(values[arg] for arg in node.args))
+        return float(values[expr])
 
 
 # The lecture's example ----------------------------------------------------------------------
@@ -69,7 +74,7 @@ def test_lecture_example():
 
 
 def test_lecture_example_adjoints_of_intermediates():
-    j = 3 * (a + b * c)
+    j = sympy.Mul(3, a + b * c, evaluate=False)  # as the lecture draws it, not 3a + 3bc
     adjoints = backward(topological_order([j]), j, [a, b, c])
     assert adjoints[j] == 1
     assert adjoints[a + b * c] == 3  # dj/dv
@@ -243,8 +248,8 @@ def test_deep_expression_beyond_the_recursion_limit(x0):
     v, dv = x0, 1.0
     for _ in range(n):
         v, dv = (v + 1) * x0, dv * x0 + (v + 1)
-    assert _evaluate(u, {x: x0}) == pytest.approx(v, rel=1e-12)
-    assert _evaluate(d, {x: x0}) == pytest.approx(dv, rel=1e-9)
+    assert _value(u, {x: x0}) == pytest.approx(v, rel=1e-12)
+    assert _value(d, {x: x0}) == pytest.approx(dv, rel=1e-9)
 
 
 def test_shared_subexpressions_are_one_node():
@@ -270,8 +275,8 @@ def test_gradient_of_a_dag_whose_tree_is_exponential(x0):
     v, dv = x0, 1.0
     for _ in range(n):
         sig = 1 / (1 + math.exp(-v))
-        v, dv = math.log1p(math.exp(v)) + v * x0, sig * dv + dv * x0 + v
-    assert _evaluate(d, {x: x0}) == pytest.approx(dv, rel=1e-9)
+        v, dv = np.logaddexp(0.0, v) + v * x0, sig * dv + dv * x0 + v
+    assert _value(d, {x: x0}) == pytest.approx(dv, rel=1e-9)
 
 
 @pytest.fixture
