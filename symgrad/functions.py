@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy
+from mpmath.libmp import prec_to_dps
 from sympy import S
 
 
@@ -23,6 +24,22 @@ def _stable_sigmoid(x):
 
 def _step(x):
     return np.where(x > 0, 1.0, 0.0)
+
+
+def _evalf_as(formula):
+    """An ``_eval_evalf`` that evaluates ``formula(*args)`` when every argument is a number.
+
+    SymPy's own ``Function._eval_evalf`` looks for an mpmath function of the class's name
+    (``mpmath.sigmoid`` exists, ``softplus`` and ``relu`` do not), so without this
+    ``softplus(log(2))`` stays unevaluated under ``evalf`` and ``float()`` fails.
+    """
+
+    def _eval_evalf(self, prec):
+        if all(arg.is_number for arg in self.args):
+            return formula(*self.args).evalf(prec_to_dps(prec))
+        return None
+
+    return _eval_evalf
 
 
 class step(sympy.Function):
@@ -77,6 +94,7 @@ class relu(sympy.Function):
 
     nargs = 1
     numpy_impl = staticmethod(lambda x: np.maximum(x, 0.0))
+    _eval_evalf = _evalf_as(lambda x: sympy.Max(x, 0))
 
     @classmethod
     def eval(cls, x):
@@ -100,6 +118,7 @@ class leaky_relu(sympy.Function):
 
     nargs = 2
     numpy_impl = staticmethod(lambda x, s: np.where(x > 0, x, s * x))
+    _eval_evalf = _evalf_as(lambda x, s: sympy.Piecewise((x, x > 0), (s * x, True)))
 
     @classmethod
     def eval(cls, x, s):
@@ -124,6 +143,7 @@ class softplus(sympy.Function):
 
     nargs = 1
     numpy_impl = staticmethod(lambda x: np.logaddexp(0.0, x))
+    _eval_evalf = _evalf_as(lambda x: sympy.log(1 + sympy.exp(x)))
 
     @classmethod
     def eval(cls, x):
@@ -147,6 +167,7 @@ class log_sigmoid(sympy.Function):
 
     nargs = 1
     numpy_impl = staticmethod(lambda x: -np.logaddexp(0.0, -x))
+    _eval_evalf = _evalf_as(lambda x: -sympy.log(1 + sympy.exp(-x)))
 
     @classmethod
     def eval(cls, x):
