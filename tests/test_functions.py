@@ -180,6 +180,21 @@ def test_float_evaluation_agrees_with_numpy_impl():
             assert float(fn(sympy.Float(v))) == pytest.approx(float(fn.numpy_impl(v)), rel=1e-14)
 
 
+def test_evalf_at_numeric_arguments_that_are_not_numbers():
+    # softplus(log 2) = log 3, log σ(log 2) = log(2/3), σ(log 2) = 2/3: exact values by hand
+    log2 = sympy.log(2)
+    assert sympy.N(softplus(log2), 30) == pytest.approx(float(sympy.log(3)), rel=1e-15)
+    assert sympy.N(log_sigmoid(log2), 30) == pytest.approx(float(sympy.log(Rational(2, 3))))
+    assert sympy.N(sigmoid(log2)) == pytest.approx(2 / 3, rel=1e-15)
+    assert sympy.N(relu(sympy.pi)) == pytest.approx(np.pi, rel=1e-15)
+    assert sympy.N(relu(log2 - 1)) == 0
+    assert sympy.N(leaky_relu(-sympy.pi, Rational(1, 10))) == pytest.approx(-np.pi / 10)
+    # a gradient at a float point where exp(0.0) becomes an exact 1 on the way
+    assert float(softplus(x + softplus(x)).subs(x, 0.0)) == pytest.approx(np.log(3), rel=1e-15)
+    # symbolic arguments are left alone
+    assert sympy.N(softplus(x) + relu(x)) == softplus(x) + relu(x)
+
+
 def test_symbolic_arguments_stay_unevaluated():
     for fn in (sigmoid, relu, softplus, log_sigmoid, step):
         assert fn(x).func is fn
