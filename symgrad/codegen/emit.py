@@ -129,10 +129,28 @@ class Emitter:
             *("        " + b for b in body),
         ]
 
+    def _entry(self, node, row: str, col: str) -> str:
+        """``node[row, col]``, reading a transpose from its array (no view per access)."""
+        if isinstance(node, Transpose):
+            return f"{self.code[node.a]}[{col}, {row}]"
+        return f"{self.code[node]}[{row}, {col}]"
+
     def _matmul(self, node: MatMul, out: str) -> list[str]:
+        """A BLAS call for big products; tiny ones (per-example SGD) as loops right here."""
         a, b = self.code[node.a], self.code[node.b]
-        self.runtime.add("_product")
-        return [f"_product({a}, {b}, {out})"]
+        self.runtime.add("_blas")
+        product = f"{self._entry(node.a, 'i', 'k')} * {self._entry(node.b, 'k', 'j')}"
+        return [
+            f"if {out}.shape[0] * {out}.shape[1] * {a}.shape[1] > SMALL_PRODUCT:",
+            f"    _blas({a}, {b}, {out})",
+            "else:",
+            f"    for i in range({out}.shape[0]):",
+            f"        for j in range({out}.shape[1]):",
+            "            _acc = 0.0",
+            f"            for k in range({a}.shape[1]):",
+            f"                _acc += {product}",
+            f"            {out}[i, j] = _acc",
+        ]
 
     def _numpy_path(self, node: Map, loops: list[str], result: str | None = None) -> list[str]:
         """``loops`` behind a switch to a NumPy version for large transcendental kernels.

@@ -39,6 +39,16 @@ def _indent(lines, n=1) -> str:
     return "\n".join(pad + line if line else line for line in lines)
 
 
+_INDEX = {1: "[i]", 2: "[i, j]"}
+
+
+def _loop_nest(array: str, ndim: int, body: list[str]) -> list[str]:
+    loops = [f"for i in range({array}.shape[0]):"]
+    if ndim == 2:
+        loops.append(f"    for j in range({array}.shape[1]):")
+    return loops + ["    " * ndim + line for line in body]
+
+
 def _njit(signature: str, doc: str, body: list[str]) -> str:
     return f'@numba.njit(cache=True)\ndef {signature}:\n    """{doc}"""\n{_indent(body)}\n'
 
@@ -88,29 +98,27 @@ class NetworkModule:
         return _njit(sig, "Loss of the batch (X, Y); writes every gradient into its buffer.", body)
 
     def _update(self) -> str:
-        """The optimizer's rule as one loop over a flattened parameter, called per parameter."""
+        """The optimizer's rule as one loop nest per parameter (no views: per-example SGD
+        runs an update per example, where creating views costs more than the arithmetic)."""
         local = {O.theta: sympy.Symbol("_theta"), O.g: sympy.Symbol("_g")}
         local.update({s: sympy.Symbol(f"_{s}") for s in self.opt.state})
         rename = {h: sympy.Symbol(n) for h, n in _HYPER_NAMES.items()}
-        arrays = ["P", "G", *(f"S{s}" for s in self.opt.state)]
-        body = ["_theta = P[k]", "_g = G[k]", *(f"_{s} = S{s}[k]" for s in self.opt.state)]
-        for target, expr in self.opt.updates:
-            body.append(
-                f"{local[target]} = {self.printer.doprint(expr.xreplace({**rename, **local}))}"
-            )
-        body += ["P[k] = _theta", *(f"S{s}[k] = _{s}" for s in self.opt.state)]
-        hyper = "".join(f", {h}" for h in self.hyper)
-        rule = _njit(
-            f"_update_rule({', '.join(arrays)}, lr, t{hyper})",
-            "; ".join(self.opt.equations()) + " (g = dL/dθ), elementwise.",
-            ["for k in range(P.size):", *("    " + b for b in body)],
-        )
-        calls = []
-        for p, g in zip(self.params, self.grads, strict=False):
-            flat = [f"{a}.reshape(-1)" for a in (p, g, *(f"{s}_{p}" for s in self.opt.state))]
-            calls.append(f"_update_rule({', '.join(flat)}, lr, t{hyper})")
+        rule = [
+            f"{local[target]} = {self.printer.doprint(expr.xreplace({**rename, **local}))}"
+            for target, expr in self.opt.updates
+        ]
+        lines = []
+        for var, g in zip(self.bp.network.params, self.grads, strict=True):
+            p, idx = var.ident, _INDEX[len(var.shape)]
+            state = [f"{s}_{p}" for s in self.opt.state]
+            body = [f"_theta = {p}{idx}", f"_g = {g}{idx}"]
+            body += [f"_{s} = {a}{idx}" for s, a in zip(self.opt.state, state, strict=True)]
+            body += [*rule, f"{p}{idx} = _theta"]
+            body += [f"{a}{idx} = _{s}" for s, a in zip(self.opt.state, state, strict=True)]
+            lines += _loop_nest(p, len(var.shape), body)
         args = ", ".join([*self.params, *self.grads, *self.state, "lr", "t", *self.hyper])
-        return rule + "\n\n\n" + _njit(f"_update({args})", "One optimizer step, in place.", calls)
+        doc = "One step in place: " + "; ".join(self.opt.equations()) + " (g = dL/dθ)."
+        return _njit(f"_update({args})", doc, lines)
 
     def _loss_and_grad(self) -> str:
         buffers = ", ".join(n for n, _ in self.step.buffers)

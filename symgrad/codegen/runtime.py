@@ -5,19 +5,10 @@ runs without symgrad installed.
 """
 
 RUNTIME = {
-    "_product": '''@numba.njit(cache=True)
-def _product(a, b, out):
-    """out = a @ b: a BLAS call, or loops for products too small to pay for one."""
-    if out.shape[0] * out.shape[1] * a.shape[1] > SMALL_PRODUCT:
-        np.dot(a, b, out)
-        return
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = 0.0
-        for k in range(a.shape[1]):
-            aik = a[i, k]
-            for j in range(out.shape[1]):
-                out[i, j] += aik * b[k, j]''',
+    "_blas": '''@numba.njit(cache=True)
+def _blas(a, b, out):
+    """out = a @ b through BLAS (one call site per array layout: Numba compiles each)."""
+    np.dot(a, b, out)''',
     "_softmax": '''@numba.njit(cache=True)
 def _softmax(z, out):
     """Softmax of each column, shifted by the column's maximum (no overflow)."""
