@@ -49,7 +49,10 @@ _INDEX = {1: "[i]", 2: "[i, j]"}
 class Emitter:
     """Statements computing ``roots`` of one network's graphs into named buffers."""
 
-    def __init__(self, roots: list, preferred: dict, names: dict, printer: KernelPrinter):
+    def __init__(
+        self, roots: list, preferred: dict, names: dict, printer: KernelPrinter, batch=None
+    ):
+        self.batch = batch  # a fixed batch size makes every extent a literal
         self.order = topological_order(roots, lambda n: n.children())
         self.consumers = Counter(c for n in self.order for c in n.children())
         self.printer = printer
@@ -120,12 +123,19 @@ class Emitter:
         self.lines.append(f"# {self.code[node]} = {_Renderer('text', others)(node)}")
         self.lines.extend(lines)
 
-    def _loops(self, out: str, ndim: int, body: list[str]) -> list[str]:
-        if ndim == 1:
-            return [f"for i in range({out}.shape[0]):", *("    " + b for b in body)]
+    def _dim(self, array: str, shape: tuple, k: int) -> str:
+        """Extent k: a literal for a layer width (Numba can unroll tiny loops), else read."""
+        d = sympy.sympify(shape[k])
+        if not d.is_Integer and self.batch is not None:
+            d = d.subs(m, self.batch)
+        return str(int(d)) if d.is_Integer else f"{array}.shape[{k}]"
+
+    def _loops(self, out: str, shape: tuple, body: list[str]) -> list[str]:
+        if len(shape) == 1:
+            return [f"for i in range({self._dim(out, shape, 0)}):", *("    " + b for b in body)]
         return [
-            f"for i in range({out}.shape[0]):",
-            f"    for j in range({out}.shape[1]):",
+            f"for i in range({self._dim(out, shape, 0)}):",
+            f"    for j in range({self._dim(out, shape, 1)}):",
             *("        " + b for b in body),
         ]
 
@@ -140,24 +150,38 @@ class Emitter:
         a, b = self.code[node.a], self.code[node.b]
         self.runtime.add("_blas")
         product = f"{self._entry(node.a, 'i', 'k')} * {self._entry(node.b, 'k', 'j')}"
+        loops = [
+            f"for i in range({self._dim(out, node.shape, 0)}):",
+            f"    for j in range({self._dim(out, node.shape, 1)}):",
+            "        _acc = 0.0",
+            f"        for k in range({self._dim(a, node.a.shape, 1)}):",
+            f"            _acc += {product}",
+            f"        {out}[i, j] = _acc",
+        ]
+        size = self._size(node.shape[0], node.shape[1], node.a.shape[1])
+        if size is not None:  # a fixed batch: decided here, no BLAS call site at all
+            return loops if size <= SMALL_PRODUCT else [f"_blas({a}, {b}, {out})"]
         return [
             f"if {out}.shape[0] * {out}.shape[1] * {a}.shape[1] > SMALL_PRODUCT:",
             f"    _blas({a}, {b}, {out})",
             "else:",
-            f"    for i in range({out}.shape[0]):",
-            f"        for j in range({out}.shape[1]):",
-            "            _acc = 0.0",
-            f"            for k in range({a}.shape[1]):",
-            f"                _acc += {product}",
-            f"            {out}[i, j] = _acc",
+            *("    " + line for line in loops),
         ]
+
+    def _size(self, *dims) -> int | None:
+        """The product of ``dims`` when all are known (layer widths, a fixed batch)."""
+        total = sympy.Mul(*dims)
+        if self.batch is not None:
+            total = total.subs(m, self.batch)
+        return int(total) if total.is_Integer else None
 
     def _numpy_path(self, node: Map, loops: list[str], result: str | None = None) -> list[str]:
         """``loops`` behind a switch to a NumPy version for large transcendental kernels.
 
         ``result`` names a scalar the NumPy version returns (a sum) instead of writing ``out``.
         """
-        if not node.kernel.has(*TRANSCENDENTAL):
+        size = self._size(*node.shape)
+        if not node.kernel.has(*TRANSCENDENTAL) or (size is not None and size <= LARGE_MAP):
             return loops
         out = self.code[node]
         name = f"_np_{result or out}"
@@ -200,10 +224,11 @@ class Emitter:
             z, b = node.z, self.code[node.b]
             first = self._matmul(z, out) if z in self.inline else []
             src = out if z in self.inline else self.code[z]
-            self._say(node, *first, *self._loops(out, 2, [f"{out}[i, j] = {src}[i, j] + {b}[i]"]))
+            add = self._loops(out, node.shape, [f"{out}[i, j] = {src}[i, j] + {b}[i]"])
+            self._say(node, *first, *add)
         elif isinstance(node, Map):
             idx = _INDEX[len(node.shape)]
-            loops = self._loops(out, len(node.shape), self._map_body(node, f"{out}{idx}"))
+            loops = self._loops(out, node.shape, self._map_body(node, f"{out}{idx}"))
             self._say(node, *self._numpy_path(node, loops))
         elif isinstance(node, SumAll):
             self._say(node, *self._sum_all(node, out))
@@ -219,7 +244,7 @@ class Emitter:
             else:
                 idx = _INDEX[len(node.shape)]
                 body = [f"{out}{idx} = " + " + ".join(t + idx for t in terms)]
-                self._say(node, *self._loops(out, len(node.shape), body))
+                self._say(node, *self._loops(out, node.shape, body))
         elif isinstance(node, Softmax):
             self.runtime.add("_softmax")
             self._say(node, f"_softmax({self.code[node.z]}, {out})")
@@ -237,7 +262,7 @@ class Emitter:
         child = node.a
         if child in self.inline and isinstance(child, Map):
             body = [*self._map_body(child, "_e"), f"{out} += _e"]
-            loops = [f"{out} = 0.0", *self._loops(self.code[child.args[0]], len(child.shape), body)]
+            loops = [f"{out} = 0.0", *self._loops(self.code[child.args[0]], child.shape, body)]
             return self._numpy_path(child, loops, result=out)
         if child in self.inline:
             self.runtime.add("_softmax_cross_entropy_sum")
@@ -267,5 +292,5 @@ class Emitter:
                 if isinstance(child, MatMul)
                 else self._sum_examples(self.code[child.a], out)
             )
-            return [*first, *self._loops(out, len(node.shape), [f"{out}{idx} *= {c}"])]
-        return self._loops(out, len(node.shape), [f"{out}{idx} = {c} * {self.code[child]}{idx}"])
+            return [*first, *self._loops(out, node.shape, [f"{out}{idx} *= {c}"])]
+        return self._loops(out, node.shape, [f"{out}{idx} = {c} * {self.code[child]}{idx}"])

@@ -73,6 +73,7 @@ class NetworkModule:
         roots = [backprop.fused_loss, *backprop.gradients.values()]
         preferred[backprop.fused_loss] = "loss"
         self.step = Emitter(roots, preferred, names, self.printer)
+        self.one = Emitter(roots, preferred, names, self.printer, batch=1)
         self.fwd = Emitter([net.output], preferred, names, self.printer)
 
     # ---- pieces ---------------------------------------------------------------
@@ -93,9 +94,19 @@ class NetworkModule:
 
     def _forward_backward(self) -> str:
         buffers = ", ".join(n for n, _ in self.step.buffers)
-        sig = f"_forward_backward({', '.join(self.params)}, X, Y, lam, {buffers})"
+        args = f"{', '.join(self.params)}, X, Y, lam, {buffers}"
         body = ["B = X.shape[1]", *self.step.lines, "return loss"]
-        return _njit(sig, "Loss of the batch (X, Y); writes every gradient into its buffer.", body)
+        general = _njit(
+            f"_forward_backward({args})",
+            "Loss of the batch (X, Y); writes every gradient into its buffer.",
+            body,
+        )
+        one = _njit(
+            f"_forward_backward_one({args})",
+            "The same for one example: every extent a literal, so the loops unroll (SGD).",
+            ["B = 1", *self.one.lines, "return loss"],
+        )
+        return general + "\n\n\n" + one
 
     def _update(self) -> str:
         """The optimizer's rule as one loop nest per parameter (no views: per-example SGD
@@ -120,10 +131,30 @@ class NetworkModule:
         doc = "One step in place: " + "; ".join(self.opt.equations()) + " (g = dL/dθ)."
         return _njit(f"_update({args})", doc, lines)
 
+    def _check_shapes(self) -> str:
+        """Loops use the layer widths as literals: arrays of other shapes must not get in."""
+        net = self.bp.network
+        n, k = net.layers[0].n_in, net.classes
+        tests = []
+        for var in net.params:
+            dims = [int(d) for d in var.shape]
+            tests += [f"{var.ident}.shape[{i}] != {d}" for i, d in enumerate(dims)]
+        want = ", ".join(f"{v.ident} {tuple(int(d) for d in v.shape)}" for v in net.params)
+        body = [
+            f"if {' or '.join(tests)}:",
+            f'    raise ValueError("parameters must have the shapes {want}")',
+            f"if X.shape[0] != {n} or Y.shape[0] != {k} or X.shape[1] != Y.shape[1]:",
+            f'    raise ValueError("X must be {n}×m and Y {k}×m (one column per example)")',
+        ]
+        p = ", ".join(self.params)
+        doc = "Raise ValueError for arrays that do not fit."
+        return _njit(f"_check_shapes({p}, X, Y)", doc, body)
+
     def _loss_and_grad(self) -> str:
         buffers = ", ".join(n for n, _ in self.step.buffers)
         p = ", ".join(self.params)
         body = [
+            f"_check_shapes({p}, X, Y)",
             f"{buffers}, = _allocate({p}, X.shape[1])",
             f"loss = _forward_backward({p}, X, Y, lam, {buffers})",
             f"return loss, ({', '.join(self.grads)},)",
@@ -136,7 +167,9 @@ class NetworkModule:
             f"{n} = np.empty({shape}, {self.params[0]}.dtype)" for n, shape in self.fwd.buffers
         ]
         out = self.fwd.code[self.bp.network.output]
-        body = ["B = X.shape[1]", *alloc, *self.fwd.lines, f"return {out}"]
+        k = self.bp.network.classes
+        body = [f"_check_shapes({p}, X, np.empty(({k}, X.shape[1])))", "B = X.shape[1]", *alloc]
+        body += [*self.fwd.lines, f"return {out}"]
         return _njit(f"predict({p}, X)", "The network's output for X (n×m): k×m.", body)
 
     def _train(self) -> str:
@@ -149,14 +182,21 @@ class NetworkModule:
         def step(x, y, prefix, depth):
             bufs = ", ".join(prefix + b for b in names)
             grads = ", ".join(prefix + g for g in self.grads)
-            lines = [
-                f"loss = _forward_backward({p}, {x}, {y}, lam, {bufs})",
-                "t += 1.0",
-                f"_update({p}, {grads}{state}, lr, t{hyper})",
-            ]
+            call = f"({p}, {x}, {y}, lam, {bufs})"
+            if x == "Xb":  # minibatches of one example get the unrolled step
+                lines = [
+                    "if size == 1:",
+                    f"    loss = _forward_backward_one{call}",
+                    "else:",
+                    f"    loss = _forward_backward{call}",
+                ]
+            else:
+                lines = [f"loss = _forward_backward{call}"]
+            lines += ["t += 1.0", f"_update({p}, {grads}{state}, lr, t{hyper})"]
             return ["    " * depth + line for line in lines]
 
         body = [
+            f"_check_shapes({p}, X_rows.T, Y)",
             "m = X_rows.shape[0]",
             "size = min(batch_size, m)",
             "rest = max(m % size, 1)",
@@ -232,6 +272,7 @@ class NetworkModule:
             numpy_helper_source(self._numpy_helpers()),
             *dict.fromkeys(self.step.numpy_kernels + self.fwd.numpy_kernels),
             *(RUNTIME[r] for r in runtime),
+            self._check_shapes(),
             self._allocate(),
             self._forward_backward(),
             self._update(),
