@@ -221,3 +221,34 @@ def test_breast_cancer_accuracy_matches_scikit_learn(compiled_model):
     result = fit(c.network, X, y, lr=4.0, epochs=20000, seed=0, compiled=c)
     assert result.accuracy(X, y) >= target - 0.01
     assert np.all(np.diff(result.history) <= 0)
+
+
+def test_per_example_adam_in_straight_line_code_matches_a_numpy_emulation(compiled_model):
+    # a tiny network: batch size 1 runs the straight-line _step_one with the update fused in
+    c = compiled_model("leaky_mse")
+    assert "def _step_one(" in c.source()
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    params = init_params(c.network, seed=4)
+    lr, seed, (b1, b2, eps) = 0.01, 9, (0.9, 0.999, 1e-8)
+    result = fit(c.network, X, y, lr=lr, epochs=2, batch_size=1, seed=seed, params=params,
+                 compiled=c)  # fmt: skip
+    bp = derive(c.network)
+    p = {k: v.copy() for k, v in params.items()}
+    v = {k: np.zeros_like(a) for k, a in p.items()}
+    s = {k: np.zeros_like(a) for k, a in p.items()}
+    t, history = 0, []
+    for epoch in range(2):
+        total = 0.0
+        for r in numba_permutation(20, seed + epoch):
+            ref = reference(bp, p, X[r : r + 1], y[r : r + 1])
+            total += ref.loss
+            t += 1
+            for k, g in ref.gradients.items():
+                v[k] = b1 * v[k] + (1 - b1) * g
+                s[k] = b2 * s[k] + (1 - b2) * g**2
+                p[k] = p[k] - lr * (v[k] / (1 - b1**t)) / (np.sqrt(s[k] / (1 - b2**t)) + eps)
+        history.append(total / 20)
+    np.testing.assert_allclose(result.history, history, rtol=1e-10)
+    for k in p:
+        assert rel_err(result.params[k], p[k]) <= 1e-10, k

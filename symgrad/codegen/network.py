@@ -22,6 +22,7 @@ from symgrad import __version__
 from symgrad.codegen.emit import LARGE_MAP, SMALL_PRODUCT, Emitter
 from symgrad.codegen.kernels import KernelPrinter, helper_source, numpy_helper_source
 from symgrad.codegen.runtime import RUNTIME
+from symgrad.codegen.scalarized import straight_line_sgd
 from symgrad.train import optimizers as O
 
 _HYPER_NAMES = {
@@ -74,6 +75,7 @@ class NetworkModule:
         preferred[backprop.fused_loss] = "loss"
         self.step = Emitter(roots, preferred, names, self.printer)
         self.one = Emitter(roots, preferred, names, self.printer, batch=1)
+        self.straight = straight_line_sgd(backprop, self.printer, self._rule(), optimizer.state)
         self.fwd = Emitter([net.output], preferred, names, self.printer)
 
     # ---- pieces ---------------------------------------------------------------
@@ -101,23 +103,38 @@ class NetworkModule:
             "Loss of the batch (X, Y); writes every gradient into its buffer.",
             body,
         )
-        one = _njit(
-            f"_forward_backward_one({args})",
-            "The same for one example: every extent a literal, so the loops unroll (SGD).",
-            ["B = 1", *self.one.lines, "return loss"],
-        )
+        if self.straight:
+            p = ", ".join(self.params)
+            state = "".join(f", {s}" for s in self.state)
+            hyper = "".join(f", {h}" for h in self.hyper)
+            one = _njit(
+                f"_step_one({p}, X_rows, Y, r, lam, lr, t{state}{hyper})",
+                "Per-example SGD on example r: forward, loss, backward and update as "
+                "straight-line code, every weight a scalar. Returns the loss.",
+                self.straight,
+            )
+        else:
+            one = _njit(
+                f"_forward_backward_one({args})",
+                "The same for one example: every extent a literal, so the loops unroll.",
+                ["B = 1", *self.one.lines, "return loss"],
+            )
         return general + "\n\n\n" + one
+
+    def _rule(self) -> list[str]:
+        """The optimizer's assignments over ``_theta``, ``_g`` and ``_<state>``."""
+        local = {O.theta: sympy.Symbol("_theta"), O.g: sympy.Symbol("_g")}
+        local.update({s: sympy.Symbol(f"_{s}") for s in self.opt.state})
+        rename = {h: sympy.Symbol(n) for h, n in _HYPER_NAMES.items()}
+        return [
+            f"{local[target]} = {self.printer.doprint(expr.xreplace({**rename, **local}))}"
+            for target, expr in self.opt.updates
+        ]
 
     def _update(self) -> str:
         """The optimizer's rule as one loop nest per parameter (no views: per-example SGD
         runs an update per example, where creating views costs more than the arithmetic)."""
-        local = {O.theta: sympy.Symbol("_theta"), O.g: sympy.Symbol("_g")}
-        local.update({s: sympy.Symbol(f"_{s}") for s in self.opt.state})
-        rename = {h: sympy.Symbol(n) for h, n in _HYPER_NAMES.items()}
-        rule = [
-            f"{local[target]} = {self.printer.doprint(expr.xreplace({**rename, **local}))}"
-            for target, expr in self.opt.updates
-        ]
+        rule = self._rule()
         lines = []
         for var, g in zip(self.bp.network.params, self.grads, strict=True):
             p, idx = var.ident, _INDEX[len(var.shape)]
@@ -172,6 +189,33 @@ class NetworkModule:
         body += [*self.fwd.lines, f"return {out}"]
         return _njit(f"predict({p}, X)", "The network's output for X (n×m): k×m.", body)
 
+    def _minibatches(self, step) -> list[str]:
+        """One epoch's minibatches (after shuffling); per-example SGD through ``_step_one``."""
+        batches = [
+            "for start in range(0, m - size + 1, size):",
+            "    _gather(X_rows, Y, order, start, Xb, Yb)",
+            *step("Xb", "Yb", "", 1),
+            "    total += loss * size",
+            "if m % size:",
+            "    _gather(X_rows, Y, order, m - m % size, Xr, Yr)",
+            *step("Xr", "Yr", "r_", 1),
+            "    total += loss * (m % size)",
+        ]
+        if self.straight:
+            p = ", ".join(self.params)
+            state = "".join(f", {s}" for s in self.state)
+            hyper = "".join(f", {h}" for h in self.hyper)
+            one = f"_step_one({p}, X_rows, Y, order[q], lam, lr, t{state}{hyper})"
+            batches = [
+                "if size == 1:",
+                "    for q in range(m):",
+                "        t += 1.0",
+                f"        total += {one}",
+                "else:",
+                *("    " + line for line in batches),
+            ]
+        return ["        " + line for line in batches]
+
     def _train(self) -> str:
         p = ", ".join(self.params)
         names = [n for n, _ in self.step.buffers]
@@ -183,7 +227,7 @@ class NetworkModule:
             bufs = ", ".join(prefix + b for b in names)
             grads = ", ".join(prefix + g for g in self.grads)
             call = f"({p}, {x}, {y}, lam, {bufs})"
-            if x == "Xb":  # minibatches of one example get the unrolled step
+            if x == "Xb" and not self.straight:  # one example: the unrolled step
                 lines = [
                     "if size == 1:",
                     f"    loss = _forward_backward_one{call}",
@@ -215,14 +259,7 @@ class NetworkModule:
             "            order[r] = r",
             "        np.random.seed(seed + epoch)",
             "        np.random.shuffle(order)",
-            "        for start in range(0, m - size + 1, size):",
-            "            _gather(X_rows, Y, order, start, Xb, Yb)",
-            *step("Xb", "Yb", "", 3),
-            "            total += loss * size",
-            "        if m % size:",
-            "            _gather(X_rows, Y, order, m - m % size, Xr, Yr)",
-            *step("Xr", "Yr", "r_", 3),
-            "            total += loss * (m % size)",
+            *self._minibatches(step),
             "    history[epoch] = total / m",
             "    if not math.isfinite(history[epoch]) or history[epoch] > limit:",
             "        return epoch + 1, t",
