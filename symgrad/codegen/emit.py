@@ -249,7 +249,7 @@ class Emitter:
             self.runtime.add("_softmax")
             self._say(node, f"_softmax({self.code[node.z]}, {out})")
         elif isinstance(node, SoftmaxCrossEntropy):
-            self.runtime.add("_softmax_cross_entropy")
+            self.runtime.update(("_softmax_cross_entropy", "_logsumexp"))
             self._say(
                 node, f"_softmax_cross_entropy({self.code[node.z]}, {self.code[node.y]}, {out})"
             )
@@ -265,7 +265,7 @@ class Emitter:
             loops = [f"{out} = 0.0", *self._loops(self.code[child.args[0]], child.shape, body)]
             return self._numpy_path(child, loops, result=out)
         if child in self.inline:
-            self.runtime.add("_softmax_cross_entropy_sum")
+            self.runtime.update(("_softmax_cross_entropy_sum", "_logsumexp"))
             return [
                 f"{out} = _softmax_cross_entropy_sum({self.code[child.z]}, {self.code[child.y]})"
             ]

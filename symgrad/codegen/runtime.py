@@ -26,13 +26,7 @@ def _softmax(z, out):
 def _softmax_cross_entropy(z, y, out):
     """Per example: -Σ_k y_k log softmax(z)_k = Σ_k y_k (logsumexp(z) - z_k)."""
     for j in range(z.shape[1]):
-        top = z[0, j]
-        for i in range(1, z.shape[0]):
-            top = max(top, z[i, j])
-        total = 0.0
-        for i in range(z.shape[0]):
-            total += math.exp(z[i, j] - top)
-        lse = top + math.log(total)
+        lse = _logsumexp(z, j)
         acc = 0.0
         for i in range(z.shape[0]):
             acc += y[i, j] * (lse - z[i, j])
@@ -42,16 +36,20 @@ def _softmax_cross_entropy_sum(z, y):
     """Σ over examples of -Σ_k y_k log softmax(z)_k, without a buffer."""
     acc = 0.0
     for j in range(z.shape[1]):
-        top = z[0, j]
-        for i in range(1, z.shape[0]):
-            top = max(top, z[i, j])
-        total = 0.0
-        for i in range(z.shape[0]):
-            total += math.exp(z[i, j] - top)
-        lse = top + math.log(total)
+        lse = _logsumexp(z, j)
         for i in range(z.shape[0]):
             acc += y[i, j] * (lse - z[i, j])
     return acc''',
+    "_logsumexp": '''@numba.njit(cache=True)
+def _logsumexp(z, j):
+    """log Σ_i exp(z[i, j]), shifted by the column's maximum (no overflow)."""
+    top = z[0, j]
+    for i in range(1, z.shape[0]):
+        top = max(top, z[i, j])
+    total = 0.0
+    for i in range(z.shape[0]):
+        total += math.exp(z[i, j] - top)
+    return top + math.log(total)''',
     "_gather": '''@numba.njit(cache=True)
 def _gather(X_rows, Y, order, start, Xb, Yb):
     """Columns of a minibatch: examples order[start:start + Xb.shape[1]]."""
