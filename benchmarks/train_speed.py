@@ -29,13 +29,14 @@ Implementations (each row times a whole training run, losses of every step or ep
 
 Each time is the median of ``--repeats`` runs (3 when one run takes over 3 s) after one warm-up
 run of a single step or epoch with the same shapes, whose time ("first call", compiling
-included) is shown separately. Per-example SGD visits the examples in symgrad's order for
-every implementation: ``fit`` shuffles ``arange(m)`` with Numba's ``np.random.seed(seed + e)``
-at epoch e, and this script replays those shuffles in Numba (the raw ``train`` row is called
-once per epoch, as ``fit`` does for 5 epochs, because one call of several epochs keeps shuffling
-the previous epoch's order). The final training loss of every implementation, evaluated by one
-NumPy function at its final parameters, must agree with symgrad's to 1e-6 relative: a mismatch
-is flagged in the table and makes the exit status 1.
+included) is shown separately. The implementations of a case take turns, one whole run each, so
+that a change of the machine's load falls on all of them. Per-example SGD visits the examples
+in symgrad's order for every implementation: ``fit`` shuffles ``arange(m)`` with Numba's
+``np.random.seed(seed + e)`` at epoch e, and this script replays those shuffles in Numba (the
+raw ``train`` row is called once per epoch, as ``fit`` does for 5 epochs, because one call of
+several epochs keeps shuffling the previous epoch's order). The final training loss of every
+implementation, evaluated by one NumPy function at its final parameters, must agree with
+symgrad's to 1e-6 relative: a mismatch is flagged in the table and makes the exit status 1.
 
 Compile times of symgrad (derive + generate + import, then Numba compiling ``train``) are
 measured in subprocesses: cold in a fresh temporary folder, warm in a second subprocess on the
@@ -643,28 +644,47 @@ class Row:
     times: list = field(default_factory=list)
 
 
-def measure(impl: str, run, p: Problem, repeats: int) -> Row:
-    """Warm-up of one step/epoch (compiling included), then the median of whole runs."""
-    row = Row(impl)
-    t0 = time.perf_counter()
-    run(1)
-    row.first = time.perf_counter() - t0
-    result = None
+def measure(runs: dict, p: Problem, repeats: int) -> list:
+    """Rows for ``runs`` (impl -> run): a warm-up each, then whole runs in round-robin.
+
+    The warm-up is one step or epoch (compiling included). Taking turns spreads any change of
+    the machine's load over every implementation; one slower than ``SLOW`` stops at 3 runs.
+    """
+    rows, results, wanted = {}, {}, {}
+    for impl, run in runs.items():
+        rows[impl] = Row(impl)
+        try:
+            t0 = time.perf_counter()
+            run(1)
+            rows[impl].first = time.perf_counter() - t0
+            wanted[impl] = repeats
+        except Exception as e:  # a broken competitor must not stop the run
+            rows[impl].status = f"error: {type(e).__name__}: {e}"[:120]
     for i in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        result = run(p.epochs)
-        row.times.append(time.perf_counter() - t0)
-        if i == 0 and row.times[0] > SLOW:
-            repeats = min(repeats, 3)
-        if i + 1 >= repeats:
-            break
-    row.median, row.runs = statistics.median(row.times), len(row.times)
-    params, history = result
-    if not np.all(np.isfinite(history)):
-        row.flag = "NON-FINITE LOSS"
-    row.loss = final_loss(p, params)
-    return row
+        for impl, run in runs.items():
+            if i >= wanted.get(impl, 0):
+                continue
+            row = rows[impl]
+            gc.collect()
+            try:
+                t0 = time.perf_counter()
+                results[impl] = run(p.epochs)
+                row.times.append(time.perf_counter() - t0)
+            except Exception as e:
+                row.status, wanted[impl] = f"error: {type(e).__name__}: {e}"[:120], 0
+                continue
+            if row.times[0] > SLOW:
+                wanted[impl] = min(repeats, 3)
+    for impl, row in rows.items():
+        if row.status != "ok":
+            continue
+        row.median, row.runs = statistics.median(row.times), len(row.times)
+        params, history = results[impl]
+        if not np.all(np.isfinite(history)):
+            row.flag = "NON-FINITE LOSS"
+        row.loss = final_loss(p, params)
+        print(f"  {impl:<14} {row.median:9.4f} s", file=sys.stderr, flush=True)
+    return list(rows.values())
 
 
 def compile_probe(folder: str, name: str) -> None:
@@ -738,7 +758,7 @@ def run_case(case: Case, args, folder: Path) -> tuple[Problem, list, dict | None
     if not args.no_compile:
         times = compile_times(case, folder)
     compiled = CompiledNetwork(p.network, "gd", folder=folder)
-    rows = []
+    runs, missing = {}, []
     for impl in IMPLS:
         if args.impls and impl not in args.impls:
             continue
@@ -749,14 +769,11 @@ def run_case(case: Case, args, folder: Path) -> tuple[Problem, list, dict | None
         else:
             run = MAKERS[impl](p, case.lr)
         if run is None:
-            missing = impl.split()[0] in ("JAX", "PyTorch")
-            rows.append(Row(impl, "not installed" if missing else "n/a"))
-            continue
-        try:
-            rows.append(measure(impl, run, p, args.repeats))
-        except Exception as e:  # a broken competitor must not stop the run
-            rows.append(Row(impl, f"error: {type(e).__name__}: {e}"[:120]))
-        print(f"  {impl:<14} {rows[-1].median:9.4f} s", file=sys.stderr, flush=True)
+            absent = impl.split()[0] in ("JAX", "PyTorch")
+            missing.append(Row(impl, "not installed" if absent else "n/a"))
+        else:
+            runs[impl] = run
+    rows = measure(runs, p, args.repeats) + missing
     check_losses(rows)
     return p, rows, times
 
