@@ -83,7 +83,7 @@ def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) 
     """
     net = backprop.network
     params = net.params
-    if sum(_symbols(p).rows * _symbols(p).cols for p in params) > MAX_SCALARS:
+    if sum(int(sympy.Mul(*p.shape)) for p in params) > MAX_SCALARS:  # before any symbol
         return None
     env = {v.ident: _symbols(v) for v in (*params, net.X, net.Y)}
     values: dict = {}
