@@ -74,6 +74,18 @@ class KernelPrinter(PythonCodePrinter):
         return super()._print_Pow(expr, rational)
 
 
+def docstring_safe(text: str) -> str:
+    """``text`` safe inside a triple-quoted string (symbol names may hold ``\\``)."""
+    return text.replace("\\", "\\\\").replace('"""', r"\"\"\"")
+
+
+def njit_source(signature: str, doc: str, body: list[str]) -> str:
+    """Source of one ``@numba.njit(cache=True)`` function (blank body lines stay blank)."""
+    doc = docstring_safe(doc)
+    lines = "\n".join("    " + line if line else line for line in body)
+    return f'@numba.njit(cache=True)\ndef {signature}:\n    """{doc}"""\n{lines}\n'
+
+
 def helper_source(names) -> str:
     """The ``@njit`` helpers for ``names``, in a fixed order (generation is deterministic)."""
     return "\n\n\n".join(f"@numba.njit(cache=True)\n{HELPERS[n]}" for n in sorted(names))

@@ -19,8 +19,13 @@ from __future__ import annotations
 import sympy
 
 from symgrad import __version__
-from symgrad.codegen.emit import LARGE_MAP, SMALL_PRODUCT, Emitter
-from symgrad.codegen.kernels import KernelPrinter, helper_source, numpy_helper_source
+from symgrad.codegen.emit import _INDEX, LARGE_MAP, SMALL_PRODUCT, Emitter
+from symgrad.codegen.kernels import (
+    KernelPrinter,
+    helper_source,
+    njit_source,
+    numpy_helper_source,
+)
 from symgrad.codegen.runtime import RUNTIME
 from symgrad.codegen.scalarized import straight_line_sgd
 from symgrad.train import optimizers as O
@@ -35,23 +40,11 @@ _HYPER_NAMES = {
 }
 
 
-def _indent(lines, n=1) -> str:
-    pad = "    " * n
-    return "\n".join(pad + line if line else line for line in lines)
-
-
-_INDEX = {1: "[i]", 2: "[i, j]"}
-
-
 def _loop_nest(array: str, ndim: int, body: list[str]) -> list[str]:
     loops = [f"for i in range({array}.shape[0]):"]
     if ndim == 2:
         loops.append(f"    for j in range({array}.shape[1]):")
     return loops + ["    " * ndim + line for line in body]
-
-
-def _njit(signature: str, doc: str, body: list[str]) -> str:
-    return f'@numba.njit(cache=True)\ndef {signature}:\n    """{doc}"""\n{_indent(body)}\n'
 
 
 class NetworkModule:
@@ -74,8 +67,9 @@ class NetworkModule:
         roots = [backprop.fused_loss, *backprop.gradients.values()]
         preferred[backprop.fused_loss] = "loss"
         self.step = Emitter(roots, preferred, names, self.printer)
-        self.one = Emitter(roots, preferred, names, self.printer, batch=1)
         self.straight = straight_line_sgd(backprop, self.printer, self._rule(), optimizer.state)
+        # without a straight-line step, one example gets a loop version with literal extents
+        self.one = None if self.straight else Emitter(roots, preferred, names, self.printer, 1)
         self.fwd = Emitter([net.output], preferred, names, self.printer)
 
     # ---- pieces ---------------------------------------------------------------
@@ -90,7 +84,7 @@ class NetworkModule:
             )
         names = [n for n, _ in self.step.buffers]
         lines.append(f"return ({', '.join(names)},)")
-        return _njit(
+        return njit_source(
             f"_allocate({', '.join(self.params)}, B)", "Buffers for a batch of B examples.", lines
         )
 
@@ -98,7 +92,7 @@ class NetworkModule:
         buffers = ", ".join(n for n, _ in self.step.buffers)
         args = f"{', '.join(self.params)}, X, Y, lam, {buffers}"
         body = ["B = X.shape[1]", *self.step.lines, "return loss"]
-        general = _njit(
+        general = njit_source(
             f"_forward_backward({args})",
             "Loss of the batch (X, Y); writes every gradient into its buffer.",
             body,
@@ -107,14 +101,14 @@ class NetworkModule:
             p = ", ".join(self.params)
             state = "".join(f", {s}" for s in self.state)
             hyper = "".join(f", {h}" for h in self.hyper)
-            one = _njit(
+            one = njit_source(
                 f"_step_one({p}, X_rows, Y, r, lam, lr, t{state}{hyper})",
                 "Per-example SGD on example r: forward, loss, backward and update as "
                 "straight-line code, every weight a scalar. Returns the loss.",
                 self.straight,
             )
         else:
-            one = _njit(
+            one = njit_source(
                 f"_forward_backward_one({args})",
                 "The same for one example: every extent a literal, so the loops unroll.",
                 ["B = 1", *self.one.lines, "return loss"],
@@ -146,7 +140,7 @@ class NetworkModule:
             lines += _loop_nest(p, len(var.shape), body)
         args = ", ".join([*self.params, *self.grads, *self.state, "lr", "t", *self.hyper])
         doc = "One step in place: " + "; ".join(self.opt.equations()) + " (g = dL/dθ)."
-        return _njit(f"_update({args})", doc, lines)
+        return njit_source(f"_update({args})", doc, lines)
 
     def _check_shapes(self) -> str:
         """Loops use the layer widths as literals: arrays of other shapes must not get in."""
@@ -165,7 +159,7 @@ class NetworkModule:
         ]
         p = ", ".join(self.params)
         doc = "Raise ValueError for arrays that do not fit."
-        return _njit(f"_check_shapes({p}, X, Y)", doc, body)
+        return njit_source(f"_check_shapes({p}, X, Y)", doc, body)
 
     def _loss_and_grad(self) -> str:
         buffers = ", ".join(n for n, _ in self.step.buffers)
@@ -176,7 +170,8 @@ class NetworkModule:
             f"loss = _forward_backward({p}, X, Y, lam, {buffers})",
             f"return loss, ({', '.join(self.grads)},)",
         ]
-        return _njit(f"loss_and_grad({p}, X, Y, lam)", "Loss and gradients (X: n×m, Y: k×m).", body)
+        doc = "Loss and gradients (X: n×m, Y: k×m)."
+        return njit_source(f"loss_and_grad({p}, X, Y, lam)", doc, body)
 
     def _predict(self) -> str:
         p = ", ".join(self.params)
@@ -187,7 +182,7 @@ class NetworkModule:
         k = self.bp.network.classes
         body = [f"_check_shapes({p}, X, np.empty(({k}, X.shape[1])))", "B = X.shape[1]", *alloc]
         body += [*self.fwd.lines, f"return {out}"]
-        return _njit(f"predict({p}, X)", "The network's output for X (n×m): k×m.", body)
+        return njit_source(f"predict({p}, X)", "The network's output for X (n×m): k×m.", body)
 
     def _minibatches(self, step) -> list[str]:
         """One epoch's minibatches (after shuffling); per-example SGD through ``_step_one``."""
@@ -276,7 +271,7 @@ class NetworkModule:
             "    epoch e shuffles with seed + e, so chunks of epochs give the same result.\n"
             "    "
         )
-        return _njit(sig, doc, body)
+        return njit_source(sig, doc, body)
 
     def _numpy_helpers(self) -> set:
         return self.step.numpy_printer.helpers | self.fwd.numpy_printer.helpers

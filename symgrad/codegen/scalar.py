@@ -37,7 +37,13 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from symgrad import __version__, autodiff, functions, printing, rules
 from symgrad.codegen import kernels
 from symgrad.codegen.files import check_file, digest, ensure_module, import_file, with_header
-from symgrad.codegen.kernels import HELPERS, KernelPrinter, helper_source
+from symgrad.codegen.kernels import (
+    HELPERS,
+    KernelPrinter,
+    docstring_safe,
+    helper_source,
+    njit_source,
+)
 from symgrad.errors import EvaluationError, ShapeError, SymgradError, UnknownSymbolError
 from symgrad.nn import simplify
 from symgrad.nn.simplify import stabilize
@@ -355,18 +361,8 @@ def _docstring(expr, stable, wrt, names, equations: GradientEquations) -> str:
         f"value_and_grad_many({', '.join(_array_names(names))}) -> "
         f"(values[m], gradients[m, {len(wrt)}]) at m points",
     ]
-    text = _escaped("\n".join(lines))
+    text = docstring_safe("\n".join(lines))
     return f'"""{text}\n"""'
-
-
-def _escaped(text: str) -> str:
-    """``text`` safe inside a triple-quoted string (symbol names may hold ``\\``)."""
-    return text.replace("\\", "\\\\").replace('"""', r"\"\"\"")
-
-
-def _njit(signature: str, doc: str, body: list[str]) -> str:
-    lines = "\n".join(f"    {line}" for line in body)
-    return f'@numba.njit(cache=True)\ndef {signature}:\n    """{_escaped(doc)}"""\n{lines}\n'
 
 
 def _module_body(expr, wrt: tuple, names: list[str], equations: GradientEquations) -> str:
@@ -393,13 +389,13 @@ def _module_body(expr, wrt: tuple, names: list[str], equations: GradientEquation
         _docstring(expr, stable, wrt, names, equations)
         + "\n\nimport math\n\nimport numba\nimport numpy as np",
         helper_source(printer.helpers) if printer.helpers else "",
-        _njit(f"value({args})", "f at one point.", [*value_lines, f"return {f}"]),
-        _njit(
+        njit_source(f"value({args})", "f at one point.", [*value_lines, f"return {f}"]),
+        njit_source(
             f"value_and_grad({args})",
             f"(f, ({partials}{comma})) at one point.",
             [*temps.values(), f"return {f}, ({', '.join(grads)}{comma})"],
         ),
-        _njit(
+        njit_source(
             f"value_and_grad_many({', '.join(arrays)})",
             "f and its gradient at m points (1-D arrays): (values[m], gradients[m, n]).",
             [
