@@ -1,0 +1,101 @@
+"""CLI for networks: ``symgrad notes``, ``compile`` and ``train`` (good paths and bad input).
+
+Run in-process through ``main``; one generated folder for the module, so Numba compiles once.
+"""
+
+import numpy as np
+import pytest
+
+from symgrad.cli import main
+
+LAYERS = ["--layers", "2,3,1", "--hidden", "relu", "--output", "sigmoid", "--loss", "bce"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Separable 2-feature data as CSV (header row) and NPZ, and a code folder."""
+    folder = tmp_path_factory.mktemp("cli_network")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 2))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    np.savetxt(folder / "d.csv", np.c_[X, y], delimiter=",", header="x1,x2,label", comments="")
+    np.savez(folder / "d.npz", X=X, y=y)
+    return folder
+
+
+def test_notes_writes_the_lectures_backprop_equations(tmp_path, capsys):
+    out = tmp_path / "notes.md"
+    assert main(["notes", *LAYERS, "-o", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    text = out.read_text()
+    for line in [
+        "$dZ^{[2]} = A^{[2]} - Y$",
+        r"$dW^{[2]} = \frac{1}{m} dZ^{[2]} A^{[1]T}$",
+        r"$dZ^{[1]} = \left(W^{[2]T} dZ^{[2]}\right) \odot \mathbb{1}\left[Z^{[1]} > 0\right]$",
+        r"$dW^{[1]} = \frac{1}{m} dZ^{[1]} X^{T}$",
+    ]:
+        assert line in text
+    assert "## Forward pass" in text and "## Backward pass" in text
+
+
+def test_notes_from_a_python_file(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text(
+        "from symgrad.nn import logistic_regression\nnetwork = logistic_regression(3)\n"
+    )
+    out = tmp_path / "notes.md"
+    assert main(["notes", "--file", str(model), "-o", str(out)]) == 0
+    assert "$dZ = A - Y$" in out.read_text()
+
+
+def test_compile_writes_the_generated_module(data, capsys):
+    assert main(["compile", *LAYERS, "--folder", str(data / "code")]) == 0
+    path = data / "code" / "mlp_2_3_1_relu_sigmoid_bce_gd.py"
+    assert f"wrote {path}" in capsys.readouterr().out
+    assert "dZ[2] = A[2] - Y" in path.read_text()
+
+
+@pytest.mark.parametrize("file, label", [("d.csv", "label"), ("d.npz", "y")])
+def test_train_prints_the_loss_curve_and_accuracy(data, capsys, file, label):
+    args = ["train", str(data / file), "--label", label, *LAYERS, "--folder", str(data / "code")]
+    assert main([*args, "--lr", "0.5", "--epochs", "200"]) == 0
+    out = capsys.readouterr().out
+    losses = [float(line.split("loss")[1]) for line in out.splitlines() if "epoch" in line]
+    assert len(losses) == 6 and losses[-1] < 0.5 * losses[0]
+    accuracy = float(out.split("training accuracy:")[1].strip().rstrip("%"))
+    assert accuracy > 95
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["notes"], "--layers"),
+        (["notes", "--layers", "2,x,1"], "--layers takes sizes"),
+        (["notes", "--layers", "2,3,1", "--loss", "hinge"], "unknown loss 'hinge'"),
+        (["notes", "--file", "no_such_model.py"], "no such file"),
+        (["train", "DATA.csv", *LAYERS], "no such file: DATA.csv"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(capsys, args, message):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symgrad: error:") and message in err and err.count("\n") == 1
+
+
+def test_train_bad_data_is_named_before_compiling(data, capsys, tmp_path):
+    code = tmp_path / "code"
+    assert (
+        main(["train", str(data / "d.csv"), "--label", "zz", *LAYERS, "--folder", str(code)]) == 2
+    )
+    assert "no column 'zz'" in capsys.readouterr().err
+    args = ["train", str(data / "d.csv"), "--label", "label", "--layers", "3,3,1"]
+    assert main([*args, "--folder", str(code)]) == 2
+    assert "X must have shape (m, 3)" in capsys.readouterr().err
+    assert not code.exists()
+
+
+def test_train_divergence_is_reported(data, capsys):
+    args = ["train", str(data / "d.npz"), *LAYERS, "--folder", str(data / "code")]
+    assert main([*args, "--lr", "500", "--epochs", "50"]) == 2
+    err = capsys.readouterr().err
+    assert "training diverged at epoch" in err and "smaller learning rate" in err
