@@ -11,7 +11,6 @@ Sits at the end of the pipeline: may import every stage (imported lazily, per co
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from fractions import Fraction
 
 import sympy
 
-from symgrad.errors import SymgradError, UnknownSymbolError
+from symgrad.errors import SymgradError, UnknownSymbolError, shorten
 
 FORMATS = ("text", "markdown", "latex")
 
@@ -110,27 +109,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---- argument types -------------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?(/\d+)?")
 
+def _number(text: str):
+    """A value after ``--at``, read as a formula by the whitelisting reader: ``"3"`` -> 3,
+    ``"1/2"`` or ``"0.5"`` -> Fraction(1, 2) (exact), ``"pi/4"`` -> a SymPy number."""
+    from symgrad.reader import read_number
 
-def _number(text: str) -> int | Fraction:
-    """``"3"`` -> 3, ``"1/2"`` or ``"0.5"`` -> Fraction(1, 2) (exact); ValueError otherwise."""
-    text = text.strip()
-    if not _NUMBER.fullmatch(text):
-        raise ValueError(f"{text!r} is not a number")
-    value = Fraction(text)  # ZeroDivisionError for 1/0; ValueError for 1.5/2
-    return value.numerator if value.denominator == 1 else value
+    value = read_number(text)
+    if value.is_Integer:
+        return int(value)
+    if value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    return value
 
 
 def point(text: str) -> dict[str, int | Fraction]:
     """The values of the ``--at`` option: ``"a=1,b=1/2"`` -> ``{"a": 1, "b": Fraction(1, 2)}``.
 
     Args:
-        text: ``name=value`` items separated by commas; a value is an integer, a
-            decimal (``-0.5``, ``1e-3``) or a fraction (``1/2``).
+        text: ``name=value`` items separated by commas; a value is a constant formula:
+            an integer, a decimal (``-0.5``, ``1e-3``), a fraction (``1/2``) or ``pi/4``.
 
     Returns:
-        dict name -> int or Fraction (decimals exactly: ``0.1`` is 1/10), in order.
+        dict name -> int or Fraction (decimals exactly: ``0.1`` is 1/10) or, for an
+        irrational constant, a SymPy number; in order.
 
     Raises:
         argparse.ArgumentTypeError: an item that is not ``name=value``, a value that is
@@ -145,9 +147,9 @@ def point(text: str) -> dict[str, int | Fraction]:
             raise argparse.ArgumentTypeError(f"{name} is given twice")
         try:
             values[name] = _number(value)
-        except (ValueError, ZeroDivisionError):
+        except SymgradError as error:
             raise argparse.ArgumentTypeError(
-                f"{name}={value}: expected a number like 3, -0.5 or 1/2"
+                f"{name}={shorten(value, 40)}: expected a number like 3, -0.5 or 1/2 ({error})"
             ) from None
     return values
 

@@ -42,3 +42,9 @@ class TrainingDivergedError(SymgradError):
 
 class GeneratedFileError(SymgradError):
     """A generated file that was edited by hand or does not match its header."""
+
+
+def shorten(text, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis, for quoting in one-line errors."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -4,40 +4,24 @@ Takes an expression, one or more assignments (``u = b*c; v = a + u; j = 3*v``), 
 names and expressions, or a SymPy expression, and gives :class:`Step` objects, one
 operation each: every compound subexpression becomes its own step, auto-named u, v, w, p,
 q, r, s, t, u1, … in post-order, so ``j = 3*(a + b*c)`` gives u = b·c, v = a + u, j = 3·v.
-Text is parsed without evaluation, so its structure is the one written. Every plain name
-is a symbol (``E``, ``I``, ``beta``, ``lambda`` too); only ``pi`` and the known functions
-(SymPy's exp, log, tanh, sin, cos, sqrt, Abs and :data:`symgrad.functions.ML_FUNCTIONS`)
-mean something. Imports SymPy, :mod:`symgrad.functions` and :mod:`symgrad.errors` only.
+Text is read by the whitelisting :mod:`symgrad.reader`, never run and never evaluated, so
+its structure is the one written. Every plain name is a symbol (``E``, ``I``, ``beta``,
+``lambda`` too); only ``pi`` and the reader's known functions mean something. Imports
+SymPy, :mod:`symgrad.reader` and :mod:`symgrad.errors` only.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from tokenize import NAME, OP, STRING, TokenError
 
 import sympy
-from sympy.parsing.sympy_parser import auto_number, convert_xor, parse_expr
 
-from symgrad.errors import ParseError
-from symgrad.functions import ML_FUNCTIONS
+from symgrad.errors import ParseError, shorten
+from symgrad.reader import CONSTANTS, as_expression, read_expression
 
-#: The functions a text expression may call, by the name typed.
-KNOWN_FUNCTIONS = {
-    "exp": sympy.exp,
-    "log": sympy.log,
-    "tanh": sympy.tanh,
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-    "sqrt": sympy.sqrt,
-    "Abs": sympy.Abs,
-    **ML_FUNCTIONS,
-}
-_CONSTANTS = {"pi"}  # plain names that keep their SymPy meaning
 _AUTO_LETTERS = "uvwpqrst"
-_ASSIGN = re.compile(r"(?<![<>!=])=(?!=)")
 
 
 @dataclass(frozen=True)
@@ -55,25 +39,11 @@ class Step:
         return f"{self.name} = {self.expr}"
 
 
-def _names(tokens: list, local_dict: dict, global_dict: dict) -> list:
-    """Token transformation: every plain name becomes ``Symbol('name')``."""
-    result = []
-    for i, (kind, value) in enumerate(tokens):
-        if kind != NAME:
-            result.append((kind, value))
-            continue
-        called = i + 1 < len(tokens) and tokens[i + 1] == (OP, "(")
-        if called and value not in KNOWN_FUNCTIONS:
-            raise ParseError(f"unknown function '{value}'")
-        if called or value in _CONSTANTS:
-            result.append((kind, value))
-        else:
-            result.extend([(NAME, "Symbol"), (OP, "("), (STRING, repr(value)), (OP, ")")])
-    return result
-
-
 def parse_expression(text: str) -> sympy.Expr:
     """Parse one expression without evaluating it, so its written structure is kept.
+
+    Text is read by the whitelisting reader (:func:`symgrad.reader.read_expression`): it is
+    never run as code.
 
     Args:
         text: e.g. ``"3*(a + b*c)"``; ``^`` is a power.
@@ -82,33 +52,34 @@ def parse_expression(text: str) -> sympy.Expr:
         The unevaluated SymPy expression (every plain name a ``Symbol``).
 
     Raises:
-        ParseError: empty text, a syntax error, or a call of an unknown function.
+        ParseError: empty text, a syntax error, refused syntax, a call of an unknown
+            function, or a size bound exceeded.
 
     >>> parse_expression("3*(a + b*c)")
     3*(a + b*c)
     """
-    if not text.strip():
-        raise ParseError("empty expression")
-    try:
-        expr = parse_expr(
-            text,
-            local_dict=dict(KNOWN_FUNCTIONS),
-            transformations=(_names, auto_number, convert_xor),
-            evaluate=False,
-        )
-    except ParseError:
-        raise
-    except Exception as e:  # SyntaxError, TokenError, TypeError from odd input, ...
-        reason = e.msg if isinstance(e, SyntaxError) else str(e.args[0]) if e.args else ""
-        if isinstance(e, TokenError):
-            reason = "unexpected end of input (unclosed parenthesis?)"
-        elif isinstance(e, AttributeError):
-            reason = "invalid syntax"
-        reason = (reason or type(e).__name__).splitlines()[0]
-        raise ParseError(f"cannot parse '{text.strip()}': {reason}") from None
-    if not isinstance(expr, sympy.Expr):
-        raise ParseError(f"'{text.strip()}' is not an expression")
-    return expr
+    return read_expression(text)
+
+
+def _assignment(stmt: str) -> int | None:
+    """Where the ``=`` of an assignment is: the first one outside parentheses that is not
+    part of ``==``, ``<=``, ``>=``, ``!=`` or ``:=``; None if there is none."""
+    depth = 0
+    for i, char in enumerate(stmt):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "=" and depth == 0:
+            if stmt[i - 1 : i] in ("<", ">", "!", "=", ":") or stmt[i + 1 : i + 2] == "=":
+                return None
+            return i
+    return None
+
+
+def _check_target(name: str) -> None:
+    if not name.isidentifier() or name in CONSTANTS or name.startswith("__"):
+        raise ParseError(f"cannot assign to '{shorten(name, 40)}': the target must be a name")
 
 
 def _statements(text: str) -> Iterator[tuple[str | None, str]]:
@@ -117,13 +88,12 @@ def _statements(text: str) -> Iterator[tuple[str | None, str]]:
         for stmt in line.split("#", 1)[0].split(";"):
             if not stmt.strip():
                 continue
-            match = _ASSIGN.search(stmt)
-            if match is None:
+            at = _assignment(stmt)
+            if at is None:
                 yield None, stmt
                 continue
-            target, rhs = stmt[: match.start()].strip(), stmt[match.end() :]
-            if not target.isidentifier() or target in _CONSTANTS:
-                raise ParseError(f"cannot assign to '{target}': the target must be a name")
+            target, rhs = stmt[:at].strip(), stmt[at + 1 :]
+            _check_target(target)
             if not rhs.strip():
                 raise ParseError(f"nothing assigned to '{target}'")
             yield target, rhs
@@ -143,9 +113,8 @@ def _raw_statements(source) -> list[tuple[str | None, sympy.Expr, bool]]:
             out.append((None, item, False))
         elif isinstance(item, Sequence) and len(item) == 2:
             name, expr = str(item[0]), item[1]
-            if not name.isidentifier() or name in _CONSTANTS:
-                raise ParseError(f"cannot assign to '{name}': the target must be a name")
-            expr = parse_expression(expr) if isinstance(expr, str) else sympy.sympify(expr)
+            _check_target(name)
+            expr = as_expression(expr)
             out.append((name, expr, False))
         else:
             raise ParseError(f"cannot read {item!r} as a step")

@@ -24,13 +24,15 @@ from sympy import S
 from sympy.printing.str import StrPrinter
 
 from symgrad.autodiff import backward, grad
-from symgrad.errors import EvaluationError, UnknownSymbolError
+from symgrad.errors import EvaluationError, UnknownSymbolError, shorten
 from symgrad.graph import topological_order
 from symgrad.parsing import Step, parse_steps
 
 MAX_NODES = 80  # closed forms with more nodes than this are dropped (shown as too large)
 MAX_DEGREE = 12  # closed forms with larger integer powers are dropped too
 PREC = 15  # digits (float64) of the floats that stand for irrational values
+MAX_FLOAT = 1.7976931348623157e308  # a value beyond float64's range is an overflow error
+MAX_EXACT_EXPONENT = 1_000  # powers with larger exponents are evaluated numerically
 
 
 class _TextPrinter(StrPrinter):
@@ -308,6 +310,12 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
         Adjoint(n, tuple(terms.get(n, ())), *adj.get(n, (S.Zero, S.Zero)))
         for n in [s.name for s in reversed(steps[:-1])] + inputs
     )
+    for a in adjoints:
+        if abs(a.value) > MAX_FLOAT:
+            raise EvaluationError(
+                f"overflow: ∂{out}/∂{a.name} is about {_magnitude(a.value)} at the given "
+                f"point, beyond float64's range ({MAX_FLOAT:.3g})"
+            )
     gradients = {str(a.name): (a.expr, a.value) for a in adjoints}
     return Trace(
         out, point, tuple(forward), tuple(ld for ld, _ in local.values()), adjoints, gradients
@@ -355,15 +363,40 @@ def _input_number(raw, name: str):
 
 
 def _evaluate(expr, values: dict, label: Callable[[], str]):
-    """``expr`` at ``values``: a Rational, or a Float of ``PREC`` digits."""
-    raw = expr.xreplace(values)
-    if raw.is_Rational or (raw.is_Float and raw.is_finite):
-        return raw
-    if not raw.has(S.NaN, S.ComplexInfinity, S.Infinity, S.NegativeInfinity):
-        number = raw.evalf(PREC)
-        if isinstance(number, sympy.Number) and number.is_finite:
-            return number
-    raise EvaluationError(f"{_cause(expr, values)} in {label()} at the given point")
+    """``expr`` at ``values``: a Rational, or a Float of ``PREC`` digits; within float64.
+
+    The value is first approximated numerically (mpmath, fast whatever the sizes), so a huge
+    exact power such as ``x**x`` at ``x = 10**300`` is never computed; the exact value is
+    taken only when the approximation is in float64's range and every exponent is small.
+    """
+    approx = expr.evalf(PREC, subs=values)
+    if not (isinstance(approx, sympy.Number) and approx.is_finite):
+        raise EvaluationError(f"{_cause(expr, values)} in {label()} at the given point")
+    if abs(approx) > MAX_FLOAT:
+        raise EvaluationError(
+            f"overflow: {label()} is about {_magnitude(approx)} at the given point, "
+            f"beyond float64's range ({MAX_FLOAT:.3g})"
+        )
+    if _small_powers(expr, values):
+        exact = expr.xreplace(values)
+        if exact.is_Rational or (exact.is_Float and exact.is_finite):
+            return exact
+    return approx
+
+
+def _magnitude(value) -> str:
+    """A huge number in a few characters: ``1.97e+434``, ``1.00e+3000000…``."""
+    return shorten(sympy.sstr(value.evalf(3)), 20)
+
+
+def _small_powers(expr, values: dict) -> bool:
+    """Whether every power in ``expr`` has an exponent of at most ``MAX_EXACT_EXPONENT`` at
+    ``values``, so that evaluating it exactly is cheap."""
+    for power in expr.atoms(sympy.Pow):
+        exponent = power.exp.evalf(PREC, subs=values)
+        if not (exponent.is_Number and abs(exponent) <= MAX_EXACT_EXPONENT):
+            return False
+    return True
 
 
 def _cause(expr, values: dict) -> str:

@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+import sympy
 
 from symgrad.cli import COMMANDS, main, point
 
@@ -89,9 +90,17 @@ def test_grad_bad_input(capsys, argv, message):
 
 
 def test_point_values():
-    at = point("a=1, b=-2.5,c=1/2 ,d=4/2,e=1e-3")
-    assert at == {"a": 1, "b": Fraction(-5, 2), "c": Fraction(1, 2), "d": 2, "e": Fraction(1, 1000)}
-    assert [type(v) for v in at.values()] == [int, Fraction, Fraction, int, Fraction]
+    at = point("a=1, b=-2.5,c=1/2 ,d=4/2,e=1e-3,f=1.5/2")
+    assert at == {
+        "a": 1,
+        "b": Fraction(-5, 2),
+        "c": Fraction(1, 2),
+        "d": 2,
+        "e": Fraction(1, 1000),
+        "f": Fraction(3, 4),
+    }
+    assert [type(v) for v in at.values()] == [int, Fraction, Fraction, int, Fraction, Fraction]
+    assert point("g=pi/4")["g"] == sympy.pi / 4  # values are constant formulas
 
 
 @pytest.mark.parametrize(
@@ -101,7 +110,9 @@ def test_point_values():
         ("a=", "expected a number"),
         ("a=x", "expected a number"),
         ("a=1/0", "expected a number"),
-        ("a=1.5/2", "expected a number"),
+        ("a=1e5000", "too large"),
+        ("a=f'{1}'", "refused an f-string"),
+        ("a=__import__('os')", "refused"),
         ("1=2", "expected name=value"),
         ("a=1,a=2", "a is given twice"),
         ("a=1,,b=2", "expected name=value"),

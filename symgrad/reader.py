@@ -1,0 +1,443 @@
+"""Build stage: formula text to SymPy objects, read by a whitelist and never evaluated as code.
+
+Text typed by users is data. It is parsed by Python's :mod:`ast` (a parser only; nothing is
+compiled or run) and the tree is walked with a whitelist: numbers, names, ``+ - * / **`` (and
+``^``), unary minus, parentheses and calls of known functions. SymPy objects are built from the
+tree directly, unevaluated, so the written structure is kept. Everything else (strings,
+f-strings, attributes, subscripts, lambdas, comprehensions, keywords, starred arguments, walrus,
+comparisons, dunder names) is a :class:`~symgrad.errors.ParseError` that names what was refused.
+
+Sizes are bounded before SymPy sees them, so no input can make SymPy compute for long: the
+text's length, the nesting depth, the number of tree nodes, every number (within float64's
+range, 1.8e308) and every constant exponent (``MAX_EXPONENT``). Imports SymPy,
+:mod:`symgrad.functions` and :mod:`symgrad.errors` only.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy
+
+from symgrad.errors import ParseError, shorten
+from symgrad.functions import ML_FUNCTIONS
+
+MAX_LENGTH = 10_000  # characters of formula text
+MAX_DEPTH = 100  # nesting levels (parentheses, calls, operators of different kinds)
+MAX_NODES = 5_000  # nodes of the parsed tree
+MAX_EXPONENT = 1_000  # |constant exponent|: higher powers expand into huge numbers
+MAX_NUMBER = 1.7976931348623157e308  # float64's largest: a formula's numbers stay below it
+
+#: The functions a formula may call, by the name typed.
+KNOWN_FUNCTIONS: dict[str, type] = {
+    "exp": sympy.exp,
+    "log": sympy.log,
+    "tanh": sympy.tanh,
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+    "sqrt": sympy.sqrt,
+    "Abs": sympy.Abs,
+    **ML_FUNCTIONS,
+}
+#: Kept unevaluated when built (SymPy's own functions; ours evaluate only trivial cases).
+_UNEVALUATED = {"exp", "log", "tanh", "sin", "cos", "sqrt", "Abs"}
+#: Float approximations of constant calls, to bound constants such as exp(exp(100)).
+_FLOAT_FUNCTIONS: dict[str, Callable[[float], float]] = {
+    "exp": math.exp,
+    "log": math.log,
+    "tanh": math.tanh,
+    "sin": math.sin,
+    "cos": math.cos,
+    "sqrt": math.sqrt,
+    "Abs": abs,
+}
+CONSTANTS = {"pi": sympy.pi}  # plain names that keep their SymPy meaning
+
+_UNICODE = str.maketrans({"·": "*", "×": "*", "−": "-", "÷": "/"})
+_SUPERSCRIPT = re.compile("[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+_KEYWORD_NAMES = {"lambda"}  # Python keywords that are ordinary names in mathematics
+_MANGLE = "__kw_"
+
+#: What each refused kind of syntax is called in the error message.
+_REFUSED = {
+    ast.JoinedStr: "an f-string",
+    ast.FormattedValue: "an f-string",
+    ast.Attribute: "an attribute ('a.b')",
+    ast.Subscript: "a subscript ('a[i]')",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.Starred: "a starred argument ('*a')",
+    ast.NamedExpr: "an assignment expression (':=')",
+    ast.Compare: "a comparison",
+    ast.BoolOp: "'and'/'or'",
+    ast.IfExp: "'if ... else'",
+    ast.Tuple: "a tuple",
+    ast.List: "a list",
+    ast.Set: "a set",
+    ast.Dict: "a dict",
+    ast.Await: "'await'",
+    ast.Yield: "'yield'",
+    ast.YieldFrom: "'yield'",
+    ast.Slice: "a slice",
+}
+_OPERATORS = {
+    ast.FloorDiv: "'//'",
+    ast.Mod: "'%'",
+    ast.MatMult: "'@'",
+    ast.LShift: "'<<'",
+    ast.RShift: "'>>'",
+    ast.BitAnd: "'&'",
+    ast.BitOr: "'|'",
+    ast.Not: "'not'",
+    ast.Invert: "'~'",
+}
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A built SymPy object and, when it is a plain constant, a float approximation of it."""
+
+    expr: sympy.Basic
+    approx: float | None = None
+
+
+def _refuse(what: str, text: str) -> ParseError:
+    return ParseError(
+        f"refused {what}: '{shorten(text, 60)}' is not an expression of numbers, names, "
+        "+ - * / ^ and known functions"
+    )
+
+
+def _prepare(text: str) -> str:
+    """Unicode operators and superscript powers as ASCII; ``^`` as ``**``; bounded length."""
+    if len(text) > MAX_LENGTH:
+        raise ParseError(
+            f"the formula is too long: {len(text):,} characters (at most {MAX_LENGTH:,})"
+        )
+    text = _SUPERSCRIPT.sub(lambda m: "**" + m.group().translate(_SUPERSCRIPT_DIGITS), text)
+    return text.translate(_UNICODE).replace("^", "**")
+
+
+def _check_depth(text: str) -> None:
+    """Refuse deep parenthesis nesting before Python's parser sees it (it gives up at 200)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    if deepest > MAX_DEPTH:
+        raise ParseError(
+            f"the formula is nested too deeply: {deepest} levels (at most {MAX_DEPTH})"
+        )
+
+
+def _python_tree(text: str) -> ast.expr:
+    """Python's parse tree of one expression; a keyword used as a name (``lambda``) is renamed."""
+    source = text.strip()
+    _check_depth(source)
+    try:
+        return ast.parse(source, mode="eval").body
+    except SyntaxError as error:
+        first = error
+    except (ValueError, MemoryError, RecursionError) as error:  # e.g. 5,000-digit literals
+        raise ParseError(f"cannot parse '{shorten(source)}': {_reason(error)}") from None
+    renamed = re.sub(
+        r"(?<![\w.])(" + "|".join(_KEYWORD_NAMES) + r")(?!\w)", _MANGLE + r"\1", source
+    )
+    if renamed != source:
+        try:
+            return ast.parse(renamed, mode="eval").body
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            pass
+    raise ParseError(f"cannot parse '{shorten(source)}': {_reason(first)}") from None
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, SyntaxError):
+        reason = error.msg or "invalid syntax"
+        if "never closed" in reason or "unexpected EOF" in reason:
+            reason = "unexpected end of input (unclosed parenthesis?)"
+        return reason.splitlines()[0]
+    if isinstance(error, (MemoryError, RecursionError)):
+        return "too complex"
+    if "digits" in str(error):  # Python's own bound on integer literals (4,300 digits)
+        return "a number with too many digits"
+    return (str(error).splitlines() or [type(error).__name__])[0]
+
+
+def _check_size(tree: ast.expr, text: str) -> None:
+    """Refuse trees with too many nodes or nested too deeply (chains of + or * count once)."""
+    count, stack = 0, [(tree, 1, None)]
+    while stack:
+        node, depth, chain = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ParseError(
+                f"the formula is too large: over {MAX_NODES:,} parts (at most {MAX_NODES:,})"
+            )
+        if depth > MAX_DEPTH:
+            raise ParseError(f"the formula is nested too deeply (at most {MAX_DEPTH} levels)")
+        kind = _chain_kind(node)
+        for child in ast.iter_child_nodes(node):
+            same = kind is not None and _chain_kind(child) == kind
+            stack.append((child, depth if same else depth + 1, kind))
+
+
+def _chain_kind(node) -> str | None:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        return "+"
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        return "*"
+    return None
+
+
+class _Builder:
+    """Builds SymPy objects from a whitelisted tree, as SymPy's ``evaluate=False`` parser does."""
+
+    def __init__(self, text: str, exact_decimals: bool):
+        self.text, self.exact_decimals = text, exact_decimals
+
+    def build(self, node) -> _Built:
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            what = _REFUSED.get(type(node), f"Python's {type(node).__name__}")
+            raise _refuse(what, self.text)
+        return method(node)
+
+    def _Constant(self, node) -> _Built:
+        value = node.value
+        if isinstance(value, bool) or value is None or value is Ellipsis:
+            raise ParseError(f"{value!r} is not a number (in '{shorten(self.text)}')")
+        if isinstance(value, (str, bytes)):
+            raise _refuse("a string", self.text)
+        if isinstance(value, complex):
+            raise _refuse("a complex number", self.text)
+        literal = ast.get_source_segment(self.text, node) or repr(value)
+        if isinstance(value, int):
+            return self._bounded(
+                sympy.Integer(value),
+                float(value) if value.bit_length() < 1024 else math.inf,
+                literal,
+            )
+        if self.exact_decimals:
+            expr = sympy.Rational(literal.replace("_", ""))
+        else:
+            expr = sympy.Float(literal.replace("_", ""))
+        return self._bounded(expr, value, literal)
+
+    def _bounded(self, expr, approx: float, what: str) -> _Built:
+        if not abs(approx) <= MAX_NUMBER:
+            raise ParseError(
+                f"the number {shorten(what, 40)} is too large (numbers in a formula must stay "
+                f"below {MAX_NUMBER:.3g} in magnitude)"
+            )
+        return _Built(expr, approx)
+
+    def _Name(self, node) -> _Built:
+        name = node.id
+        if name.startswith(_MANGLE) and name[len(_MANGLE) :] in _KEYWORD_NAMES:
+            name = name[len(_MANGLE) :]
+        elif name.startswith("__"):
+            raise _refuse(f"the dunder name '{shorten(name, 40)}'", self.text)
+        if name in CONSTANTS:
+            value = CONSTANTS[name]
+            return _Built(value, float(value))
+        return _Built(sympy.Symbol(name))
+
+    def _UnaryOp(self, node) -> _Built:
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise _refuse(
+                f"the operator {_OPERATORS.get(type(node.op), type(node.op).__name__)}", self.text
+            )
+        inner = self.build(node.operand)
+        if isinstance(node.op, ast.UAdd):
+            return inner
+        return _Built(-inner.expr, None if inner.approx is None else -inner.approx)
+
+    def _BinOp(self, node) -> _Built:
+        op = type(node.op)
+        if op not in (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow):
+            raise _refuse(f"the operator {_OPERATORS.get(op, op.__name__)}", self.text)
+        if op is ast.Pow:
+            return self._power(node)
+        kind = _kind(node.op)
+        cls, unit = (sympy.Add, 0.0) if kind is ast.Add else (sympy.Mul, 1.0)
+        terms = self._operands(node, kind)
+        approx = unit
+        for term in terms:
+            if approx is None or term.approx is None:
+                approx = None
+            else:
+                approx = approx + term.approx if kind is ast.Add else approx * term.approx
+        built = cls(*(t.expr for t in terms), evaluate=False)
+        segment = ast.get_source_segment(self.text, node) or ""
+        return _Built(built) if approx is None else self._bounded(built, approx, segment)
+
+    def _operands(self, node, kind) -> list[_Built]:
+        """The flattened operands of a chain of + and - (or * and /), as SymPy's parser has them.
+
+        ``a - b`` contributes ``Mul(-1, b)`` and ``a / b`` contributes ``Pow(b, -1)``, the forms
+        the lecture's steps keep as one subtraction or division; ``a + (b + c)`` is flattened,
+        ``a - (b + c)`` is not. The left spine is walked without recursion (long sums).
+        """
+        spine = []
+        while isinstance(node, ast.BinOp) and _kind(node.op) is kind:
+            spine.append((type(node.op), node.right))
+            node = node.left
+        terms = [self.build(node)]
+        for op, right in reversed(spine):
+            if op is ast.Sub:
+                terms.append(self._wrap(right, lambda e: sympy.Mul(-1, e, evaluate=False), _negate))
+            elif op is ast.Div:
+                terms.append(self._wrap(right, lambda e: sympy.Pow(e, -1, evaluate=False), _invert))
+            elif isinstance(right, ast.BinOp) and _kind(right.op) is kind:
+                terms.extend(self._operands(right, kind))
+            else:
+                terms.append(self.build(right))
+        return terms
+
+    def _wrap(self, node, form, value) -> _Built:
+        inner = self.build(node)
+        return _Built(form(inner.expr), None if inner.approx is None else value(inner.approx))
+
+    def _power(self, node) -> _Built:
+        base, exponent = self.build(node.left), self.build(node.right)
+        if exponent.approx is not None and abs(exponent.approx) > MAX_EXPONENT:
+            raise ParseError(
+                f"the exponent in '{shorten(ast.get_source_segment(self.text, node) or '', 40)}' "
+                f"is too large (at most {MAX_EXPONENT} in magnitude)"
+            )
+        approx = None
+        if base.approx is not None and exponent.approx is not None:
+            try:
+                approx = math.pow(base.approx, exponent.approx)
+            except OverflowError:
+                approx = math.inf
+            except (ValueError, ZeroDivisionError):
+                approx = None
+        built = _Built(sympy.Pow(base.expr, exponent.expr, evaluate=False))
+        return (
+            built
+            if approx is None
+            else self._bounded(built.expr, approx, ast.get_source_segment(self.text, node) or "")
+        )
+
+    def _Call(self, node) -> _Built:
+        if not isinstance(node.func, ast.Name):
+            raise _refuse("a call of something other than a function's name", self.text)
+        name = node.func.id
+        if name.startswith("__"):
+            raise _refuse(f"the dunder name '{shorten(name, 40)}'", self.text)
+        if name not in KNOWN_FUNCTIONS:
+            raise ParseError(f"unknown function '{shorten(name, 40)}'")
+        if node.keywords:
+            raise _refuse("a keyword argument", self.text)
+        args = [self.build(arg) for arg in node.args]
+        fn = KNOWN_FUNCTIONS[name]
+        try:
+            expr = fn(
+                *(a.expr for a in args), **({"evaluate": False} if name in _UNEVALUATED else {})
+            )
+        except (TypeError, ValueError) as error:
+            raise ParseError(
+                f"cannot call {name} with {len(args)} argument(s): {_reason(error)}"
+            ) from None
+        approx = None
+        if name in _FLOAT_FUNCTIONS and len(args) == 1 and args[0].approx is not None:
+            try:
+                approx = _FLOAT_FUNCTIONS[name](args[0].approx)
+            except OverflowError:
+                approx = math.inf
+            except ValueError:
+                approx = None
+        segment = ast.get_source_segment(self.text, node) or name
+        return _Built(expr) if approx is None else self._bounded(expr, approx, segment)
+
+
+def _kind(op):
+    if isinstance(op, (ast.Add, ast.Sub)):
+        return ast.Add
+    if isinstance(op, (ast.Mult, ast.Div)):
+        return ast.Mult
+    return None
+
+
+def _negate(value: float) -> float:
+    return -value
+
+
+def _invert(value: float) -> float | None:
+    return None if value == 0 else 1.0 / value
+
+
+def read_expression(text: str, *, exact_decimals: bool = False) -> sympy.Expr:
+    """One formula as an unevaluated SymPy expression, read by the whitelist.
+
+    Args:
+        text: e.g. ``"3*(a + b*c)"``; ``^`` and superscripts (``x²``) are powers.
+        exact_decimals: read ``0.1`` as the Rational 1/10 instead of a Float.
+
+    Returns:
+        The expression as written (every plain name a ``Symbol``, ``pi`` is π).
+
+    Raises:
+        ParseError: empty text, a syntax error, refused syntax, an unknown function, or a
+            bound exceeded (length, depth, size, a number or an exponent too large).
+
+    >>> read_expression("3*(a + b*c)")
+    3*(a + b*c)
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expected formula text, got {type(text).__name__}")
+    if not text.strip():
+        raise ParseError("empty expression")
+    prepared = _prepare(text)
+    tree = _python_tree(prepared)
+    _check_size(tree, prepared)
+    expr = _Builder(prepared.strip(), exact_decimals).build(tree).expr
+    if not isinstance(expr, sympy.Expr):
+        raise ParseError(f"'{shorten(text.strip())}' is not an expression")
+    return expr
+
+
+def read_number(text: str) -> sympy.Expr:
+    """A number written as a formula (``3``, ``-0.5``, ``1/2``, ``pi/4``), exact where rational.
+
+    Raises:
+        ParseError: the text is not a finite real constant, or is refused by the whitelist.
+    """
+    expr = read_expression(text, exact_decimals=True)
+    if expr.free_symbols:
+        raise ParseError(f"'{shorten(text.strip())}' is not a number")
+    value = expr.doit()
+    if not (value.is_number and value.is_real and value.is_finite):
+        raise ParseError(f"'{shorten(text.strip())}' is not a finite real number")
+    return value
+
+
+def as_expression(obj) -> sympy.Expr:
+    """``obj`` as a SymPy expression: text through :func:`read_expression`, numbers and SymPy
+    objects as they are. Never hands a string to ``sympify``.
+
+    Raises:
+        ParseError: text the reader refuses, or an object that is not an expression.
+    """
+    if isinstance(obj, str):
+        return read_expression(obj)
+    try:
+        expr = sympy.sympify(obj, strict=True)
+    except (sympy.SympifyError, TypeError, ValueError):
+        expr = None
+    if not isinstance(expr, sympy.Expr):
+        raise ParseError(f"expected an expression, got {shorten(repr(obj), 60)}")
+    return expr
