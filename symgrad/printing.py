@@ -23,6 +23,7 @@ from symgrad.autodiff import grad
 
 #: Gradients with at least this many operations get ``cancel`` instead of ``simplify``.
 SIMPLIFY_LIMIT = 300
+MAX_DEGREE = 12  # integer powers above this are not simplified (see has_high_power)
 #: The CSE form is used only when its cost is below this fraction of the plain form's.
 CSE_RATIO = 0.6
 #: What a named intermediate costs on top of its operations: a line of its own to read.
@@ -103,7 +104,7 @@ def gradient_equations(expr: sympy.Expr, wrt=None, name: str = "f") -> GradientE
     """
     if isinstance(expr, str):
         raise TypeError("gradient_equations takes a SymPy expression; parse text first")
-    expr = sympy.sympify(expr)
+    expr = sympy.sympify(expr, strict=True)
     symbols = _symbols(expr, wrt)
     gradients = [_simplest(g) for g in grad(expr, symbols)] if symbols else []
     taken = {str(s) for s in expr.free_symbols} | {name}
@@ -177,9 +178,20 @@ def _symbols(expr: sympy.Expr, wrt) -> list[sympy.Symbol]:
 
 
 def _simplest(g: sympy.Expr) -> sympy.Expr:
-    """``g`` simplified (``cancel`` when large); whichever form has fewest operations."""
+    """``g`` simplified (``cancel`` when large); whichever form has fewest operations.
+
+    A high power is left alone: simplifying ``(x + 1)**999`` would expand it.
+    """
+    if has_high_power(g):
+        return g
     tidy = sympy.simplify(g) if sympy.count_ops(g) < SIMPLIFY_LIMIT else sympy.cancel(g)
     return min((tidy, g), key=sympy.count_ops)  # min keeps the first on a tie
+
+
+def has_high_power(expr: sympy.Expr) -> bool:
+    """Whether ``expr`` holds an integer power above :data:`MAX_DEGREE`: factoring,
+    cancelling or simplifying it expands a polynomial of that degree (minutes at 1000)."""
+    return any(p.exp.is_Integer and abs(p.exp) > MAX_DEGREE for p in expr.atoms(sympy.Pow))
 
 
 def _named_intermediates(gradients: list, taken: set) -> tuple[list, list]:

@@ -163,6 +163,8 @@ def _python_tree(text: str) -> ast.expr:
 
 
 def _reason(error: Exception) -> str:
+    if "digits" in str(error):  # Python's own bound on integer literals (4,300 digits)
+        return "a number with too many digits"
     if isinstance(error, SyntaxError):
         reason = error.msg or "invalid syntax"
         if "never closed" in reason or "unexpected EOF" in reason:
@@ -170,8 +172,6 @@ def _reason(error: Exception) -> str:
         return reason.splitlines()[0]
     if isinstance(error, (MemoryError, RecursionError)):
         return "too complex"
-    if "digits" in str(error):  # Python's own bound on integer literals (4,300 digits)
-        return "a number with too many digits"
     return (str(error).splitlines() or [type(error).__name__])[0]
 
 

@@ -27,9 +27,10 @@ from symgrad.autodiff import backward, grad
 from symgrad.errors import EvaluationError, UnknownSymbolError, shorten
 from symgrad.graph import topological_order
 from symgrad.parsing import Step, parse_steps
+from symgrad.printing import has_high_power
+from symgrad.reader import read_number
 
 MAX_NODES = 80  # closed forms with more nodes than this are dropped (shown as too large)
-MAX_DEGREE = 12  # closed forms with larger integer powers are dropped too
 PREC = 15  # digits (float64) of the floats that stand for irrational values
 MAX_FLOAT = 1.7976931348623157e308  # a value beyond float64's range is an overflow error
 MAX_EXACT_EXPONENT = 1_000  # powers with larger exponents are evaluated numerically
@@ -343,14 +344,21 @@ def _point(at: Mapping, inputs: list, steps: set) -> dict:
 
 
 def _input_number(raw, name: str):
-    """A user's number as a SymPy number: ints and fractions exact, floats as Float."""
+    """A user's number as a SymPy number: ints, fractions and text exact, floats as Float.
+
+    Raises:
+        ParseError: text that is not a constant formula.
+        EvaluationError: a value that is not a finite real number.
+    """
+    if isinstance(raw, str):
+        raw = read_number(raw)  # a constant formula, read by the whitelist
     try:
         if isinstance(raw, sympy.Basic):
             value = raw
         elif isinstance(raw, numbers.Integral):
             value = sympy.Integer(int(raw))
-        elif isinstance(raw, (Fraction, Decimal, str)):
-            value = sympy.Rational(str(raw).strip())
+        elif isinstance(raw, (Fraction, Decimal)):
+            value = sympy.Rational(str(raw))
         elif isinstance(raw, numbers.Real):
             value = sympy.Float(float(raw))
         else:
@@ -418,14 +426,12 @@ def _cause(expr, values: dict) -> str:
 def _tidy(expr):
     """The shorter of ``expr`` and ``factor(cancel(expr))``; None when too large to keep.
 
-    Too large: more than ``MAX_NODES`` nodes, or a power above ``MAX_DEGREE`` (factoring
+    Too large: more than ``MAX_NODES`` nodes, or a power above ``printing.MAX_DEGREE`` (factoring
     high-degree polynomials costs more than such a formula shows).
     """
     if expr is None or expr.is_Atom:
         return expr
-    if not _small(expr) or any(
-        p.exp.is_Integer and abs(p.exp) > MAX_DEGREE for p in expr.atoms(sympy.Pow)
-    ):
+    if not _small(expr) or has_high_power(expr):
         return None
     try:
         other = sympy.factor(sympy.cancel(expr))

@@ -36,9 +36,9 @@ MAX_SCALARS = 128
 
 
 def _symbols(var: Var) -> sympy.Matrix:
-    rows, cols = (int(sympy.sympify(var.shape[0]).subs(m, 1)), 1)
+    rows, cols = (int(sympy.sympify(var.shape[0], strict=True).subs(m, 1)), 1)
     if len(var.shape) == 2:
-        cols = int(sympy.sympify(var.shape[1]).subs(m, 1))
+        cols = int(sympy.sympify(var.shape[1], strict=True).subs(m, 1))
     if len(var.shape) == 1:
         return sympy.Matrix(rows, 1, lambda i, _: sympy.Symbol(f"{var.ident}_{i}"))
     return sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{var.ident}_{i}_{j}"))
@@ -69,7 +69,7 @@ def _value(node, args: list, env: dict):
     if isinstance(node, Sum):
         return sum(args[1:], args[0])
     if isinstance(node, Ones):
-        return sympy.ones(*[int(sympy.sympify(d).subs(m, 1)) for d in node.shape])
+        return sympy.ones(*[int(sympy.sympify(d, strict=True).subs(m, 1)) for d in node.shape])
     return None  # softmax and the rest: not scalarized
 
 

@@ -263,7 +263,7 @@ def _fmt(shape: tuple) -> str:
 
 def scale(c, a: Tensor) -> Tensor:
     """``c · a``, merging nested scales and dropping a factor of one."""
-    c = sympy.sympify(c)
+    c = sympy.sympify(c, strict=True)
     if isinstance(a, Scale):
         c, a = c * a.c, a.a
     return a if c == 1 else Scale(c, a)
@@ -279,7 +279,7 @@ def elementwise(kernel: sympy.Expr, args: tuple) -> Tensor:
     :class:`Scale` of the argument, and the identity map collapsed to its argument.
 
     Other numeric factors stay in the kernel, so a named ``dZ`` keeps them (dZ = m ∂L/∂Z)."""
-    kernel = sympy.sympify(kernel)
+    kernel = sympy.sympify(kernel, strict=True)
     coeff, rest = kernel.as_coeff_Mul()
     if coeff != 1 and coeff.is_Number and rest in ARG:  # c·x: a scaled argument, not a map
         return scale(coeff, elementwise(rest, args))
