@@ -43,6 +43,7 @@ CORRECT = 1e-7
 LOOK_CLOSER = 1e-5
 #: Digits of the exact (SymPy) evaluation.
 EXACT_DIGITS = 30
+FLOAT64_TINY = 2.2250738585072014e-308  # smallest normal float64: below it, values underflow
 #: A kink closer than this many steps (times the perturbation's reach) is "near".
 KINK_MARGIN = 10
 KINK = "near a kink"
@@ -373,10 +374,16 @@ def _scalar_kinks(expr: sympy.Expr, point: dict, h: float) -> dict:
 
 
 def _exact_error(computed: float, symbolic: sympy.Expr, point: dict) -> tuple:
-    """``(relative error, note)`` of ``computed`` against ``symbolic`` at ``point`` (30 digits)."""
-    value = sympy.N(symbolic.xreplace(point), EXACT_DIGITS)
+    """``(relative error, note)`` of ``computed`` against ``symbolic`` at ``point`` (30 digits).
+
+    ``subs=`` evaluates with mpmath from the exact point: ``((x + 1)**1000 + 1)**1000`` at
+    x = -1/1000 is never expanded into a fraction of millions of digits.
+    """
+    value = sympy.N(symbolic, EXACT_DIGITS, subs=point)
     if not (value.is_real and value.is_finite):
         return None, f"no exact value ({value})"
+    if abs(value) < FLOAT64_TINY and abs(computed) < FLOAT64_TINY:
+        return None, f"{sympy.sstr(value.evalf(3))} underflows float64"
     compiled = sympy.Float(computed, EXACT_DIGITS)  # a float's binary value, exactly
     den = abs(compiled) + abs(value)
     return (0.0 if den == 0 else float(abs(compiled - value) / den)), ""

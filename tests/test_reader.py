@@ -315,3 +315,17 @@ def test_no_user_string_can_reach_eval_sympify_or_parse_expr():
             ):
                 offenders.append(f"{path.name}:{node.lineno} {name}")
     assert offenders == []
+
+
+def test_check_evaluates_huge_powers_numerically():
+    """check's exact column: 30 digits from the rational point, never a million-digit fraction."""
+    from symgrad.check import _exact_error
+
+    expr = ((x + 1) ** 1000 + 1) ** 1000
+    point = {x: sympy.Rational(-1, 1000)}
+    start = time.perf_counter()
+    error, note = _exact_error(9.758748321e135, expr, point)
+    assert time.perf_counter() - start < MAX_SECONDS
+    assert error < 1e-9 and note == ""
+    error, note = _exact_error(0.0, (x + 1) ** 1000 * (y + 2) ** 1000, {x: -0.5, y: -1.5})
+    assert error is None and "underflows float64" in note
