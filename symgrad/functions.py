@@ -188,6 +188,35 @@ class log_sigmoid(sympy.Function):
         return base if exp is None else rf"{base}^{{{exp}}}"
 
 
+class logaddexp(sympy.Function):
+    """``log(e^a + e^b)`` (NumPy's name), computed without overflow; ``∂/∂a = σ(a − b)``.
+
+    The stable form :mod:`symgrad.stabilize` writes ``log(e^a + e^b + ...)`` as (nested
+    for more terms); not a name users type."""
+
+    nargs = 2
+    numpy_impl = staticmethod(np.logaddexp)
+    _eval_evalf = _evalf_as(lambda a, b: sympy.log(sympy.exp(a) + sympy.exp(b)))
+
+    @classmethod
+    def eval(cls, a, b):
+        if a.is_Number and b.is_Number:
+            return sympy.log(sympy.exp(a) + sympy.exp(b))
+        return None
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return sigmoid(a - b) if argindex == 1 else sigmoid(b - a)
+
+    def _eval_rewrite_as_exp(self, a, b, **kwargs):
+        return sympy.log(sympy.exp(a) + sympy.exp(b))
+
+    def _latex(self, printer, exp=None):
+        a, b = (printer._print(x) for x in self.args)
+        base = rf"\operatorname{{logaddexp}}\left({a}, {b}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
+
+
 #: Our functions by the name users type (in text expressions and on the CLI).
 ML_FUNCTIONS = {
     cls.__name__: cls for cls in (sigmoid, relu, leaky_relu, softplus, log_sigmoid, step)

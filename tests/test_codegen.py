@@ -12,12 +12,14 @@ and math and runs without SymPy; the committed samples in ``generated/`` are up 
 """
 
 import ast
+import fractions
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -149,6 +151,126 @@ def test_softmax_network_at_logits_of_1000(compiled_model, model_case):
     for ident, g in grads.items():
         assert np.all(np.isfinite(g)), ident
         assert rel_err(g, ref.gradients[ident]) <= 1e-12, ident
+
+
+def exact_bce(z, y) -> float:
+    """Mean over examples of softplus(z) − y·z, in 60-digit arithmetic, then rounded."""
+    with mpmath.workdps(60):
+        terms = []
+        for zi, yi in zip(map(mpmath.mpf, map(float, z)), map(float, y), strict=True):
+            terms.append(mpmath.log1p(mpmath.exp(zi)) - yi * zi)
+        return float(mpmath.fsum(terms) / len(terms))
+
+
+def exact_softmax_ce(Z, labels) -> float:
+    """Mean over examples of log Σ_k exp(z_k) − z_label (Z: k×m), in 60-digit arithmetic."""
+    with mpmath.workdps(60):
+        terms = []
+        for j, label in enumerate(labels):
+            column = [mpmath.mpf(float(v)) for v in Z[:, j]]
+            terms.append(mpmath.log(mpmath.fsum(map(mpmath.exp, column))) - column[label])
+        return float(mpmath.fsum(terms) / len(terms))
+
+
+#: Logits near the top of each precision's range, and the largest label-free bias there.
+EDGE = [(np.float64, 1e308), (np.float64, 1.7e308), (np.float32, 3e38)]
+
+
+@pytest.mark.parametrize("copies", [1, 5100])  # loops, or NumPy's ufuncs above LARGE_MAP
+@pytest.mark.parametrize("dtype, big", EDGE)
+def test_binary_cross_entropy_at_the_edge_of_the_range(compiled_model, copies, dtype, big):
+    """Logits ±big: each example's loss is up to |z|, so their sum overflows but the mean
+    does not; it must come out finite and right to rounding, with exact gradients."""
+    c = compiled_model("logreg")
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((6, 30))
+    X[:, 0] = [1.0, -1.0, 1.0, -1.0, 0.5, -1.0]
+    y = np.array([0.0, 1.0, 1.0, 0.3, 1.0, 0.0])
+    X, y = np.tile(X, (copies, 1)), np.tile(y, copies)
+    params = {"W1": np.zeros((1, 30), dtype), "b1": np.zeros(1, dtype)}
+    params["W1"][0, 0] = big  # Z = big · X[:, 0] exactly: ±big and big/2
+    z = float(params["W1"][0, 0]) * X[:, 0]
+    labels = y.astype(dtype).astype(np.float64)  # the labels the kernel sees
+    loss, grads = c.loss_and_grad(params, X, y)
+    assert np.isfinite(loss)
+    single = dtype is np.float64
+    assert loss == pytest.approx(exact_bce(z, labels), rel=1e-15 if single else 1e-6)
+    dz = np.where(z > 0, 1.0, 0.0) - labels  # σ(±big) is 1 or 0 to every digit
+    inputs = X.astype(dtype).astype(np.float64)
+    tol = 1e-12 if single else 1e-5
+    assert rel_err(grads["W1"], (dz @ inputs)[None, :] / len(y)) <= tol
+    assert rel_err(grads["b1"], [dz.mean()]) <= tol
+    if copies == 1 and single:
+        ref = reference(derive(c.network), params, X, y)
+        assert ref.loss == pytest.approx(exact_bce(z, y), rel=1e-15)
+        for ident, g in grads.items():
+            assert rel_err(g, ref.gradients[ident]) <= 1e-13, ident
+
+
+@pytest.mark.parametrize("batch_size", [6, 4, 1])  # the whole set, minibatches, per example
+def test_training_history_at_the_edge_of_the_range(compiled_model, batch_size):
+    """The train loop's history is each epoch's mean loss: finite where the loss is."""
+    c = compiled_model("logreg")
+    X = np.zeros((6, 30))
+    X[:, 0] = [1.0, -1.0, 1.0, -1.0, 0.5, -1.0]
+    y = np.array([0.0, 1.0, 1.0, 0.3, 1.0, 0.0])
+    W, b = np.zeros((1, 30)), np.zeros(1)
+    W[0, 0] = 1.7e308
+    history = np.full(2, np.nan)
+    X_cols = np.ascontiguousarray(X.T)
+    ran, _ = c.module.train(
+        W, b, X_cols, X, y[None, :], 0.0, 0.0, 2, batch_size, 0, 0.0, np.inf, history
+    )
+    assert ran == 2 and W[0, 0] == 1.7e308  # a learning rate of 0 leaves the weights alone
+    np.testing.assert_allclose(history, exact_bce(1.7e308 * X[:, 0], y), rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype, big", EDGE)
+def test_softmax_cross_entropy_at_the_edge_of_the_range(compiled_model, model_case, dtype, big):
+    """Logits ±big: a zero label times an infinite gap would be NaN, an example's loss of
+    2·big overflows; the mean is finite and must be right to rounding."""
+    c = compiled_model("tanh_softmax_l2")
+    X, y, params = model_case(c.network, 8, seed=5)
+    y = np.array([0, 1, 2, 0, 0, 2, 0, 1])  # mean loss 0.75·big, plus the L2 term
+    params = {k: v.astype(dtype) for k, v in params.items()}
+    params["W2"][:] = 0.0
+    params["b2"][:] = [big, -big, 0.0]
+    loss, grads = c.loss_and_grad(params, X, y)
+    Z = np.repeat(params["b2"].astype(np.float64)[:, None], 8, axis=1)
+    W1 = params["W1"].astype(np.float64)
+    penalty = 0.1 / (2 * 8) * np.sum(W1**2)
+    assert loss == pytest.approx(exact_softmax_ce(Z, y) + penalty, rel=1e-15)
+    assert np.isfinite(loss) and loss >= 0.75 * big
+    # ∂L/∂b[2] = mean(softmax(z) − y) with softmax(z) = (1, 0, 0) exactly
+    p_minus_y = np.array([[1.0], [0.0], [0.0]]) - np.eye(3)[:, y]
+    np.testing.assert_allclose(grads["b2"], p_minus_y.mean(axis=1), rtol=1e-7, atol=0)
+    assert all(np.all(np.isfinite(g)) for g in grads.values())
+    if dtype is np.float64:
+        ref = reference(derive(c.network), params, X, y)
+        assert ref.loss == pytest.approx(exact_softmax_ce(Z, y) + penalty, rel=1e-15)
+        for ident, g in grads.items():
+            assert rel_err(g, ref.gradients[ident]) <= 1e-12, ident
+
+
+def test_mean_squared_error_at_large_outputs(compiled_model, model_case):
+    """(a − y)²/2 up to 1e308 per entry: the sum overflows, the mean must not. A term that
+    itself overflows ((a − y)² > 1.8e308) is a loss out of range: inf, never NaN or finite."""
+    c = compiled_model("leaky_mse")
+    X, _, params = model_case(c.network, 6, seed=8)
+    y = np.zeros((6, 2))
+    params["W2"][:] = 0.0
+    params["b2"][:] = [1.3e154, -1.3e154]  # a − y = ±1.3e154: (a − y)²/2 = 8.45e307 each
+    loss, grads = c.loss_and_grad(params, X, y)
+    exact = 2 * (fractions.Fraction(1.3e154) ** 2 / 2)  # per example; every example alike
+    assert loss == pytest.approx(float(exact), rel=1e-15)
+    assert reference(derive(c.network), params, X, y).loss == pytest.approx(float(exact), rel=1e-15)
+    np.testing.assert_allclose(grads["b2"], [1.3e154, -1.3e154], rtol=1e-15)
+    params["b2"][:] = [1e155, 0.0]  # (a − y)² = 1e310: not a float64
+    loss, grads = c.loss_and_grad(params, X, y)
+    assert loss == np.inf
+    np.testing.assert_allclose(grads["b2"], [1e155, 0.0], rtol=1e-15)
+    with np.errstate(over="ignore"):
+        assert reference(derive(c.network), params, X, y).loss == np.inf
 
 
 @pytest.mark.parametrize("key, output", [("relu_bce", "A2"), ("logreg", "A1")])

@@ -7,6 +7,7 @@ compiles each generated function once per run.
 import ast
 import math
 
+import mpmath
 import numpy as np
 import pytest
 import sympy
@@ -260,3 +261,100 @@ def test_inputs_must_cover_the_expression(folder):
         compile_expr(LECTURE, [a, b, c, d], folder=folder)
     with pytest.raises(SymgradError, match="no input symbols"):
         compile_expr(sympy.Integer(3), folder=folder)
+
+
+# ---- naive formulas compile stably ---------------------------------------------------------
+
+u = sympy.Symbol("u")
+E, L = sympy.exp, sympy.log
+#: Naive formulas in u, v, w, with what each is rewritten to.
+NAIVE = [
+    (L(1 + E(u)), "softplus(u)"),
+    (L(E(-u) + 1), "softplus(-u)"),
+    (L(1 - sigmoid(u)), "-u + log_sigmoid(u)"),
+    (L(sigmoid(u)), "log_sigmoid(u)"),
+    (E(u) / (1 + E(u)), "sigmoid(u)"),
+    (1 / (1 + E(-u)), "sigmoid(u)"),
+    (L(E(a) + E(b)), "logaddexp(a, b)"),
+    (L(E(a) + E(b) + E(c)), "logaddexp(logaddexp(a, b), c)"),
+    (E(a) / (E(a) + E(b) + E(c)), "exp(a - logaddexp(logaddexp(a, b), c))"),
+    (-y * L(1 + E(-u)) - (1 - y) * L(1 + E(u)), "-y*softplus(-u) - (1 - y)*softplus(u)"),
+]
+#: One input t per point; inputs are a = t, b = -t/2 + 1/4, c = 3t/10 - 1, u = t, y = 0.3.
+POINTS = np.array([-1000.0, -2.5, -0.3, 0.0, 0.8, 3.0, 1000.0])
+ORDINARY = np.abs(POINTS) < 10
+
+
+def _inputs_at(symbols, t):
+    at = {a: t, b: -t / 2 + 0.25, c: 0.3 * t - 1, u: t, y: np.full_like(t, 0.3)}
+    return [at[s] for s in symbols]
+
+
+def _exact(naive, symbols, points):
+    """Value and gradient of the naive formula by sympy.diff, in 1500-digit arithmetic
+    (enough for e^-1000 next to 1: no cancellation in the oracle)."""
+    plain = naive.rewrite(sympy.exp)
+    f = sympy.lambdify(symbols, plain, "mpmath")
+    df = [sympy.lambdify(symbols, sympy.diff(plain, s), "mpmath") for s in symbols]
+    values, grads = [], []
+    with mpmath.workdps(1500):
+        for point in zip(*points, strict=True):
+            args = [mpmath.mpf(float(x)) for x in point]
+            values.append(float(f(*args)))
+            grads.append([float(d(*args)) for d in df])
+    return np.array(values), np.array(grads)
+
+
+@pytest.fixture(scope="module")
+def naive_compiled(folder):
+    return {str(e): compile_expr(e, folder=folder) for e, _ in NAIVE}
+
+
+@pytest.mark.parametrize("naive, stable", NAIVE, ids=[str(e) for e, _ in NAIVE])
+def test_naive_formula_compiles_stably(naive_compiled, naive, stable):
+    compiled = naive_compiled[str(naive)]
+    assert sympy.sstr(compiled.stable) == stable and compiled.rewrites
+    inputs = _inputs_at(compiled.wrt, POINTS)
+    values, grads = compiled.value_and_grad_many(*inputs)
+    assert np.all(np.isfinite(values)) and np.all(np.isfinite(grads))
+    exact_values, exact_grads = _exact(naive, compiled.wrt, inputs)
+    np.testing.assert_allclose(values, exact_values, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(grads, exact_grads, rtol=1e-12, atol=1e-15)
+    # at ordinary points the naive formula itself, in float64, gives the same numbers
+    plain = sympy.lambdify(compiled.wrt, naive.rewrite(sympy.exp), "numpy")
+    ordinary = [x[ORDINARY] for x in inputs]
+    np.testing.assert_allclose(values[ORDINARY], plain(*ordinary), rtol=1e-12)
+
+
+def test_naive_formula_overflows_where_its_compiled_form_does_not(naive_compiled):
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.log(1 + np.exp(1000.0)) == np.inf
+        assert np.isnan(np.exp(1000.0) / (1 + np.exp(1000.0)))
+    assert naive_compiled[str(L(1 + E(u)))](1000.0) == 1000.0
+    assert naive_compiled[str(E(u) / (1 + E(u)))](1000.0) == 1.0
+
+
+def test_logaddexp_of_equal_and_extreme_arguments(naive_compiled):
+    compiled = naive_compiled[str(L(E(a) + E(b)))]
+    for x in (-1000.0, 0.0, 1000.0, 1e308):
+        value, (da, db) = compiled.value_and_grad(x, x)
+        assert value == pytest.approx(x + math.log(2.0), rel=1e-15, abs=1e-15)
+        assert (da, db) == (0.5, 0.5)
+    assert compiled.value_and_grad(1e308, -1e308) == (1e308, (1.0, 0.0))
+
+
+def test_rewrites_are_printed_in_the_module_and_the_gradient_is_of_the_stable_form(
+    naive_compiled,
+):
+    compiled = naive_compiled[str(L(1 + E(u)))]
+    assert compiled.rewrites == ["log(exp(u) + 1) → softplus(u)"]
+    doc = ast.get_docstring(ast.parse(compiled.source()))
+    assert "f(u) = log(exp(u) + 1)\n  computed as softplus(u)\n" in doc
+    assert "Rewritten for numerical stability:\n  log(exp(u) + 1) → softplus(u)\n" in doc
+    assert "∂f/∂u = sigmoid(u)" in doc
+    assert "sigma" in compiled.latex()
+
+
+def test_expression_without_a_naive_pattern_is_compiled_as_given(mixed):
+    assert mixed.rewrites == [] and mixed.stable is mixed.expr
+    assert "Rewritten" not in mixed.source() and "computed as" not in mixed.source()

@@ -6,6 +6,11 @@ as BLAS calls (``np.dot(a, b, out)``) or, when tiny, a loop (a BLAS call costs
 more than a 3×2 product); each elementwise kernel as one loop; the bias added in
 place after its product; sums that feed the loss accumulated without a buffer.
 Every block is preceded by the equation it computes, as a comment.
+
+A scaled sum such as the loss's ``(1/m) Σ`` scales each term before adding it, so a
+mean of terms near 1e308 stays finite (their plain sum would overflow first). A term
+that is itself out of range, such as ``(a − y)²/2`` for ``|a − y| > 1.3e154``, stays
+``inf``: that loss is genuinely not representable.
 """
 
 from __future__ import annotations
@@ -95,12 +100,14 @@ class Emitter:
 
     def _mark_inline(self, node) -> None:
         child = node.children()[0] if node.children() else None
-        if child is None or self.consumers[child] != 1 or child.shape == ():
+        if child is None or self.consumers[child] != 1:
+            return
+        if child.shape == () and not (isinstance(node, Scale) and isinstance(child, SumAll)):
             return
         fused = (
             (isinstance(node, AddBias) and isinstance(child, MatMul))
             or (isinstance(node, SumAll) and isinstance(child, Map | SoftmaxCrossEntropy))
-            or (isinstance(node, Scale) and isinstance(child, MatMul | SumExamples))
+            or (isinstance(node, Scale) and isinstance(child, MatMul | SumExamples | SumAll))
         )
         if fused:
             self.inline.add(child)
@@ -175,19 +182,23 @@ class Emitter:
             total = total.subs(m, self.batch)
         return int(total) if total.is_Integer else None
 
-    def _numpy_path(self, node: Map, loops: list[str], result: str | None = None) -> list[str]:
+    def _numpy_path(
+        self, node: Map, loops: list[str], result: str | None = None, scaled: bool = False
+    ) -> list[str]:
         """``loops`` behind a switch to a NumPy version for large transcendental kernels.
 
-        ``result`` names a scalar the NumPy version returns (a sum) instead of writing ``out``.
+        ``result`` names a scalar the NumPy version returns (a sum) instead of writing ``out``;
+        ``scaled``: each of its terms is multiplied by ``_c`` first.
         """
         size = self._size(*node.shape)
         if not node.kernel.has(*TRANSCENDENTAL) or (size is not None and size <= LARGE_MAP):
             return loops
         out = self.code[node]
         name = f"_np_{result or out}"
-        args = ", ".join(str(ARG[k]) for k in range(len(node.args)))
+        args = ", ".join(str(ARG[k]) for k in range(len(node.args))) + ", _c" * scaled
         expr = self.numpy_printer.doprint(node.kernel)
-        body = f"return float(np.sum({expr}))" if result else f"out[...] = {expr}"
+        terms = f"_c * ({expr})" if scaled else expr
+        body = f"return float(np.sum({terms}))" if result else f"out[...] = {expr}"
         params = f"{args}{'' if result else ', out'}"
         wrapper = (
             f'    with numba.objmode(total="float64"):\n'
@@ -201,7 +212,8 @@ class Emitter:
             f"def {name}({params}):\n    {body}\n\n\n"
             f"@numba.njit(cache=True)\ndef {name}_big({params}):\n{wrapper}"
         )
-        call_args = ", ".join([self.code[a] for a in node.args] + ([] if result else [out]))
+        extra = ["_c"] if scaled else [] if result else [out]
+        call_args = ", ".join([self.code[a] for a in node.args] + extra)
         call = f"{result} = {name}_big({call_args})" if result else f"{name}_big({call_args})"
         first = self.code[node.args[0]]
         return [
@@ -249,7 +261,7 @@ class Emitter:
             self.runtime.add("_softmax")
             self._say(node, f"_softmax({self.code[node.z]}, {out})")
         elif isinstance(node, SoftmaxCrossEntropy):
-            self.runtime.update(("_softmax_cross_entropy", "_logsumexp"))
+            self.runtime.update(("_softmax_cross_entropy", "_logsumexp", "_scaled_gap"))
             self._say(
                 node, f"_softmax_cross_entropy({self.code[node.z]}, {self.code[node.y]}, {out})"
             )
@@ -258,18 +270,22 @@ class Emitter:
         else:
             raise TypeError(f"no code generation for {type(node).__name__}")
 
-    def _sum_all(self, node: SumAll, out: str) -> list[str]:
+    def _sum_all(self, node: SumAll, out: str, scale: str | None = None) -> list[str]:
+        """``out = Σ node.a``, or with ``scale`` (code of a scalar) ``Σ scale · node.a``."""
         child = node.a
+        first = [] if scale is None else [f"_c = {scale}"]
         if child in self.inline and isinstance(child, Map):
-            body = [*self._map_body(child, "_e"), f"{out} += _e"]
+            add = f"{out} += _e" if scale is None else f"{out} += _c * _e"
+            body = [*self._map_body(child, "_e"), add]
             loops = [f"{out} = 0.0", *self._loops(self.code[child.args[0]], child.shape, body)]
-            return self._numpy_path(child, loops, result=out)
+            return first + self._numpy_path(child, loops, result=out, scaled=bool(first))
         if child in self.inline:
-            self.runtime.update(("_softmax_cross_entropy_sum", "_logsumexp"))
-            return [
-                f"{out} = _softmax_cross_entropy_sum({self.code[child.z]}, {self.code[child.y]})"
-            ]
-        return [f"{out} = np.sum({self.code[child]})"]
+            self.runtime.update(("_softmax_cross_entropy_sum", "_logsumexp", "_scaled_gap"))
+            z, y = self.code[child.z], self.code[child.y]
+            return [f"{out} = _softmax_cross_entropy_sum({z}, {y}, {scale or 1.0})"]
+        if scale is None:
+            return [f"{out} = np.sum({self.code[child]})"]
+        return [*first, f"{out} = np.sum(_c * {self.code[child]})"]
 
     def _sum_examples(self, a: str, out: str) -> list[str]:
         return [
@@ -282,6 +298,8 @@ class Emitter:
 
     def _scale(self, node: Scale, out: str) -> list[str]:
         c = self.scalar(node.c)
+        if node.a in self.inline and isinstance(node.a, SumAll):
+            return self._sum_all(node.a, out, scale=c)
         if node.shape == ():
             return [f"{out} = {c} * {self.code[node.a]}"]
         idx = _INDEX[len(node.shape)]

@@ -29,6 +29,11 @@ HELPERS = {
     "log_sigmoid": '''def log_sigmoid(x):
     """log σ(x) = -softplus(-x)."""
     return min(x, 0.0) - math.log1p(math.exp(-abs(x)))''',
+    "logaddexp": '''def logaddexp(a, b):
+    """log(e^a + e^b) = max(a, b) + log1p(e^-|a - b|)."""
+    if a == b:  # also a = b = ±inf, where a - b is NaN
+        return a + math.log(2.0)
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))''',
     "relu": """def relu(x):
     return x if x > 0.0 else 0.0""",
     "leaky_relu": """def leaky_relu(x, s):
@@ -51,7 +56,7 @@ class KernelPrinter(PythonCodePrinter):
         self.helpers.add(name)
         return f"{name}({', '.join(self._print(a) for a in expr.args)})"
 
-    _print_sigmoid = _print_softplus = _print_log_sigmoid = _helper
+    _print_sigmoid = _print_softplus = _print_log_sigmoid = _print_logaddexp = _helper
     _print_relu = _print_leaky_relu = _print_step = _helper
 
     def _print_Rational(self, expr):
@@ -100,6 +105,8 @@ NUMPY_HELPERS = {
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))""",
     "log_sigmoid": """def _np_log_sigmoid(x):
     return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))""",
+    "logaddexp": """def _np_logaddexp(a, b):
+    return np.logaddexp(a, b)""",
     "relu": """def _np_relu(x):
     return np.maximum(x, 0.0)""",
     "leaky_relu": """def _np_leaky_relu(x, s):
@@ -109,7 +116,15 @@ NUMPY_HELPERS = {
 }
 
 #: Functions that are slow in Numba without SVML (and fast in NumPy 2's SIMD ufuncs).
-TRANSCENDENTAL = (sympy.exp, sympy.log, sympy.tanh, F.sigmoid, F.softplus, F.log_sigmoid)
+TRANSCENDENTAL = (
+    sympy.exp,
+    sympy.log,
+    sympy.tanh,
+    F.sigmoid,
+    F.softplus,
+    F.log_sigmoid,
+    F.logaddexp,
+)
 
 
 class NumpyKernelPrinter(NumPyPrinter):
@@ -124,7 +139,7 @@ class NumpyKernelPrinter(NumPyPrinter):
         self.helpers.add(name)
         return f"_np_{name}({', '.join(self._print(a) for a in expr.args)})"
 
-    _print_sigmoid = _print_softplus = _print_log_sigmoid = _helper
+    _print_sigmoid = _print_softplus = _print_log_sigmoid = _print_logaddexp = _helper
     _print_relu = _print_leaky_relu = _print_step = _helper
 
     def doprint(self, expr, assign_to=None):

@@ -26,30 +26,45 @@ def _softmax(z, out):
 def _softmax_cross_entropy(z, y, out):
     """Per example: -Σ_k y_k log softmax(z)_k = Σ_k y_k (logsumexp(z) - z_k)."""
     for j in range(z.shape[1]):
-        lse = _logsumexp(z, j)
+        top, log_total = _logsumexp(z, j)
         acc = 0.0
         for i in range(z.shape[0]):
-            acc += y[i, j] * (lse - z[i, j])
+            if y[i, j] != 0.0:  # a zero label adds nothing, even where z_k is far below
+                acc += y[i, j] * _scaled_gap(top, z[i, j], log_total, 1.0)
         out[0, j] = acc''',
     "_softmax_cross_entropy_sum": '''@numba.njit(cache=True)
-def _softmax_cross_entropy_sum(z, y):
-    """Σ over examples of -Σ_k y_k log softmax(z)_k, without a buffer."""
+def _softmax_cross_entropy_sum(z, y, scale):
+    """scale · Σ over examples of -Σ_k y_k log softmax(z)_k, without a buffer.
+
+    Each term is scaled before it is added (m losses near 1e308 overflow their sum, not
+    their mean); a zero label adds nothing (never 0·inf)."""
     acc = 0.0
     for j in range(z.shape[1]):
-        lse = _logsumexp(z, j)
+        top, log_total = _logsumexp(z, j)
         for i in range(z.shape[0]):
-            acc += y[i, j] * (lse - z[i, j])
+            if y[i, j] != 0.0:
+                acc += y[i, j] * _scaled_gap(top, z[i, j], log_total, scale)
     return acc''',
     "_logsumexp": '''@numba.njit(cache=True)
 def _logsumexp(z, j):
-    """log Σ_i exp(z[i, j]), shifted by the column's maximum (no overflow)."""
-    top = z[0, j]
+    """(top, log Σ_i exp(z[i, j] - top)) in float64, top the column's maximum.
+
+    Their sum is column j's log-sum-exp; kept apart, so -log softmax = (top - z) + log Σ
+    is formed without rounding the log-sum-exp first."""
+    top = np.float64(z[0, j])
     for i in range(1, z.shape[0]):
-        top = max(top, z[i, j])
+        top = max(top, np.float64(z[i, j]))
     total = 0.0
     for i in range(z.shape[0]):
         total += math.exp(z[i, j] - top)
-    return top + math.log(total)''',
+    return top, math.log(total)''',
+    "_scaled_gap": '''@numba.njit(cache=True)
+def _scaled_gap(top, z, log_total, scale):
+    """scale · ((top - z) + log_total): -log softmax, finite whenever the result is."""
+    gap = top - z
+    if math.isinf(gap):  # logits near ±1e308: top - z overflows, its scaled form may not
+        return (top * scale - z * scale) + log_total * scale
+    return (gap + log_total) * scale''',
     "_gather": '''@numba.njit(cache=True)
 def _gather(X_rows, Y, order, start, Xb, Yb):
     """Columns of a minibatch: examples order[start:start + Xb.shape[1]]."""

@@ -1,8 +1,10 @@
 """Codegen → Numba stage: a scalar expression compiled into a generated, cached module.
 
 :func:`compile_expr` is CasADi's ``Function`` for symgrad's scalar front end. It
-rewrites the expression into its stable form (``log σ(z)`` → ``log_sigmoid(z)``), derives
-the gradient once with the reverse-mode engine and simplifies it (both through
+rewrites the expression into its stable form with :func:`symgrad.stabilize.stable_form`
+(``log(1 + e^z)`` → ``softplus(z)``, ``log σ(z)`` → ``log_sigmoid(z)``, ...; the list of
+rewrites is kept as ``.rewrites`` and printed in the module's docstring), derives the
+gradient of that form once with the reverse-mode engine and simplifies it (both through
 :func:`symgrad.printing.gradient_equations`, so the module's header and ``.latex()``
 print exactly what the code computes), runs ``sympy.cse`` over the value and the
 gradients, and writes a module that imports math, numba and numpy only, with three
@@ -17,8 +19,8 @@ hash matches, never silently trusted when edited) and imported from there, so Nu
 caches the compiled code. The file's source hash covers the expression, the inputs, the
 symgrad version and the code that shapes the module, so a reused file is never stale; a
 reused file also skips the derivation. Imports :mod:`symgrad.printing`,
-:func:`symgrad.nn.simplify.stabilize`, :mod:`symgrad.parsing` (text input), the codegen
-stage and the errors (and reads the source of autodiff, rules and functions to hash it).
+:mod:`symgrad.stabilize`, :mod:`symgrad.parsing` (text input), the codegen stage and the
+errors (and reads the source of autodiff, rules and functions to hash it).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np
 import sympy
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
-from symgrad import __version__, autodiff, functions, printing, rules
+from symgrad import __version__, autodiff, functions, printing, rules, stabilize
 from symgrad.codegen import kernels
 from symgrad.codegen.files import check_file, digest, ensure_module, import_file, with_header
 from symgrad.codegen.kernels import (
@@ -45,8 +47,6 @@ from symgrad.codegen.kernels import (
     njit_source,
 )
 from symgrad.errors import EvaluationError, ShapeError, SymgradError, UnknownSymbolError
-from symgrad.nn import simplify
-from symgrad.nn.simplify import stabilize
 from symgrad.parsing import parse_expression
 from symgrad.printing import GradientEquations, gradient_equations
 
@@ -102,6 +102,8 @@ class CompiledFunction:
 
     Attributes:
         expr: the expression as given; ``wrt``: the input symbols, in argument order.
+        stable: the expression the module computes, naive formulas rewritten stably;
+        rewrites: what was rewritten, one ``"before → after"`` line each (empty if none).
         name: the module's name; ``path``: its file; ``module``: the imported module.
         inputs: the argument names in the generated code (a symbol's own name when it
             is a plain Python identifier, else ``x0``, ``x1``, ...).
@@ -109,6 +111,7 @@ class CompiledFunction:
 
     def __init__(self, expr, wrt=None, *, name=None, folder=None, overwrite=False):
         self.expr = _as_expr(expr)
+        self.stable, self.rewrites = stabilize.stable_form(self.expr)
         self.wrt = _inputs(self.expr, wrt)
         self.inputs = _argument_names(self.wrt)
         identity = f"{sympy.srepr(self.expr)}\n{sympy.srepr(self.wrt)}"
@@ -126,11 +129,11 @@ class CompiledFunction:
     @cached_property
     def equations(self) -> GradientEquations:
         """The simplified gradient of the stable form, as printed and as compiled."""
-        return gradient_equations(stabilize(self.expr), list(self.wrt), name="f")
+        return gradient_equations(self.stable, list(self.wrt), name="f")
 
     @cached_property
     def _body(self) -> str:
-        return _module_body(self.expr, self.wrt, self.inputs, self.equations)
+        return _module_body(self, self.equations)
 
     def source(self) -> str:
         """The generated module's text, hash header included (deterministic)."""
@@ -212,7 +215,7 @@ class CompiledFunction:
 @cache
 def _generator() -> str:
     """A hash of the code that shapes a generated body, so changing it regenerates files."""
-    shaping = (sys.modules[__name__], kernels, printing, functions, rules, autodiff, simplify)
+    shaping = (sys.modules[__name__], kernels, printing, functions, rules, autodiff, stabilize)
     return digest("".join(Path(m.__file__).read_text() for m in shaping))
 
 
@@ -339,16 +342,19 @@ def _needed(replacements: list, result: sympy.Expr) -> list:
     return kept[::-1]
 
 
-def _docstring(expr, stable, wrt, names, equations: GradientEquations) -> str:
+def _docstring(compiled: CompiledFunction, equations: GradientEquations) -> str:
+    wrt, names = compiled.wrt, compiled.inputs
     args = ", ".join(names)
     partials = ", ".join(f"∂f/∂{s}" for s in wrt)
     lines = [
         f"Generated by symgrad {__version__} — do not edit (the body hash above is checked).",
         "",
-        f"f({args}) = {sympy.sstr(expr)}",
+        f"f({args}) = {sympy.sstr(compiled.expr)}",
     ]
-    if stable != expr:
-        lines.append(f"  computed as {sympy.sstr(stable)}")
+    if compiled.rewrites:
+        lines.append(f"  computed as {sympy.sstr(compiled.stable)}")
+        lines.append("Rewritten for numerical stability:")
+        lines += [f"  {line}" for line in compiled.rewrites]
     renamed = [f"{n} = {s}" for s, n in zip(wrt, names, strict=True) if n != s.name]
     if renamed:
         lines.append(f"Inputs renamed in the code: {', '.join(renamed)}")
@@ -365,10 +371,10 @@ def _docstring(expr, stable, wrt, names, equations: GradientEquations) -> str:
     return f'"""{text}\n"""'
 
 
-def _module_body(expr, wrt: tuple, names: list[str], equations: GradientEquations) -> str:
+def _module_body(compiled: CompiledFunction, equations: GradientEquations) -> str:
     """The module's text without the hash header (deterministic)."""
+    wrt, names, stable = compiled.wrt, compiled.inputs, compiled.stable
     rename = {s: sympy.Symbol(n) for s, n in zip(wrt, names, strict=True)}
-    stable = stabilize(expr)
     replacements, reduced = _cse([e.xreplace(rename) for e in [stable, *_inline(equations)]])
     value_temps = _needed(replacements, reduced[0])
     printer = KernelPrinter()
@@ -386,8 +392,7 @@ def _module_body(expr, wrt: tuple, names: list[str], equations: GradientEquation
         *(f"_grads[_k, {j}] = {g}" for j, g in enumerate(grads)),
     ]
     parts = [
-        _docstring(expr, stable, wrt, names, equations)
-        + "\n\nimport math\n\nimport numba\nimport numpy as np",
+        _docstring(compiled, equations) + "\n\nimport math\n\nimport numba\nimport numpy as np",
         helper_source(printer.helpers) if printer.helpers else "",
         njit_source(f"value({args})", "f at one point.", [*value_lines, f"return {f}"]),
         njit_source(

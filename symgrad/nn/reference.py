@@ -2,12 +2,15 @@
 
 Straight from the derived tensor graphs, node by node, with no Numba: the forward
 pass, the loss and every gradient. It is what compiled code is tested against.
+A scaled sum (the loss's ``(1/m) Σ``) scales each term before adding it, as the
+compiled code does, so a mean of terms near 1e308 stays finite.
 Also converts data from NumPy's usual layout (rows = examples, labels a vector) to
 the lecture's (X of n×m, Y of k×m) with checks that name the bad argument.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 
@@ -87,23 +90,57 @@ def _kernel_function(kernel: sympy.Expr, arity: int):
 
 
 def _softmax(z):
-    e = np.exp(z - z.max(axis=0, keepdims=True))
+    with np.errstate(over="ignore"):  # z − max below −1.8e308 is −inf, its exp 0
+        e = np.exp(z - z.max(axis=0, keepdims=True))
     return e / e.sum(axis=0, keepdims=True)
 
 
-def _softmax_cross_entropy(z, y):
+def _softmax_cross_entropy(z, y, scale=1.0):
+    """``scale`` · −Σ_k y_k log softmax(z)_k per example (1×m), as ``(top − z) + log Σ``.
+
+    A zero label adds nothing (never 0·inf); where ``top − z`` overflows, its scaled form
+    ``top·scale − z·scale`` is used instead."""
     top = z.max(axis=0, keepdims=True)
-    lse = top + np.log(np.exp(z - top).sum(axis=0, keepdims=True))
-    return (y * (lse - z)).sum(axis=0, keepdims=True)
+    with np.errstate(over="ignore"):
+        log_total = np.log(np.exp(z - top).sum(axis=0, keepdims=True))
+        gap = top - z
+        wide = np.isinf(gap) & np.isfinite(z)
+        gap = np.where(wide, top * scale - z * scale, gap * scale)
+    terms = np.zeros(np.broadcast_shapes(z.shape, y.shape))
+    np.multiply(y, gap + log_total * scale, out=terms, where=y != 0)
+    return terms.sum(axis=0, keepdims=True)
 
 
 def evaluate(roots: list, env: dict, scalars: dict) -> list:
-    """Values of ``roots`` given leaf values ``env`` (ident -> array) and ``scalars``."""
+    """Values of ``roots`` given leaf values ``env`` (ident -> array) and ``scalars``.
+
+    ``c · Σ a`` (a :class:`Scale` of a :class:`SumAll` used nowhere else) is summed as
+    ``Σ c·a``; the unscaled sum (and a softmax cross-entropy only it uses) is not formed.
+    """
+    order = topological_order(roots, lambda n: n.children())
+    uses = Counter(c for n in order for c in n.children())
+    sums = {
+        n.a for n in order if isinstance(n, Scale) and isinstance(n.a, SumAll) and uses[n.a] == 1
+    } - set(roots)
+    losses = {s.a for s in sums if isinstance(s.a, SoftmaxCrossEntropy) and uses[s.a] == 1}
+    folded = sums | (losses - set(roots))
     values: dict = {}
-    for node in topological_order(roots, lambda n: n.children()):
-        args = [values[c] for c in node.children()]
-        values[node] = _evaluate(node, args, env, scalars)
+    for node in order:
+        if node in folded:
+            continue
+        if isinstance(node, Scale) and node.a in folded:
+            values[node] = _scaled_sum(float(node.c.subs(scalars)), node.a.a, values)
+        else:
+            args = [values[c] for c in node.children()]
+            values[node] = _evaluate(node, args, env, scalars)
     return [values[r] for r in roots]
+
+
+def _scaled_sum(c: float, a, values: dict) -> float:
+    """``Σ c·a`` over every entry of ``a``'s value, each term scaled before the sum."""
+    if a in values:
+        return np.sum(c * values[a])
+    return np.sum(_softmax_cross_entropy(values[a.z], values[a.y], c))
 
 
 def _evaluate(node, args, env, scalars):

@@ -1,8 +1,9 @@
 """Simplify stage, tensor front end: fusion, stability rewrites, naming.
 
-- :func:`fuse` merges consecutive elementwise maps into one kernel and rewrites
-  ``log σ(z)`` as ``log_sigmoid(z)`` (= −softplus(−z)), so a loss after σ stays
-  finite at logits of ±1000.
+- :func:`fuse` merges consecutive elementwise maps into one kernel and rewrites it
+  into its stable form (:func:`symgrad.stabilize.stabilize`: ``log σ(z)`` as
+  ``log_sigmoid(z)`` = −softplus(−z), ...), so a loss after σ stays finite at logits
+  of ±1000.
 - :func:`reuse_forward` writes derivative kernels in terms of the forward tensors
   they contain (σ(Z[2]) becomes A[2], 1 − tanh²(Z[1]) becomes 1 − A[1]²): the
   textbook forms, and work the compiled code shares with the forward pass.
@@ -14,12 +15,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-import sympy
-
-from symgrad.functions import log_sigmoid, sigmoid
 from symgrad.graph import topological_order
 from symgrad.nn.tensor import ARG, Map, Tensor, elementwise
 from symgrad.nn.vjp import shift, simplify_kernel
+from symgrad.stabilize import stabilize
 
 
 def children(node: Tensor) -> tuple:
@@ -53,23 +52,6 @@ def rewrite(roots: list, fn: Callable[[Tensor], Tensor], memo: dict | None = Non
         if node not in new:
             new[node] = fn(with_children(node, [new[c] for c in node.children()]))
     return [new[r] for r in roots]
-
-
-def stabilize(kernel: sympy.Expr) -> sympy.Expr:
-    """``log σ(x) → log_sigmoid(x)`` and ``log(1 − σ(x)) → log_sigmoid(−x)``."""
-
-    def stable_log(arg):
-        if isinstance(arg, sigmoid):
-            return log_sigmoid(arg.args[0])
-        rest = arg - 1
-        if isinstance(-rest, sigmoid):
-            return log_sigmoid(-(-rest).args[0])
-        return None
-
-    return kernel.replace(
-        lambda e: isinstance(e, sympy.log) and stable_log(e.args[0]) is not None,
-        lambda e: stable_log(e.args[0]),
-    )
 
 
 def _inline_maps(node: Tensor) -> Tensor:
