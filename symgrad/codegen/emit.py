@@ -116,13 +116,14 @@ class Emitter:
 
     def _shape(self, shape) -> str:
         dims = [
-            self.scalar(d) if d.free_symbols else str(int(d)) for d in map(sympy.sympify, shape)
+            self.scalar(d) if d.free_symbols else str(int(d))
+            for d in (sympy.sympify(d, strict=True) for d in shape)
         ]
         return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
     def scalar(self, c) -> str:
         """Code for a scalar SymPy expression (1/m, λ/m) in the statements' variables."""
-        return self.printer.doprint(sympy.sympify(c).xreplace(_SCALARS))
+        return self.printer.doprint(sympy.sympify(c, strict=True).xreplace(_SCALARS))
 
     # ---- emission -----------------------------------------------------------
     def _say(self, node, *lines: str) -> None:
@@ -132,7 +133,7 @@ class Emitter:
 
     def _dim(self, array: str, shape: tuple, k: int) -> str:
         """Extent k: a literal for a layer width (Numba can unroll tiny loops), else read."""
-        d = sympy.sympify(shape[k])
+        d = sympy.sympify(shape[k], strict=True)
         if not d.is_Integer and self.batch is not None:
             d = d.subs(m, self.batch)
         return str(int(d)) if d.is_Integer else f"{array}.shape[{k}]"

@@ -46,9 +46,15 @@ from symgrad.codegen.kernels import (
     helper_source,
     njit_source,
 )
-from symgrad.errors import EvaluationError, ShapeError, SymgradError, UnknownSymbolError
-from symgrad.parsing import parse_expression
+from symgrad.errors import (
+    EvaluationError,
+    ParseError,
+    ShapeError,
+    SymgradError,
+    UnknownSymbolError,
+)
 from symgrad.printing import GradientEquations, gradient_equations
+from symgrad.reader import as_expression
 
 #: Where modules are written unless a folder is given (relative to the current directory).
 DEFAULT_FOLDER = Path("generated")
@@ -221,9 +227,12 @@ def _generator() -> str:
 
 # ---- inputs ----------------------------------------------------------------------------
 def _as_expr(expr) -> sympy.Expr:
-    if isinstance(expr, str):
-        expr = parse_expression(expr).doit()
-    expr = sympy.sympify(expr)
+    try:
+        expr = as_expression(expr).doit()
+    except ParseError:
+        if isinstance(expr, str):
+            raise
+        expr = None
     if not isinstance(expr, sympy.Expr) or isinstance(expr, sympy.MatrixBase):
         raise SymgradError(f"compile_expr takes a scalar expression, got {type(expr).__name__}")
     return expr

@@ -147,7 +147,7 @@ def _evaluate(node, args, env, scalars):
     if isinstance(node, Var):
         return env[node.ident]
     if isinstance(node, Ones):
-        return np.ones(tuple(int(sympy.sympify(d).subs(scalars)) for d in node.shape))
+        return np.ones(tuple(int(sympy.sympify(d, strict=True).subs(scalars)) for d in node.shape))
     if isinstance(node, MatMul):
         return args[0] @ args[1]
     if isinstance(node, Transpose):
