@@ -190,12 +190,12 @@ def learning_rate_study(
     """
     if not rates or any(not 0 < r < math.inf for r in rates):
         raise SymgradError(f"need finite learning rates > 0, got {list(rates)}")
-    plt = pyplot()  # fail before training when matplotlib is missing
-    # a file in the way is refused before anything is compiled or trained
+    # a file in the way, or matplotlib missing, is refused before anything is compiled
     folder = output_folder(folder, create=False)
     code_folder = output_folder(
         code_folder if code_folder is not None else folder / "code", create=False
     )
+    plt = pyplot()
     compiled = compiled or CompiledNetwork(network, optimizer, folder=code_folder)
     start = init_params(network, seed=seed)
     kw = dict(batch_size=batch_size, seed=seed)
