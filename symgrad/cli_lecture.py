@@ -46,7 +46,7 @@ def _rates(text: str) -> list[float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected rates like 0.01,0.1,1; got {text!r}") from None
     if not rates or any(not 0 < r < math.inf for r in rates):
-        raise argparse.ArgumentTypeError(f"learning rates must be finite and > 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"learning rates must be > 0 and finite, got {text!r}")
     return rates
 
 

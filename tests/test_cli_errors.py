@@ -174,8 +174,8 @@ ROWS = [
     (["check", *NET, "--seed", "one"], "--seed: expected a whole number"),
     (["train", "good.csv", *NET, "--epochs", "1.5"], "argument --epochs: invalid int value"),
     (["check", *NET, "--step", "nan"], "argument --step: expected a positive number"),
-    (["study", "--rates", "0.1,nan"], "--rates: learning rates must be finite and > 0"),
-    (["study", "--rates", "1,inf"], "--rates: learning rates must be finite and > 0"),
+    (["study", "--rates", "0.1,nan"], "--rates: learning rates must be > 0 and finite"),
+    (["study", "--rates", "1,inf"], "--rates: learning rates must be > 0 and finite"),
     (["study", "--epochs", "0"], "--epochs must be at least 1, got 0"),
     (["train", "good.csv", *NET, "--lr", "0.1", "--lr", "0.2"], "argument --lr: given twice"),
     (["notes", *NET, "--layers", "2,4,1"], "argument --layers: given twice"),
@@ -223,8 +223,8 @@ def test_an_os_error_while_writing_is_one_line(capsys, workdir, monkeypatch):
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "write_text", refuse)
-    err = fails(capsys, workdir, ["notes", *NET, "-o", "out/notes.md"])
-    assert err == "symgrad: error: out/notes.md: Permission denied\n"
+    err = fails(capsys, workdir, ["notes", *NET, "-o", "notes.md"])
+    assert err == "symgrad: error: notes.md: Permission denied\n"
 
 
 def test_a_good_model_file_still_works(capsys, workdir, tmp_path):
