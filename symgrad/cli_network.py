@@ -34,12 +34,16 @@ def seed(text: str) -> int:
     return value
 
 
+#: The options that describe a ``--layers`` network, with their defaults.
+LAYER_OPTIONS = {"hidden": "relu", "output": "sigmoid", "loss": "bce", "l2": 0.0}
+
+
 def _network_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", help="sizes, inputs first: 2,3,1")
-    p.add_argument("--hidden", default="relu", help="hidden activation (default relu)")
-    p.add_argument("--output", default="sigmoid", help="output activation (default sigmoid)")
-    p.add_argument("--loss", default="bce", help="bce, cross_entropy or mse (default bce)")
-    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty λ ≥ 0 (default 0)")
+    p.add_argument("--hidden", help="hidden activation (default relu)")
+    p.add_argument("--output", help="output activation (default sigmoid)")
+    p.add_argument("--loss", help="bce, cross_entropy or mse (default bce)")
+    p.add_argument("--l2", type=float, help="L2 penalty λ ≥ 0 (default 0)")
     p.add_argument(
         "--file",
         help="a Python file that defines `network`, instead of --layers; "
@@ -82,9 +86,13 @@ def network_from(args: argparse.Namespace):
     """The network the arguments describe (``--file`` runs the user's file, trusted code)."""
     from symgrad.nn import Network, mlp
 
+    given = {name: getattr(args, name) for name in LAYER_OPTIONS if getattr(args, name) is not None}
     if args.file is not None:
-        if args.layers is not None:
-            raise SymgradError("describe the network with --layers or with --file, not both")
+        extra = ["--layers"] * (args.layers is not None) + [f"--{name}" for name in given]
+        if extra:
+            raise SymgradError(
+                f"--file defines the whole network: leave out {', '.join(extra)} (or --file)"
+            )
         network = _run_model_file(args.file).get("network")
         if not isinstance(network, Network):
             raise SymgradError(f"{args.file} must define `network`, a symgrad.nn.Network")
@@ -95,7 +103,9 @@ def network_from(args: argparse.Namespace):
         sizes = [int(s) for s in args.layers.split(",")]
     except ValueError:
         raise SymgradError(f"--layers takes sizes like 2,3,1, got {args.layers!r}") from None
-    return Network(mlp(sizes, hidden=args.hidden, output=args.output), loss=args.loss, l2=args.l2)
+    options = {**LAYER_OPTIONS, **given}
+    layers = mlp(sizes, hidden=options["hidden"], output=options["output"])
+    return Network(layers, loss=options["loss"], l2=options["l2"])
 
 
 def _notes_arguments(p: argparse.ArgumentParser) -> None:

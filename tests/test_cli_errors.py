@@ -98,7 +98,8 @@ ROWS = [
     (["notes", "--file", "nonet.py"], "nonet.py must define `network`"),
     (["notes", "--file", "adir"], "adir is a folder, not a file"),
     (["notes", "--file", "missing.py"], "no such file: missing.py"),
-    (["notes", "--file", "good.py", *NET], "--layers or with --file, not both"),
+    (["notes", "--file", "good.py", *NET], "--file defines the whole network: leave out --layers"),
+    (["notes", "--file", "good.py", "--l2", "0.1"], "leave out --l2 (or --file)"),
     # output paths
     (["notes", *NET, "-o", "afile/notes.md"], "cannot write afile/notes.md: afile is a file"),
     (["notes", *NET, "-o", "adir"], "cannot write adir: it is a folder"),
@@ -126,6 +127,7 @@ ROWS = [
     (["notes", "--layers", "2,-3,1"], "layer 1 has a size outside 1..1,000,000: 2 -> -3"),
     (["compile", "--layers", "2,100000000000,1"], "size outside 1..1,000,000"),
     (["compile", "--layers", "20000,20000,1"], "400,000,000 weights (20000×20000)"),
+    (["notes", "--layers", ",".join(["3"] * 200)], "a network has at most 50 layers, got 199"),
     (["notes", "--layers", "2,x,1"], "--layers takes sizes like 2,3,1, got '2,x,1'"),
     (["notes", "--layers", "2"], "at least two sizes"),
     (["notes", *NET, "--hidden", "swish"], "unknown activation 'swish' (known: sigmoid, relu"),

@@ -105,11 +105,15 @@ def test_layer_sizes_are_bounded_before_anything_is_allocated(sizes, message):
         Network(mlp(sizes))
 
 
-def test_the_largest_allowed_layer_builds():
-    from symgrad.nn.network import MAX_UNITS, MAX_WEIGHTS
+def test_the_largest_allowed_layer_and_depth_build():
+    from symgrad.nn.network import MAX_LAYERS, MAX_UNITS
 
     net = Network(mlp([1, MAX_UNITS, 1]))
-    assert net.params[0].shape == (MAX_UNITS, 1) and MAX_UNITS <= MAX_WEIGHTS
+    assert net.params[0].shape == (MAX_UNITS, 1)
+    deep = Network(mlp([2] + [3] * (MAX_LAYERS - 1) + [1]))
+    assert len(derive(deep).backward) == 3 * MAX_LAYERS
+    with pytest.raises(ShapeError, match=f"at most {MAX_LAYERS} layers, got {MAX_LAYERS + 1}"):
+        Network(mlp([2] + [3] * MAX_LAYERS + [1]))
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ transposes it. Losses are averaged over the m examples:
 
 plus an optional L2 penalty ``(λ/2m) Σ_l ‖W[l]‖²``, λ a finite number ≥ 0.
 
-A layer has 1 to ``MAX_UNITS`` inputs and outputs and at most ``MAX_WEIGHTS`` weights, so a
-typo such as ``2,100000000000,1`` is refused before anything tries to allocate it.
+A network has at most ``MAX_LAYERS`` layers; a layer has 1 to ``MAX_UNITS`` inputs and outputs
+and at most ``MAX_WEIGHTS`` weights, so a typo such as ``2,100000000000,1`` is refused before
+anything tries to allocate it.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ ACTIVATIONS: dict[str, Callable] = {
     "identity": lambda layer: _X,
 }
 LOSSES = ("bce", "cross_entropy", "mse")
-#: The most inputs or outputs of one layer, and the most weights of one layer (800 MB in float64).
+#: The most layers (the graph's passes recurse per layer), the most inputs or outputs of one
+#: layer, and the most weights of one layer (800 MB in float64).
+MAX_LAYERS = 50
 MAX_UNITS = 1_000_000
 MAX_WEIGHTS = 100_000_000
 
@@ -158,6 +161,8 @@ class Network:
     def __init__(self, layers: Sequence[Dense], loss: str = "bce", *, l2: float = 0.0):
         if not layers:
             raise ShapeError("a network needs at least one layer")
+        if len(layers) > MAX_LAYERS:
+            raise ShapeError(f"a network has at most {MAX_LAYERS} layers, got {len(layers)}")
         if loss not in LOSSES:
             raise SymgradError(f"unknown loss {loss!r} (known: {', '.join(LOSSES)})")
         self.layers, self.loss_name = list(layers), loss
