@@ -103,6 +103,8 @@ def _study(args: argparse.Namespace) -> int:
     network = cli_network.network_from(args)
     if args.epochs < 1:
         raise SymgradError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise SymgradError(f"--batch-size must be at least 1, got {args.batch_size}")
     cli_network.check_data(network, X, y, args.data)
     study = learning_rate_study(
         network,
