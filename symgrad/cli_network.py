@@ -2,7 +2,10 @@
 
 A network is described on the command line (``--layers 2,3,1 --hidden relu --output
 sigmoid --loss bce``) or by a Python file that defines ``network`` (a
-:class:`symgrad.nn.Network`). Registers its commands in :data:`symgrad.cli.COMMANDS`.
+:class:`symgrad.nn.Network`); that file is run as Python, so it must be trusted. Data come
+from a CSV file with a header row or an NPZ file (never unpickled); a fault in either file
+is one error naming the file (and the line, for a model file or a CSV). Registers its
+commands in :data:`symgrad.cli.COMMANDS`.
 """
 
 from __future__ import annotations
