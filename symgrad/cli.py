@@ -55,8 +55,24 @@ def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser],
     return register
 
 
+class _StoreOnce(argparse.Action):
+    """argparse's ``store``, refusing an option given twice (which value was meant?)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = vars(namespace).setdefault("_given", set())
+        if option_string is not None and self.dest in given:
+            raise argparse.ArgumentError(self, "given twice; give it once")
+        given.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with usage errors in one line: ``symgrad: error: ...``, exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
 
     def error(self, message: str):
         if message.endswith("required: EXPR"):  # argparse took "-x**2" for an option
@@ -87,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `symgrad explain ... | head`: the reader left; not an error
         sys.stderr.close()
         return 0
+    except OSError as error:  # a file that vanished or is unwritable, a full disk
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"symgrad: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -255,11 +275,12 @@ def _graph_arguments(p: argparse.ArgumentParser) -> None:
 def _graph(args: argparse.Namespace) -> int:
     """``symgrad graph EXPR --at a=1,b=2 -o FILE``: the graph picture."""
     from symgrad.draw import render
+    from symgrad.paths import output_file
     from symgrad.trace import explain
 
     trace = explain(args.expr, args.at)
     try:
-        render(trace, args.output)
+        render(trace, output_file(args.output, create=False))
     except OSError as error:
         raise SymgradError(f"cannot write {args.output}: {error.strerror or error}") from None
     print(f"wrote {args.output}")

@@ -27,7 +27,7 @@ def _positive(text: str) -> float:
 
 
 def _check_arguments(p: argparse.ArgumentParser) -> None:
-    from symgrad.cli_network import _network_arguments  # not at the top: cli imports both
+    from symgrad.cli_network import _network_arguments, seed  # not at the top: cli imports both
 
     p.add_argument(
         "expr",
@@ -44,7 +44,7 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--direction", action="store_true", help="random directions instead of every entry"
     )
-    p.add_argument("--seed", type=int, default=0, help="parameters, data, directions")
+    p.add_argument("--seed", type=seed, default=0, help="parameters, data, directions")
     p.add_argument(
         "--no-exact", dest="exact", action="store_false", help="skip SymPy's exact values"
     )
@@ -56,7 +56,8 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> int:
     """``symgrad check EXPR --at ...`` or ``symgrad check --layers ...``: the check's table."""
     from symgrad.check import check
-    from symgrad.cli_network import load_data, network_from
+    from symgrad.cli_network import check_data, load_data, network_from
+    from symgrad.paths import output_folder
 
     network_options = args.layers or args.file or args.data or args.per_entry or args.direction
     if args.expr is not None:
@@ -65,6 +66,7 @@ def _check(args: argparse.Namespace) -> int:
         if args.at is None:
             raise SymgradError("EXPR needs the point: --at a=1,b=2")
         name, expr = parse_source(args.expr)
+        output_folder(args.folder, create=False)
         report = check(
             expr, at=args.at, step=args.step, exact=args.exact, name=name, folder=args.folder
         )
@@ -73,9 +75,10 @@ def _check(args: argparse.Namespace) -> int:
             raise SymgradError("--at goes with EXPR; a network is checked on --data")
         network = network_from(args)
         data = None
-        if args.data:
-            X, y = load_data(args.data, args.label)
-            data = (X, y.astype(int) if network.loss_name == "cross_entropy" else y)
+        if args.data is not None:
+            data = load_data(args.data, args.label)
+            check_data(network, *data, args.data)
+        output_folder(args.folder, create=False)
         report = check(
             network,
             data=data,

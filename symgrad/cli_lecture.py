@@ -9,6 +9,7 @@ file. Registers its commands in :data:`symgrad.cli.COMMANDS`; imports the stages
 from __future__ import annotations
 
 import argparse
+import math
 
 from symgrad import cli_network  # attributes looked up at call time: no import cycle
 from symgrad.cli import command
@@ -39,13 +40,13 @@ def _lecture(args: argparse.Namespace) -> int:
 
 
 def _rates(text: str) -> list[float]:
-    """``"0.01,0.1,1"`` -> ``[0.01, 0.1, 1.0]``, every rate > 0."""
+    """``"0.01,0.1,1"`` -> ``[0.01, 0.1, 1.0]``, every rate finite and > 0."""
     try:
         rates = [float(r) for r in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected rates like 0.01,0.1,1; got {text!r}") from None
-    if not rates or any(not r > 0 for r in rates):
-        raise argparse.ArgumentTypeError(f"learning rates must be > 0, got {text!r}")
+    if not rates or any(not 0 < r < math.inf for r in rates):
+        raise argparse.ArgumentTypeError(f"learning rates must be > 0 and finite, got {text!r}")
     return rates
 
 
@@ -67,7 +68,7 @@ def _study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=500, help="epochs per rate (default 500)")
     p.add_argument("--optimizer", default="gd", help="gd, momentum or adam (default gd)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the whole set")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=cli_network.seed, default=0, help="0 to 4294967295")
     p.add_argument(
         "-o",
         "--out",
@@ -97,13 +98,14 @@ def _study(args: argparse.Namespace) -> int:
     from symgrad.study import learning_rate_study
 
     X, y = _study_data(args)
-    if not args.layers and not args.file:
+    if args.layers is None and args.file is None:
         args.layers = f"{X.shape[1]},16,1"
     network = cli_network.network_from(args)
     if args.epochs < 1:
         raise SymgradError(f"--epochs must be at least 1, got {args.epochs}")
-    if network.loss_name == "cross_entropy":
-        y = y.astype(int)
+    if args.batch_size is not None and args.batch_size < 1:
+        raise SymgradError(f"--batch-size must be at least 1, got {args.batch_size}")
+    cli_network.check_data(network, X, y, args.data)
     study = learning_rate_study(
         network,
         X,

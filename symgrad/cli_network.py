@@ -2,39 +2,101 @@
 
 A network is described on the command line (``--layers 2,3,1 --hidden relu --output
 sigmoid --loss bce``) or by a Python file that defines ``network`` (a
-:class:`symgrad.nn.Network`). Registers its commands in :data:`symgrad.cli.COMMANDS`.
+:class:`symgrad.nn.Network`); that file is run as Python, so it must be trusted. Data come
+from a CSV file with a header row or an NPZ file (never unpickled); a fault in either file
+is one error naming the file (and the line, for a model file or a CSV). Registers its
+commands in :data:`symgrad.cli.COMMANDS`.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import runpy
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from symgrad.cli import command
-from symgrad.errors import SymgradError
+from symgrad.errors import ShapeError, SymgradError
+from symgrad.paths import input_file, output_file, output_folder
+
+
+def seed(text: str) -> int:
+    """The ``--seed`` option: a whole number from 0 to 2**32 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 0 to {2**32 - 1}, got {text!r}"
+        )
+    return value
+
+
+#: The options that describe a ``--layers`` network, with their defaults.
+LAYER_OPTIONS = {"hidden": "relu", "output": "sigmoid", "loss": "bce", "l2": 0.0}
 
 
 def _network_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", help="sizes, inputs first: 2,3,1")
-    p.add_argument("--hidden", default="relu", help="hidden activation (default relu)")
-    p.add_argument("--output", default="sigmoid", help="output activation (default sigmoid)")
-    p.add_argument("--loss", default="bce", help="bce, cross_entropy or mse (default bce)")
-    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty λ (default 0)")
-    p.add_argument("--file", help="a Python file that defines `network`, instead of --layers")
+    p.add_argument("--hidden", help="hidden activation (default relu)")
+    p.add_argument("--output", help="output activation (default sigmoid)")
+    p.add_argument("--loss", help="bce, cross_entropy or mse (default bce)")
+    p.add_argument("--l2", type=float, help="L2 penalty λ ≥ 0 (default 0)")
+    p.add_argument(
+        "--file",
+        help="a Python file that defines `network`, instead of --layers; "
+        "runs the file as Python: only use files you trust",
+    )
+
+
+def _run_model_file(path: str) -> dict:
+    """The globals of the user's model file; its faults as one line with file and line."""
+    file = input_file(path)
+    try:
+        return runpy.run_path(os.fspath(file), run_name="__symgrad_model__")
+    except SyntaxError as error:
+        where = path if error.filename in (None, os.fspath(file)) else error.filename
+        line = f", line {error.lineno}" if error.lineno else ""
+        raise SymgradError(f"{where}{line}: {error.msg}") from None
+    except (Exception, SystemExit) as error:
+        lines = [
+            frame.tb_lineno
+            for frame in _frames(error.__traceback__)
+            if frame.tb_frame.f_code.co_filename == os.fspath(file)
+        ]
+        where = f"{path}, line {lines[-1]}" if lines else path
+        what = str(error) if isinstance(error, SymgradError) else _exception_text(error)
+        raise SymgradError(f"{where}: {what}") from None
+
+
+def _frames(tb):
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+def _exception_text(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def network_from(args: argparse.Namespace):
-    """The network the arguments describe."""
+    """The network the arguments describe (``--file`` runs the user's file, trusted code)."""
     from symgrad.nn import Network, mlp
 
-    if args.file:
-        if not Path(args.file).is_file():
-            raise SymgradError(f"no such file: {args.file}")
-        network = runpy.run_path(args.file).get("network")
+    given = {name: getattr(args, name) for name in LAYER_OPTIONS if getattr(args, name) is not None}
+    if args.file is not None:
+        extra = ["--layers"] * (args.layers is not None) + [f"--{name}" for name in given]
+        if extra:
+            raise SymgradError(
+                f"--file defines the whole network: leave out {', '.join(extra)} (or --file)"
+            )
+        network = _run_model_file(args.file).get("network")
         if not isinstance(network, Network):
             raise SymgradError(f"{args.file} must define `network`, a symgrad.nn.Network")
         return network
@@ -44,7 +106,9 @@ def network_from(args: argparse.Namespace):
         sizes = [int(s) for s in args.layers.split(",")]
     except ValueError:
         raise SymgradError(f"--layers takes sizes like 2,3,1, got {args.layers!r}") from None
-    return Network(mlp(sizes, hidden=args.hidden, output=args.output), loss=args.loss, l2=args.l2)
+    options = {**LAYER_OPTIONS, **given}
+    layers = mlp(sizes, hidden=options["hidden"], output=options["output"])
+    return Network(layers, loss=options["loss"], l2=options["l2"])
 
 
 def _notes_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,8 +123,10 @@ def _notes(args: argparse.Namespace) -> int:
     from symgrad.train.compiled import module_name
 
     network = network_from(args)
-    out = args.out or Path("generated") / f"notes_{module_name(network, None)}.md"
-    print(f"wrote {write_notes(derive(network), out)}")
+    if args.out is None:
+        args.out = Path("generated") / f"notes_{module_name(network, None)}.md"
+    output_file(args.out, create=False)
+    print(f"wrote {write_notes(derive(network), args.out)}")
     return 0
 
 
@@ -78,7 +144,9 @@ def _compile_arguments(p: argparse.ArgumentParser) -> None:
 def _compile(args: argparse.Namespace) -> int:
     from symgrad.train.compiled import CompiledNetwork
 
-    compiled = CompiledNetwork(network_from(args), args.optimizer, folder=args.folder)
+    network = network_from(args)
+    output_folder(args.folder, create=False)
+    compiled = CompiledNetwork(network, args.optimizer, folder=args.folder)
     print(f"wrote {compiled.path}")
     return 0
 
@@ -90,61 +158,138 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=0.1, help="learning rate α (default 0.1)")
     p.add_argument("--epochs", type=int, default=100, help="epochs (default 100)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the whole set")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0, help="0 to 4294967295 (default 0)")
 
 
 def load_data(path: str, label: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features (rows = examples) and labels from a CSV (header row) or NPZ file."""
-    file = Path(path)
-    if not file.is_file():
-        raise SymgradError(f"no such file: {path}")
-    if file.suffix == ".npz":
-        data = np.load(file)
-        if label not in data.files:
-            raise SymgradError(f"{file.name} has no array {label!r} (has: {', '.join(data.files)})")
-        features = [k for k in data.files if k != label]
-        if len(features) != 1:
-            raise SymgradError(f"{file.name} must hold one feature array beside {label!r}")
-        return np.asarray(data[features[0]], dtype=float), np.asarray(data[label])
-    if file.suffix != ".csv":
-        raise SymgradError(f"cannot read {file.name}: use a .csv or .npz file")
-    with open(file, newline="") as f:
-        rows = list(csv.reader(f))
-    header, body = rows[0], [r for r in rows[1:] if r]
-    if label not in header:
-        raise SymgradError(f"{file.name} has no column {label!r} (columns: {', '.join(header)})")
+    """Features (rows = examples) and labels from a CSV (header row) or NPZ file.
+
+    Raises:
+        SymgradError: the file is missing or unreadable, not CSV or NPZ, empty, ragged, has
+            no such label, or holds values that are not numbers (each naming the file).
+    """
+    file = input_file(path)
+    suffix = file.suffix.lower()
+    if suffix == ".npz":
+        return _load_npz(file, path, label)
+    if suffix != ".csv":
+        raise SymgradError(f"cannot read {path}: use a .csv or .npz file")
+    return _load_csv(file, path, label)
+
+
+def _load_npz(file: Path, path: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+    if not zipfile.is_zipfile(file):
+        raise SymgradError(f"{path} is not an NPZ file (a zip of NumPy arrays, as np.savez writes)")
     try:
-        table = np.array(body, dtype=float)
-    except ValueError as e:
-        raise SymgradError(f"{file.name}: non-numeric value ({e})") from None
+        with np.load(file, allow_pickle=False) as data:
+            names = data.files
+            if label not in names:
+                raise SymgradError(f"{path} has no array {label!r} (has: {', '.join(names)})")
+            features = [k for k in names if k != label]
+            if len(features) != 1:
+                raise SymgradError(f"{path} must hold one feature array beside {label!r}")
+            X, y = (_npz_array(data, path, name) for name in (features[0], label))
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise SymgradError(f"cannot read {path}: {error}") from None
+    return X.astype(float), y
+
+
+_KINDS = {"U": "text", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "times"}
+
+
+def _npz_array(data, path: str, name: str) -> np.ndarray:
+    """Array ``name`` of an NPZ file, refused unless it holds numbers."""
+    try:
+        array = np.asarray(data[name])
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise SymgradError(
+                f"{path}: array {name!r} holds Python objects, which symgrad does not load "
+                "(loading them can run code); save numbers"
+            ) from None
+        raise SymgradError(f"{path}: cannot read array {name!r} ({error})") from None
+    except MemoryError:
+        raise SymgradError(f"{path}: array {name!r} is too large to load") from None
+    if array.dtype.kind not in "biuf":
+        kind = _KINDS.get(array.dtype.kind, str(array.dtype))
+        raise SymgradError(f"{path}: array {name!r} holds {kind}, not real numbers")
+    return array
+
+
+def _load_csv(file: Path, path: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(file, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise SymgradError(f"{path} is not a CSV text file ({error})") from None
+    if not rows:
+        raise SymgradError(f"{path} is empty: expected a header row and one row per example")
+    header = [name.strip() for name in rows[0][1]]
+    body = rows[1:]
+    if label not in header:
+        raise SymgradError(f"{path} has no column {label!r} (columns: {', '.join(header)})")
+    if header.count(label) > 1:
+        raise SymgradError(f"{path} has the column {label!r} twice")
+    if not body:
+        raise SymgradError(f"{path} has a header row but no examples")
+    for line, row in body:
+        if len(row) != len(header):
+            raise SymgradError(
+                f"{path}, line {line}: {len(row)} values for the header's {len(header)} columns"
+            )
+    try:
+        table = np.array([row for _, row in body], dtype=float)
+    except ValueError:
+        raise SymgradError(_first_non_number(path, header, body, label)) from None
     k = header.index(label)
     return np.delete(table, k, axis=1), table[:, k]
 
 
+def _first_non_number(path: str, header: list[str], body: list, label: str) -> str:
+    """The message naming the first CSV cell that is not a number."""
+    for line, row in body:
+        for name, cell in zip(header, row, strict=True):
+            try:
+                float(cell)
+            except ValueError:
+                column = f"the label column {name!r}" if name == label else f"column {name!r}"
+                return f"{path}, line {line}, {column}: {cell.strip()!r} is not a number"
+    return f"{path}: a value that is not a number"
+
+
+def check_data(network, X, y, path: str) -> None:
+    """Shape and label errors of the data, naming its file, before anything is compiled."""
+    from symgrad.nn import to_columns
+
+    try:
+        to_columns(network, X, y)
+    except ShapeError as error:
+        raise ShapeError(f"{path}: {error}") from None
+
+
 @command("train", "train a network on a CSV or NPZ file and print the loss curve", _train_arguments)
 def _train(args: argparse.Namespace) -> int:
-    from symgrad.nn import to_columns
-    from symgrad.train.compiled import CompiledNetwork
     from symgrad.train.fit import fit
 
     X, y = load_data(args.data, args.label)
     network = network_from(args)
-    if network.loss_name == "cross_entropy":
-        y = y.astype(int)
-    to_columns(network, X, y)  # shape and label errors before anything is compiled
-    compiled = CompiledNetwork(network, args.optimizer, folder=args.folder)
+    check_data(network, X, y, args.data)
+    output_folder(args.folder, create=False)
     result = fit(
         network,
         X,
         y,
+        optimizer=args.optimizer,
         lr=args.lr,
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
-        compiled=compiled,
+        folder=args.folder,
     )
     marks = sorted({0, *np.linspace(0, args.epochs - 1, 6).astype(int)})
-    print(f"{network.describe()}, {compiled.optimizer.name}, α = {args.lr:g}, m = {len(X)}")
+    optimizer = result.compiled.optimizer.name
+    print(f"{network.describe()}, {optimizer}, α = {args.lr:g}, m = {len(X)}")
     for e in marks:
         print(f"epoch {e + 1:>6}: loss {result.history[e]:.6g}")
     if network.loss_name != "mse":

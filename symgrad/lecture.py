@@ -29,6 +29,7 @@ from symgrad.errors import SymgradError
 from symgrad.nn import Network, derive, logistic_regression, mlp
 from symgrad.nn.notes import notes
 from symgrad.nn.printing import sections
+from symgrad.paths import output_folder
 from symgrad.study import descent_picture, learning_rate_study, pyplot, save_figure
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
@@ -415,12 +416,12 @@ def build_lecture(
         The path of the folder's ``index.md``, which links every file written.
 
     Raises:
-        SymgradError: a stage failed (e.g. training diverged).
+        SymgradError: ``folder`` (or ``folder/code``) is a file or lies under one, or a
+            stage failed (e.g. training diverged).
     """
     started = time.perf_counter()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    code = folder / "code"
+    folder = output_folder(folder)  # a file in the way is refused before any work
+    code = output_folder(folder / "code")
     book = _Book(folder, progress)
     try:
         pyplot()

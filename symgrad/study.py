@@ -24,6 +24,7 @@ import sympy
 from symgrad.autodiff import grad
 from symgrad.errors import SymgradError, TrainingDivergedError
 from symgrad.nn.reference import init_params
+from symgrad.paths import output_folder
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
 
@@ -51,8 +52,7 @@ def pyplot():
 
 def save_figure(fig, folder, name: str) -> list[Path]:
     """Write ``fig`` to ``folder/name.png`` and ``folder/name.svg``; returns both paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = output_folder(folder)
     paths = [folder / f"{name}.png", folder / f"{name}.svg"]
     fig.savefig(paths[0], dpi=120, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight")
@@ -185,13 +185,17 @@ def learning_rate_study(
         A :class:`Study`; a run that diverged keeps its history up to the divergence.
 
     Raises:
-        SymgradError: no rates, a rate ≤ 0, or matplotlib missing.
+        SymgradError: no rates, a rate ≤ 0 or not finite, matplotlib missing, or ``folder``
+            or ``code_folder`` a file or under one.
     """
-    if not rates or any(r <= 0 for r in rates):
-        raise SymgradError(f"need learning rates > 0, got {list(rates)}")
-    plt = pyplot()  # fail before training when matplotlib is missing
-    folder = Path(folder)
-    code_folder = Path(code_folder) if code_folder is not None else folder / "code"
+    if not rates or any(not 0 < r < math.inf for r in rates):
+        raise SymgradError(f"need finite learning rates > 0, got {list(rates)}")
+    # a file in the way, or matplotlib missing, is refused before anything is compiled
+    folder = output_folder(folder, create=False)
+    code_folder = output_folder(
+        code_folder if code_folder is not None else folder / "code", create=False
+    )
+    plt = pyplot()
     compiled = compiled or CompiledNetwork(network, optimizer, folder=code_folder)
     start = init_params(network, seed=seed)
     kw = dict(batch_size=batch_size, seed=seed)

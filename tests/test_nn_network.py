@@ -90,6 +90,52 @@ def test_layer_size_below_one_names_the_layer():
         Network([Dense(4, 0), Dense(0, 1, "sigmoid")])
 
 
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        ([2, 1_000_001, 1], r"layer 1 has a size outside 1\.\.1,000,000: 2 -> 1000001"),
+        ([2, 100_000_000_000, 1], "layer 1 has a size outside"),
+        ([1_000_000, 101, 1], r"layer 1 would have 101,000,000 weights \(101×1000000\)"),
+        ([2, 2.5, 1], "layer 1: sizes must be whole numbers, got 2.5"),
+        ([2, True, 1], "sizes must be whole numbers, got True"),
+    ],
+)
+def test_layer_sizes_are_bounded_before_anything_is_allocated(sizes, message):
+    with pytest.raises(ShapeError, match=message):
+        Network(mlp(sizes))
+
+
+def test_the_largest_allowed_layer_and_depth_build():
+    from symgrad.nn.network import MAX_LAYERS, MAX_UNITS
+
+    net = Network(mlp([1, MAX_UNITS, 1]))
+    assert net.params[0].shape == (MAX_UNITS, 1)
+    deep = Network(mlp([2] + [3] * (MAX_LAYERS - 1) + [1]))
+    assert len(derive(deep).backward) == 3 * MAX_LAYERS
+    with pytest.raises(ShapeError, match=f"at most {MAX_LAYERS} layers, got {MAX_LAYERS + 1}"):
+        Network(mlp([2] + [3] * MAX_LAYERS + [1]))
+
+
+@pytest.mark.parametrize(
+    "l2, shown", [(-1, "-1"), (-1e-300, "-1e-300"), (np.nan, "nan"), (np.inf, "inf"), ("a", "'a'")]
+)
+def test_l2_must_be_finite_and_nonnegative(l2, shown):
+    with pytest.raises(SymgradError, match=f"l2 must be a finite number ≥ 0, got {shown}$"):
+        Network(mlp([2, 3, 1]), l2=l2)
+    with pytest.raises(SymgradError, match="l2 must be"):
+        logistic_regression(2, l2=l2)
+
+
+def test_l2_accepts_zero_and_large_finite_values():
+    assert Network(mlp([2, 1]), l2=0).l2 == 0.0
+    assert Network(mlp([2, 1]), l2=np.float32(1e30)).l2 == pytest.approx(1e30)
+
+
+def test_leaky_relu_slope_must_be_finite():
+    with pytest.raises(SymgradError, match="layer 1: leaky ReLU's slope must be a finite number"):
+        Network(mlp([2, 3, 1], hidden="leaky_relu", slope=float("nan")))
+
+
 def test_unknown_activation_names_it_and_the_layer():
     with pytest.raises(SymgradError, match="layer 2: unknown activation 'swish'"):
         Network([Dense(4, 3, "relu"), Dense(3, 1, "swish")])

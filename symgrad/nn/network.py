@@ -9,11 +9,17 @@ transposes it. Losses are averaged over the m examples:
 - ``"cross_entropy"``: softmax cross-entropy for k classes after a softmax output;
 - ``"mse"``: ``½‖a − y‖²`` per example (the ½ makes dZ = A − Y for an identity output);
 
-plus an optional L2 penalty ``(λ/2m) Σ_l ‖W[l]‖²``.
+plus an optional L2 penalty ``(λ/2m) Σ_l ‖W[l]‖²``, λ a finite number ≥ 0.
+
+A network has at most ``MAX_LAYERS`` layers; a layer has 1 to ``MAX_UNITS`` inputs and outputs
+and at most ``MAX_WEIGHTS`` weights, so a typo such as ``2,100000000000,1`` is refused before
+anything tries to allocate it.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -49,6 +55,23 @@ ACTIVATIONS: dict[str, Callable] = {
     "identity": lambda layer: _X,
 }
 LOSSES = ("bce", "cross_entropy", "mse")
+#: The most layers (the graph's passes recurse per layer), the most inputs or outputs of one
+#: layer, and the most weights of one layer (800 MB in float64).
+MAX_LAYERS = 50
+MAX_UNITS = 1_000_000
+MAX_WEIGHTS = 100_000_000
+
+
+def _finite_nonnegative(name: str, value) -> float:
+    """``float(value)``, refused unless it is a finite number ≥ 0."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not 0 <= number < math.inf:
+        shown = f"{number:g}" if isinstance(value, numbers.Real) else repr(value)
+        raise SymgradError(f"{name} must be a finite number ≥ 0, got {shown}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -96,6 +119,27 @@ def mlp(sizes: Sequence[int], *, hidden="relu", output="sigmoid", slope: float =
     return [Dense(a, b, g, slope) for a, b, g in zip(sizes[:-1], sizes[1:], acts, strict=False)]
 
 
+def _check_sizes(where: str, layer: Dense) -> None:
+    """Refuse sizes that are not whole numbers in 1..MAX_UNITS, too many weights, a bad slope."""
+    for size in (layer.n_in, layer.n_out):
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            raise ShapeError(f"{where}: sizes must be whole numbers, got {size!r}")
+        if not 1 <= size <= MAX_UNITS:
+            raise ShapeError(
+                f"{where} has a size outside 1..{MAX_UNITS:,}: {layer.n_in} -> {layer.n_out}"
+            )
+    if layer.n_in * layer.n_out > MAX_WEIGHTS:
+        raise ShapeError(
+            f"{where} would have {layer.n_in * layer.n_out:,} weights "
+            f"({layer.n_out}×{layer.n_in}); at most {MAX_WEIGHTS:,} are allowed"
+        )
+    slope = layer.slope
+    if layer.activation == "leaky_relu" and not (
+        isinstance(slope, numbers.Real) and math.isfinite(slope)
+    ):
+        raise SymgradError(f"{where}: leaky ReLU's slope must be a finite number, got {slope!r}")
+
+
 @dataclass(frozen=True)
 class Named:
     """A tensor of the forward pass with the name it prints under."""
@@ -117,9 +161,12 @@ class Network:
     def __init__(self, layers: Sequence[Dense], loss: str = "bce", *, l2: float = 0.0):
         if not layers:
             raise ShapeError("a network needs at least one layer")
+        if len(layers) > MAX_LAYERS:
+            raise ShapeError(f"a network has at most {MAX_LAYERS} layers, got {len(layers)}")
         if loss not in LOSSES:
             raise SymgradError(f"unknown loss {loss!r} (known: {', '.join(LOSSES)})")
-        self.layers, self.loss_name, self.l2 = list(layers), loss, float(l2)
+        self.layers, self.loss_name = list(layers), loss
+        self.l2 = _finite_nonnegative("l2", l2)
         self.X = Var("X", (layers[0].n_in, m), "data", "X", "X")
         self.Y = Var("Y", (layers[-1].n_out, m), "labels", "Y", "Y")
         self.params: list[Var] = []
@@ -137,13 +184,12 @@ class Network:
 
     def _dense(self, l: int, layer: Dense, a: Tensor) -> Tensor:
         where = f"layer {l}"
+        _check_sizes(where, layer)
         if layer.n_in != a.shape[0]:
             raise ShapeError(
                 f"{where} takes {layer.n_in} inputs but "
                 + (f"layer {l - 1} gives {a.shape[0]}" if l > 1 else f"the data has {a.shape[0]}")
             )
-        if layer.n_in < 1 or layer.n_out < 1:
-            raise ShapeError(f"{where} has a size below 1: {layer.n_in} -> {layer.n_out}")
         if layer.activation == "softmax" and l != len(self.layers):
             raise SymgradError(f"{where}: softmax is supported on the output layer only")
         tag, tex = ("", "") if len(self.layers) == 1 else (f"[{l}]", f"^{{[{l}]}}")

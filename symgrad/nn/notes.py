@@ -10,6 +10,7 @@ from pathlib import Path
 
 from symgrad.nn.backprop import Backprop
 from symgrad.nn.printing import sections as equation_sections
+from symgrad.paths import output_file
 
 _ACTIVATION_WORDS = {
     "relu": "ReLU (max(0, z))",
@@ -101,8 +102,11 @@ def notes(backprop: Backprop, title: str | None = None) -> str:
 
 
 def write_notes(backprop: Backprop, path) -> Path:
-    """Write :func:`notes` to ``path`` (folders created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(notes(backprop))
+    """Write :func:`notes` to ``path`` (folders created); returns the path.
+
+    Raises:
+        SymgradError: ``path`` is a folder, lies under a file or cannot be written.
+    """
+    path = output_file(path)
+    path.write_text(notes(backprop), encoding="utf-8")
     return path
