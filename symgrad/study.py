@@ -25,6 +25,7 @@ from symgrad.autodiff import grad
 from symgrad.errors import SymgradError, TrainingDivergedError
 from symgrad.nn.reference import init_params
 from symgrad.paths import output_folder
+from symgrad.reader import as_expression
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
 
@@ -297,7 +298,7 @@ def descent_picture(
     (2*w - 6, [0.0, 0.6, 1.08])
     """
     w = sympy.Symbol(w) if isinstance(w, str) else w
-    loss = sympy.sympify(loss)
+    loss = as_expression(loss)
     extra = loss.free_symbols - {w}
     if extra:
         names = ", ".join(sorted(map(str, extra)))

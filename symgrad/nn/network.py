@@ -42,6 +42,7 @@ from symgrad.nn.tensor import (
     m,
     scale,
 )
+from symgrad.reader import as_expression
 
 #: The L2 penalty's strength as it prints; its value is ``Network.l2``.
 LAMBDA = sympy.Symbol("lambda", nonnegative=True)
@@ -99,7 +100,7 @@ class Dense:
                     f"{where}: unknown activation {self.activation!r} (known: {known})"
                 )
             return ACTIVATIONS[self.activation](self)
-        kernel = sympy.sympify(self.activation(_X))
+        kernel = as_expression(self.activation(_X))
         if _X not in kernel.free_symbols:
             raise SymgradError(f"{where}: activation {kernel} does not depend on its input")
         try:
