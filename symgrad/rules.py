@@ -11,15 +11,15 @@ Operations without an entry fall back to SymPy's ``fdiff``; an operation with
 neither is a :class:`~symgrad.errors.NoDerivativeRuleError` that names it.
 
 Kinks follow ReLU's convention, ``relu'(0) = 0`` (:class:`~symgrad.functions.step`,
-``1[x > 0]``): the derivative at a kink is the one of the side where the function is
-flat or not selected. ``|x|' = sign(x)`` (0 at 0); ``sign``, ``step`` and ``Heaviside``
-have derivative 0 (their jump is a kink, not a Dirac delta); ``Max(a₁, …, aₙ)`` passes
-the derivative to an argument only where it is strictly greater than every other one,
-``∂Max/∂aᵢ = Π_{j≠i} step(aᵢ − aⱼ)``, so at a tie no argument gets it
-(``Max(x, 0)`` is ReLU, with derivative 0 at 0); ``Min`` likewise where an argument is
-strictly smaller than every other. A ``Piecewise`` passes the derivative to the branch
-selected at the point (the first whose condition holds), as the derivative of each branch
-under the same conditions; conditions themselves have derivative 0.
+``1[x > 0]``): a function's derivative at a kink is one of its one-sided derivatives,
+never an average, and a jump's derivative is 0 (not a Dirac delta). So ``|x|' = sign(x)``
+(0 at 0); ``sign``, ``step`` and ``Heaviside`` have derivative 0. ``Max(a₁, …, aₙ)`` passes
+the derivative to the argument that is largest, and at a tie to the first of the tied
+ones in SymPy's order of the arguments, which puts a number first: ``Max(x, 0)`` is ReLU,
+with derivative 0 at 0, and ``Max(u, v)`` where ``u = v`` on a whole region has the
+derivative ``u' = v'`` there. ``Min`` likewise with the smallest. A ``Piecewise`` passes the
+derivative to the branch selected at the point (the first whose condition holds), as the
+derivative of each branch under the same conditions; conditions have derivative 0.
 """
 
 from __future__ import annotations
@@ -145,15 +145,23 @@ def _pow_partial(node, i):
 
 
 def _max_partial(node, i):
-    """1 where argument i is strictly greater than every other, else 0 (at a tie too)."""
-    out = node.args[i]
-    return sympy.Mul(*(F.step(out - a) for j, a in enumerate(node.args) if j != i))
+    """1 where argument i is the largest and no earlier argument ties with it, else 0."""
+    return _selected(node.args, i, lambda u, v: u - v)
 
 
 def _min_partial(node, i):
-    """1 where argument i is strictly smaller than every other, else 0 (at a tie too)."""
-    out = node.args[i]
-    return sympy.Mul(*(F.step(a - out) for j, a in enumerate(node.args) if j != i))
+    """1 where argument i is the smallest and no earlier argument ties with it, else 0."""
+    return _selected(node.args, i, lambda u, v: v - u)
+
+
+def _selected(args, i, beyond):
+    """``Π_{j<i} step(beyond(aᵢ, aⱼ)) · Π_{j>i} (1 − step(beyond(aⱼ, aᵢ)))``: the indicator that
+    argument i wins strictly against every earlier argument and at least ties every later one.
+    """
+    out = args[i]
+    earlier = (F.step(beyond(out, a)) for a in args[:i])
+    later = (1 - F.step(beyond(a, out)) for a in args[i + 1 :])
+    return sympy.Mul(*earlier, *later)
 
 
 def _piecewise_partial(node, i):

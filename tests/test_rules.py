@@ -6,7 +6,8 @@ and an elementary reference formula whose ``sympy.diff`` is the oracle (for our 
 ``sympy.diff`` of the node itself would only call the same ``fdiff`` the rule uses). Every
 scalar rule in ``RULES`` must have a line, so a rule added without a spec fails here. The
 functions with kinks (Abs, sign, Heaviside, Max, Min, Piecewise) are sampled away from them;
-their convention at the kink (ReLU's: 0 there) is tested by hand below.
+their convention at the kink (ReLU's: 0 there; a tie of Max or Min goes to one argument) is
+tested by hand below.
 """
 
 from contextlib import contextmanager
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import sympy
-
 from sympy.functions.elementary.piecewise import ExprCondPair
 
 import symgrad
@@ -286,12 +286,23 @@ def test_kinks_follow_relus_convention():
     assert symgrad.grad(sympy.Abs(a), a).subs(a, 0) == 0
     assert symgrad.grad(sympy.Heaviside(a), a) == 0
     assert symgrad.grad(sympy.sign(a), a) == 0
-    # at a tie no argument gets the derivative; strictly largest (smallest) gets all of it
-    tie = {a: 1, b: 1, c: 0}
-    assert [x.subs(tie) for x in symgrad.grad(sympy.Max(a, b, c), [a, b, c])] == [0, 0, 0]
-    assert [x.subs(tie) for x in symgrad.grad(sympy.Min(a, b, c), [a, b, c])] == [0, 0, 1]
-    low_tie = {a: 0, b: 0, c: 1}
-    assert [x.subs(low_tie) for x in symgrad.grad(sympy.Max(a, b, c), [a, b, c])] == [0, 0, 1]
+    assert symgrad.grad(sympy.Max(0, 1 - a * b), a).subs({a: 1, b: 1}) == 0  # hinge at 1
+    # one argument gets the derivative: the largest (smallest), at a tie the first tied one
+    assert sympy.Max(c, b, a).args == (a, b, c)  # SymPy's order, whatever the order written
+
+    def at(op, point):
+        return [d.subs(point) for d in symgrad.grad(op(a, b, c), [a, b, c])]
+
+    assert at(sympy.Max, {a: 1, b: 1, c: 0}) == [1, 0, 0]
+    assert at(sympy.Max, {a: 0, b: 2, c: 2}) == [0, 1, 0]
+    assert at(sympy.Max, {a: 3, b: 3, c: 3}) == [1, 0, 0]
+    assert at(sympy.Max, {a: 0, b: 0, c: 1}) == [0, 0, 1]
+    assert at(sympy.Min, {a: 1, b: 1, c: 0}) == [0, 0, 1]
+    assert at(sympy.Min, {a: 0, b: 0, c: 1}) == [1, 0, 0]
+    assert at(sympy.Min, {a: 2, b: 1, c: 1}) == [0, 1, 0]
+    # a tie on a whole region: the derivative of either (they agree there)
+    tied = sympy.Max(a**2, sympy.Piecewise((a**2, b > 0), (0, True)))
+    assert symgrad.grad(tied, a).subs({a: 3, b: 1}) == 6
 
 
 def test_subclass_uses_its_parents_rule():
