@@ -23,7 +23,7 @@ from sympy import S
 from symgrad.errors import SymgradError
 from symgrad.graph import depends_on, quote, scalar_children, topological_order
 from symgrad.parsing import parse_expression
-from symgrad.rules import rule_for
+from symgrad.rules import piecewise_indicator, rule_for
 
 
 def backward(
@@ -116,7 +116,31 @@ def _as_symbols(wrt, orders: Sequence[list]) -> tuple[tuple, bool]:
 def _gradient(expr: sympy.Expr, symbols: tuple, order: list | None = None) -> tuple:
     order = topological_order([expr]) if order is None else order
     adjoints = backward(order, expr, symbols)
-    return tuple(adjoints.get(s, S.Zero) for s in symbols)
+    result = tuple(adjoints.get(s, S.Zero) for s in symbols)
+    for node in order:  # inner ones first
+        if isinstance(node, sympy.Piecewise):
+            result = tuple(_fold(d, node) for d in result)
+    return result
+
+
+def _fold(d, node: sympy.Piecewise):
+    """``d`` with ``node``'s branch indicators as one Piecewise under ``node``'s conditions.
+
+    Through a Piecewise the sweep gives a sum over branches of (indicator · the branch's
+    derivative); on the region where branch k is selected that is ``d`` with indicator k set
+    to 1 and the others to 0, so the result reads as each branch's derivative under its own
+    condition. (``xreplace`` walks ``d`` as a tree: only gradients through a Piecewise pay it.)
+    """
+    n = len(node.args)
+    marks = [piecewise_indicator(node, i) for i in range(n)]
+    cases = [
+        d.xreplace({m: S.One if i == k else S.Zero for i, m in enumerate(marks)}) for k in range(n)
+    ]
+    rest = d.xreplace(dict.fromkeys(marks, S.Zero))  # where no condition holds
+    if all(case == d for case in cases):
+        return d  # no indicator of this node in d
+    pairs = [(case, pair.cond) for case, pair in zip(cases, node.args, strict=True)]
+    return sympy.Piecewise(*pairs, (rest, True))
 
 
 def _order(order) -> int:

@@ -164,8 +164,12 @@ def _selected(args, i, beyond):
     return sympy.Mul(*earlier, *later)
 
 
-def _piecewise_partial(node, i):
-    """1 where branch i is the one selected (its condition holds, no earlier one does)."""
+def piecewise_indicator(node, i):
+    """1 where branch i is the one selected (its condition holds, no earlier one does), else 0.
+
+    The partial of a Piecewise with respect to its branch i; :mod:`symgrad.autodiff` folds a
+    gradient's indicators back into one Piecewise.
+    """
     return sympy.Piecewise(
         *((S.One if j == i else S.Zero, pair.cond) for j, pair in enumerate(node.args[: i + 1])),
         (S.Zero, True),
@@ -188,7 +192,7 @@ register(sympy.sign, partial=lambda node, i: S.Zero)
 register(sympy.Heaviside, partial=lambda node, i: S.Zero)
 register(sympy.Max, partial=_max_partial)
 register(sympy.Min, partial=_min_partial)
-register(sympy.Piecewise, partial=_piecewise_partial)
+register(sympy.Piecewise, partial=piecewise_indicator)
 # a branch (expression, condition): the expression passes its adjoint on, the condition none
 register(ExprCondPair, partial=lambda node, i: S.One if i == 0 else S.Zero)
 for _fn in (F.sigmoid, F.relu, F.leaky_relu, F.softplus, F.log_sigmoid, F.step):

@@ -271,6 +271,10 @@ def test_huber_loss_to_second_order(rng):
 def test_piecewise_derivative_is_the_selected_branchs():
     pw = sympy.Piecewise((a**2, a < -1), (sympy.exp(a), a < 1), (3 * a, True))
     d = symgrad.grad(pw, a)
+    # the sweep's indicators are folded back: each branch's derivative under its condition
+    assert d == sympy.Piecewise((2 * a, a < -1), (sympy.exp(a), a < 1), (3, True))
+    huber = symgrad.grad(_huber(a, b), a)
+    assert huber == sympy.Piecewise((a, sympy.Abs(a) <= b), (b * sympy.sign(a), True))
     for a0, want in [(-2, -4), (0, 1), (5, 3), (-1, sympy.exp(-1)), (1, 3)]:
         assert sympy.simplify(d.subs(a, a0) - want) == 0, a0  # boundaries: the branch selected
     # a condition in another symbol gets no derivative
