@@ -21,7 +21,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from symgrad import functions as F
 from symgrad.autodiff import backward, grad, hessian, jacobian, value_and_grad
 from symgrad.errors import SymgradError
-from symgrad.graph import topological_order
+from symgrad.graph import QUOTE_LIMIT, quote, topological_order
 from symgrad.rules import RULES, register
 
 a, b, c = sympy.symbols("a b c")
@@ -297,6 +297,18 @@ def test_gradient_of_a_dag_whose_tree_is_exponential(x0):
         sig = 1 / (1 + math.exp(-v))
         v, dv = np.logaddexp(0.0, v) + v * x0, sig * dv + dv * x0 + v
     assert _value(d, {x: x0}) == pytest.approx(dv, rel=1e-9)
+
+
+def test_quote_cuts_long_expressions_cheaply():
+    assert quote(x**2 + y) == "x**2 + y"
+    long = quote(sum(sympy.symbols("v0:100")))
+    assert len(long) == QUOTE_LIMIT and long.startswith("v0 + v1 + v10") and long.endswith("…")
+    assert quote(sympy.Integer(10) ** 200) == "1" + "0" * (QUOTE_LIMIT - 2) + "…"
+    u = x
+    for _ in range(60):  # about 2^60 nodes as a tree: str(u) would never finish
+        u = F.softplus(u) + u * x
+    text = quote(u)
+    assert len(text) <= QUOTE_LIMIT and "softplus(" in text and "…" in text
 
 
 @pytest.fixture
