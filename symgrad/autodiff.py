@@ -7,7 +7,10 @@ adjoint contributions in a list that is summed once. It serves the scalar graph
 here, the trace's graph of named steps and the tensor graph alike.
 
 ``sympy.diff`` is never called on a whole expression: local derivatives come from
-the rule registry (:mod:`symgrad.rules`).
+the rule registry (:mod:`symgrad.rules`). The derivative with respect to a symbol the
+expression does not contain is 0, so derivatives compose (``grad(grad(f, x), x)``,
+``order=n``); a Piecewise's derivative comes out as one Piecewise of its branches'
+derivatives. Imports graph, rules, parsing (text input) and errors.
 """
 
 from __future__ import annotations
