@@ -7,19 +7,26 @@ adjoint contributions in a list that is summed once. It serves the scalar graph
 here, the trace's graph of named steps and the tensor graph alike.
 
 ``sympy.diff`` is never called on a whole expression: local derivatives come from
-the rule registry (:mod:`symgrad.rules`).
+the rule registry (:mod:`symgrad.rules`). The derivative with respect to a symbol the
+expression does not contain is 0, so derivatives compose (``grad(grad(f, x), x)``,
+``order=n``); a Piecewise's derivative comes out as one Piecewise of its branches'
+derivatives. Imports graph, rules, parsing (text input) and errors.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
 
+import numpy as np
 import sympy
 from sympy import S
 
-from symgrad.errors import UnknownSymbolError
-from symgrad.graph import depends_on, scalar_children, topological_order
-from symgrad.rules import rule_for
+from symgrad.errors import SymgradError
+from symgrad.graph import depends_on, quote, scalar_children, topological_order
+from symgrad.parsing import parse_expression
+from symgrad.rules import piecewise_indicator, rule_for
 
 
 def backward(
@@ -65,76 +72,149 @@ def backward(
     return adjoints
 
 
-def _as_symbols(wrt, orders: Sequence[list]) -> tuple[tuple, bool]:
-    """``wrt`` as a tuple of symbols, each checked against the graphs' nodes in ``orders``.
+def _as_expr(expr) -> sympy.Expr:
+    """``expr`` as a scalar SymPy expression: numbers are constants, text is parsed."""
+    if isinstance(expr, str):
+        expr = parse_expression(expr).doit()
+    elif isinstance(expr, (int, float, Fraction, np.number)) and not isinstance(expr, bool):
+        expr = sympy.sympify(expr)
+    if not isinstance(expr, sympy.Expr) or isinstance(expr, sympy.MatrixBase):
+        raise SymgradError(f"can only differentiate a scalar expression, got {_what(expr)}")
+    return expr
 
-    The symbols are read off the topological orders, not ``expr.free_symbols``: SymPy's
-    property walks the expression as a tree (exponential in a DAG with shared subexpressions)
-    and recursively (a deep expression exceeds the recursion limit).
+
+def _what(obj) -> str:
+    return quote(obj) if isinstance(obj, sympy.Basic) else f"{type(obj).__name__} {obj!r:.80}"
+
+
+def _as_symbols(wrt, orders: Sequence[list]) -> tuple[tuple, bool]:
+    """``wrt`` as a tuple of symbols, and whether a single one was given.
+
+    A name is looked up among the symbols in the graphs' ``orders`` (so ``"x"`` finds a
+    real ``x``); a name of no symbol there, or a symbol the graphs do not contain, is still
+    a symbol, and its derivative 0. The symbols are read off the topological orders, not
+    ``expr.free_symbols``: SymPy's property walks the expression as a tree (exponential in
+    a DAG with shared subexpressions) and recursively (a deep one exceeds the recursion limit).
     """
-    single = isinstance(wrt, (sympy.Basic, str))
-    symbols = tuple(
-        sympy.Symbol(w) if isinstance(w, str) else w for w in ([wrt] if single else wrt)
-    )
-    free = {node for order in orders for node in order if isinstance(node, sympy.Symbol)}
-    missing = [str(s) for s in symbols if s not in free]
-    if missing:
-        have = ", ".join(sorted(map(str, free))) or "none"
-        raise UnknownSymbolError(
-            f"{', '.join(missing)} not in the expression (its symbols: {have})"
-        )
-    return symbols, single
+    single = isinstance(wrt, (sympy.Expr, str)) or not isinstance(wrt, Iterable)
+    by_name: dict = {}
+    for node in (node for order in orders for node in order):
+        if isinstance(node, sympy.Symbol):
+            by_name.setdefault(node.name, set()).add(node)
+    symbols = []
+    for w in [wrt] if single else wrt:
+        if isinstance(w, str):
+            found = by_name.get(w, set())
+            if len(found) > 1:
+                raise SymgradError(f"{w} names {len(found)} symbols with different assumptions")
+            if not (found or w.isidentifier()):
+                raise SymgradError(f"can only differentiate with respect to a symbol, got {w!r}")
+            w = next(iter(found)) if found else sympy.Symbol(w)
+        if not isinstance(w, sympy.Symbol):
+            raise SymgradError(f"can only differentiate with respect to a symbol, got {_what(w)}")
+        symbols.append(w)
+    return tuple(symbols), single
 
 
 def _gradient(expr: sympy.Expr, symbols: tuple, order: list | None = None) -> tuple:
     order = topological_order([expr]) if order is None else order
     adjoints = backward(order, expr, symbols)
-    return tuple(adjoints.get(s, S.Zero) for s in symbols)
+    result = tuple(adjoints.get(s, S.Zero) for s in symbols)
+    for node in order:  # inner ones first
+        if isinstance(node, sympy.Piecewise):
+            result = tuple(_fold(d, node) for d in result)
+    return result
 
 
-def grad(expr, wrt):
+def _fold(d, node: sympy.Piecewise):
+    """``d`` with ``node``'s branch indicators as one Piecewise under ``node``'s conditions.
+
+    Through a Piecewise the sweep gives a sum over branches of (indicator · the branch's
+    derivative); on the region where branch k is selected that is ``d`` with indicator k set
+    to 1 and the others to 0, so the result reads as each branch's derivative under its own
+    condition. (``xreplace`` walks ``d`` as a tree: only gradients through a Piecewise pay it.)
+    """
+    n = len(node.args)
+    marks = [piecewise_indicator(node, i) for i in range(n)]
+    cases = [
+        d.xreplace({m: S.One if i == k else S.Zero for i, m in enumerate(marks)}) for k in range(n)
+    ]
+    rest = d.xreplace(dict.fromkeys(marks, S.Zero))  # where no condition holds
+    if all(case == d for case in cases):
+        return d  # no indicator of this node in d
+    pairs = [(case, pair.cond) for case, pair in zip(cases, node.args, strict=True)]
+    return sympy.Piecewise(*pairs, (rest, True))
+
+
+def _order(order) -> int:
+    try:
+        n = operator.index(order)
+    except TypeError:
+        n = None
+    if n is None or isinstance(order, bool) or n < 0:
+        raise SymgradError(f"order must be a whole number 0, 1, 2, ..., got {order!r}")
+    return n
+
+
+def grad(expr, wrt, *, order: int = 1):
     """Derivative of ``expr`` with respect to ``wrt`` by reverse-mode chain rule.
 
+    The derivative with respect to a symbol ``expr`` does not contain is 0 (as in SymPy
+    and JAX), so derivatives compose: ``grad(grad(f, x), x)`` of a linear ``f`` is 0.
+
     Args:
-        expr: a SymPy expression (or something ``sympify`` accepts).
-        wrt: a symbol (result is one expression) or a sequence of them (a tuple).
+        expr: a scalar SymPy expression, a number (a constant), or text (parsed by
+            :func:`symgrad.parsing.parse_expression`).
+        wrt: a symbol or its name (result is one expression) or a sequence of them (a tuple).
+        order: the derivative's order ``n``: ``n`` reverse sweeps, each over the previous
+            result (0 gives ``expr``). With a sequence, each entry is the ``n``-th
+            derivative with respect to that symbol alone (mixed ones: :func:`hessian`).
 
     Raises:
-        UnknownSymbolError: a symbol in ``wrt`` does not occur in ``expr``.
+        SymgradError: ``wrt`` holds something that is not a symbol, ``expr`` is not a
+            scalar expression, or ``order`` is not a whole number ≥ 0.
         NoDerivativeRuleError: an operation on the path has no rule.
 
     >>> import sympy, symgrad
-    >>> a, b, c = sympy.symbols("a b c")
+    >>> a, b, c, x = sympy.symbols("a b c x")
     >>> symgrad.grad(3 * (a + b * c), [a, b, c])
     (3, 3*c, 3*b)
+    >>> symgrad.grad(x**3, x, order=2), symgrad.grad(6, x), symgrad.grad(x**3, x, order=4)
+    (6*x, 0, 0)
     """
-    expr = sympy.sympify(expr)
-    order = topological_order([expr])
-    symbols, single = _as_symbols(wrt, [order])
-    result = _gradient(expr, symbols, order)
+    n = _order(order)
+    expr = _as_expr(expr)
+    graph = topological_order([expr])
+    symbols, single = _as_symbols(wrt, [graph])
+    result = _gradient(expr, symbols, graph) if n else (expr,) * len(symbols)
+    for _ in range(n - 1):
+        result = tuple(_gradient(d, (s,))[0] for d, s in zip(result, symbols, strict=True))
     return result[0] if single else result
 
 
 def value_and_grad(expr, wrt):
     """``(expr, grad(expr, wrt))`` from one graph, as JAX's function of that name."""
-    expr = sympy.sympify(expr)
+    expr = _as_expr(expr)
     return expr, grad(expr, wrt)
 
 
 def jacobian(exprs, wrt) -> sympy.Matrix:
     """Matrix ``J[i, j] = ∂exprs[i]/∂wrt[j]``: one reverse sweep per output."""
-    exprs = [sympy.sympify(e) for e in exprs]
+    exprs = [_as_expr(e) for e in exprs]
     orders = [topological_order([e]) for e in exprs]
     symbols, _ = _as_symbols(wrt, orders)
     return sympy.Matrix(
-        [list(_gradient(e, symbols, order)) for e, order in zip(exprs, orders, strict=True)]
+        len(exprs),
+        len(symbols),
+        [d for e, order in zip(exprs, orders, strict=True) for d in _gradient(e, symbols, order)],
     )
 
 
 def hessian(expr, wrt) -> sympy.Matrix:
     """Matrix of second derivatives: reverse mode over the reverse-mode gradient."""
-    expr = sympy.sympify(expr)
+    expr = _as_expr(expr)
     order = topological_order([expr])
     symbols, _ = _as_symbols(wrt, [order])
     first = _gradient(expr, symbols, order)
-    return sympy.Matrix([list(_gradient(g, symbols)) for g in first])
+    n = len(symbols)
+    return sympy.Matrix(n, n, [d for g in first for d in _gradient(g, symbols)])

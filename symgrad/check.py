@@ -14,7 +14,8 @@ right derivative, even one that scales loss and gradients alike. Big networks us
 directions instead of every entry.
 
 Finite differences are meaningless where a perturbation crosses a kink (ReLU, leaky ReLU,
-step, ``Abs``, ``Max``/``Min``): such rows are reported "near a kink" and do not fail.
+step, ``Abs``, ``sign``, ``Heaviside``, ``Max``/``Min``, a ``Piecewise`` condition's boundary):
+such rows are reported "near a kink" and do not fail.
 
 The last stage: may import every stage to its left (autodiff, nn, codegen, train).
 """
@@ -26,12 +27,14 @@ from fractions import Fraction
 
 import numpy as np
 import sympy
+from sympy.core.relational import Relational
 
 from symgrad import functions as F
 from symgrad.autodiff import grad
 from symgrad.codegen.files import digest
 from symgrad.codegen.scalar import CompiledFunction, compile_expr
 from symgrad.errors import SymgradError, UnknownSymbolError
+from symgrad.graph import quote
 from symgrad.nn.network import Network
 from symgrad.nn.reference import init_params, reference, to_columns
 from symgrad.nn.tensor import ARG
@@ -60,6 +63,7 @@ _KINKS = {
     sympy.Abs: "|·|",
     sympy.sign: "sign",
 }
+_KINK_NODES = (*_KINKS, sympy.Max, sympy.Min, sympy.Piecewise)
 
 
 def relative_error(g, g_hat) -> float:
@@ -357,20 +361,31 @@ def _point(at, wrt: tuple) -> dict:
 def _scalar_kinks(expr: sympy.Expr, point: dict, h: float) -> dict:
     """Variable -> description of a kink within ``KINK_MARGIN·h`` of the point."""
     found: dict = {}
-    for node in sorted(expr.atoms(*_KINKS, sympy.Max, sympy.Min), key=sympy.default_sort_key):
-        if isinstance(node, (sympy.Max, sympy.Min)):
-            label = type(node).__name__
-            args = [a - b for i, a in enumerate(node.args) for b in node.args[i + 1 :]]
-        else:
-            label, args = _KINKS[type(node)], [node.args[0]]
+    for node in sorted(expr.atoms(*_KINK_NODES), key=sympy.default_sort_key):
+        label, args = _kink_arguments(node)
         for arg in args:
             value = sympy.N(arg.xreplace(point), 17)
             if not value.is_real or abs(float(value)) > KINK_MARGIN * h:
                 continue
-            where = f"{label} at {sympy.sstr(arg)} = {float(value):.2g}"
+            where = f"{label} at {quote(arg)} = {float(value):.2g}"
             for s in sorted(arg.free_symbols & set(point), key=sympy.default_sort_key):
                 found.setdefault(s, f"{KINK} ({where})")
     return found
+
+
+def _kink_arguments(node) -> tuple[str, list]:
+    """``(label, expressions)``: ``node`` has a kink where one of the expressions is 0.
+
+    Max and Min: where two arguments tie; a Piecewise: on its conditions' boundaries.
+    """
+    if isinstance(node, (sympy.Max, sympy.Min)):
+        args = [a - b for i, a in enumerate(node.args) for b in node.args[i + 1 :]]
+        return type(node).__name__, args
+    if isinstance(node, sympy.Piecewise):
+        relations = set().union(*(pair.cond.atoms(Relational) for pair in node.args))
+        args = [r.lhs - r.rhs for r in sorted(relations, key=sympy.default_sort_key)]
+        return "Piecewise", args
+    return _KINKS[type(node)], [node.args[0]]
 
 
 def _exact_error(computed: float, symbolic: sympy.Expr, point: dict) -> tuple:
@@ -397,7 +412,7 @@ def _check_scalar(target, at, h, exact, name, folder) -> CheckReport:
         written, expr = _expression(target)
         wrt = tuple(sorted(expr.free_symbols, key=lambda s: (s.name, sympy.srepr(s))))
         if not wrt:
-            raise SymgradError(f"nothing to check: {expr} has no variables")
+            raise SymgradError(f"nothing to check: {quote(expr)} has no variables")
         point = _point(at, wrt)  # bad input is reported before anything is compiled
         symbolic = grad(expr, wrt)
         # the module's name covers the derived gradient, so a changed rule is recompiled
@@ -481,23 +496,15 @@ def _layer_kink(kernel, Z: np.ndarray):
         return None
     nearest, label = None, None
     z = sympy.Symbol("z")
-    for node in sorted(kernel.atoms(*_KINKS, sympy.Max, sympy.Min), key=sympy.default_sort_key):
-        if isinstance(node, (sympy.Max, sympy.Min)):
-            name = type(node).__name__
-            args = [a - b for i, a in enumerate(node.args) for b in node.args[i + 1 :]]
-        else:
-            name, args = _KINKS[type(node)], [node.args[0]]
+    for node in sorted(kernel.atoms(*_KINK_NODES), key=sympy.default_sort_key):
+        name, args = _kink_arguments(node)
         for arg in args:
             if ARG[0] not in arg.free_symbols:
                 continue
             f = sympy.lambdify(ARG[0], arg, modules=[F.NUMPY_IMPLS, "numpy"])
             distance = np.abs(f(Z) + np.zeros_like(Z)).min(axis=1)
             if nearest is None or distance.min() < nearest.min():
-                where = (
-                    "at 0"
-                    if arg == ARG[0]
-                    else f"where {sympy.sstr(arg.xreplace({ARG[0]: z}))} = 0"
-                )
+                where = "at 0" if arg == ARG[0] else f"where {quote(arg.xreplace({ARG[0]: z}))} = 0"
                 label = f"{name} {where}"
             nearest = distance if nearest is None else np.minimum(nearest, distance)
     return None if nearest is None else (label, nearest)

@@ -20,6 +20,7 @@ from itertools import count
 import sympy
 
 from symgrad.autodiff import grad
+from symgrad.errors import UnknownSymbolError
 
 #: Gradients with at least this many operations get ``cancel`` instead of ``simplify``.
 SIMPLIFY_LIMIT = 300
@@ -168,13 +169,24 @@ def _render(obj, method: str, wrt, name: str) -> str:
 
 
 def _symbols(expr: sympy.Expr, wrt) -> list[sympy.Symbol]:
-    """``wrt`` as a list of the expression's own symbols (names are looked up)."""
+    """``wrt`` as a list of the expression's own symbols (names are looked up).
+
+    A symbol the expression does not contain is refused (a typo guard: its derivative, 0,
+    is not worth an equation).
+    """
     by_name = {s.name: s for s in expr.free_symbols}
     if wrt is None:
         return [by_name[n] for n in sorted(by_name)]
     if isinstance(wrt, (str, sympy.Basic)):
         wrt = [wrt]
-    return [by_name.get(w, sympy.Symbol(w)) if isinstance(w, str) else w for w in wrt]
+    symbols = [by_name.get(w, sympy.Symbol(w)) if isinstance(w, str) else w for w in wrt]
+    missing = [str(s) for s in symbols if s not in expr.free_symbols]
+    if missing:
+        have = ", ".join(sorted(by_name)) or "none"
+        raise UnknownSymbolError(
+            f"{', '.join(missing)} not in the expression (its symbols: {have})"
+        )
+    return symbols
 
 
 def _simplest(g: sympy.Expr) -> sympy.Expr:

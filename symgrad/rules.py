@@ -9,6 +9,17 @@ also keeps forward and backward passes sharing work after CSE.
 
 Operations without an entry fall back to SymPy's ``fdiff``; an operation with
 neither is a :class:`~symgrad.errors.NoDerivativeRuleError` that names it.
+
+Kinks follow ReLU's convention, ``relu'(0) = 0`` (:class:`~symgrad.functions.step`,
+``1[x > 0]``): a function's derivative at a kink is one of its one-sided derivatives,
+never an average, and a jump's derivative is 0 (not a Dirac delta). So ``|x|' = sign(x)``
+(0 at 0); ``sign``, ``step`` and ``Heaviside`` have derivative 0. ``Max(a₁, …, aₙ)`` passes
+the derivative to the argument that is largest, and at a tie to the first of the tied
+ones in SymPy's order of the arguments, which puts a number first: ``Max(x, 0)`` is ReLU,
+with derivative 0 at 0, and ``Max(u, v)`` where ``u = v`` on a whole region has the
+derivative ``u' = v'`` there. ``Min`` likewise with the smallest. A ``Piecewise`` passes the
+derivative to the branch selected at the point (the first whose condition holds), as the
+derivative of each branch under the same conditions; conditions have derivative 0.
 """
 
 from __future__ import annotations
@@ -19,9 +30,11 @@ from dataclasses import dataclass
 import sympy
 from sympy import S
 from sympy.core.function import AppliedUndef
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 from symgrad import functions as F
 from symgrad.errors import NoDerivativeRuleError
+from symgrad.graph import quote
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,7 @@ def rule_for(node) -> Rule:
 
 def _no_rule(node, why: str = "") -> NoDerivativeRuleError:
     return NoDerivativeRuleError(
-        f"no derivative rule for {_op_name(node)} (in {node}){why}; "
+        f"no derivative rule for {_op_name(node)} (in {quote(node)}){why}; "
         "register one with symgrad.rules.register"
     )
 
@@ -131,6 +144,38 @@ def _pow_partial(node, i):
     return node * sympy.log(base)
 
 
+def _max_partial(node, i):
+    """1 where argument i is the largest and no earlier argument ties with it, else 0."""
+    return _selected(node.args, i, lambda u, v: u - v)
+
+
+def _min_partial(node, i):
+    """1 where argument i is the smallest and no earlier argument ties with it, else 0."""
+    return _selected(node.args, i, lambda u, v: v - u)
+
+
+def _selected(args, i, beyond):
+    """``Π_{j<i} step(beyond(aᵢ, aⱼ)) · Π_{j>i} (1 − step(beyond(aⱼ, aᵢ)))``: the indicator that
+    argument i wins strictly against every earlier argument and at least ties every later one.
+    """
+    out = args[i]
+    earlier = (F.step(beyond(out, a)) for a in args[:i])
+    later = (1 - F.step(beyond(a, out)) for a in args[i + 1 :])
+    return sympy.Mul(*earlier, *later)
+
+
+def piecewise_indicator(node, i):
+    """1 where branch i is the one selected (its condition holds, no earlier one does), else 0.
+
+    The partial of a Piecewise with respect to its branch i; :mod:`symgrad.autodiff` folds a
+    gradient's indicators back into one Piecewise.
+    """
+    return sympy.Piecewise(
+        *((S.One if j == i else S.Zero, pair.cond) for j, pair in enumerate(node.args[: i + 1])),
+        (S.Zero, True),
+    )
+
+
 def _fdiff_partial(node, i):
     """Our ML functions carry their derivative in ``fdiff`` (in terms of their output)."""
     return node.fdiff(i + 1)
@@ -142,5 +187,13 @@ register(sympy.Pow, partial=_pow_partial)
 register(sympy.exp, partial=lambda node, i: node)
 register(sympy.log, partial=lambda node, i: 1 / node.args[0])
 register(sympy.tanh, partial=lambda node, i: 1 - node**2)
+register(sympy.Abs, partial=lambda node, i: sympy.sign(node.args[0]))
+register(sympy.sign, partial=lambda node, i: S.Zero)
+register(sympy.Heaviside, partial=lambda node, i: S.Zero)
+register(sympy.Max, partial=_max_partial)
+register(sympy.Min, partial=_min_partial)
+register(sympy.Piecewise, partial=piecewise_indicator)
+# a branch (expression, condition): the expression passes its adjoint on, the condition none
+register(ExprCondPair, partial=lambda node, i: S.One if i == 0 else S.Zero)
 for _fn in (F.sigmoid, F.relu, F.leaky_relu, F.softplus, F.log_sigmoid, F.step):
     register(_fn, partial=_fdiff_partial)

@@ -2,10 +2,11 @@
 
 Verdicts on constructed errors; the lecture's j = 3(a + bc) and logistic regression pass; a
 wrong derivative rule planted in the registry (scalar tanh, the network's bias broadcast) is
-caught; kinks (ReLU at 0) are reported and do not fail; exact values agree to ~1e-15; random
-directions on a 30-20-5 network; a code-generation bug that finite differences cannot see
-(loss and gradients halved alike) is caught by the reference evaluator; the tables; the CLI's
-exit codes.
+caught; kinks (ReLU at 0, Abs, sign, Heaviside, Max, Min, Piecewise) are reported and do not
+fail, and those functions compile to SymPy's values and derivatives; exact values agree to
+~1e-15; random directions on a 30-20-5 network; a code-generation bug that finite
+differences cannot see (loss and gradients halved alike) is caught by the reference evaluator;
+the tables; the CLI's exit codes.
 
 Compiled networks are built once per session in one folder (module-scoped fixtures); the
 planted network bug compiles into a folder of its own, so the good module is not replaced.
@@ -22,6 +23,7 @@ import sympy
 from symgrad import rules
 from symgrad.check import KINK, CheckReport, Row, check, relative_error, synthetic_data, verdict
 from symgrad.cli import main
+from symgrad.codegen.scalar import compile_expr
 from symgrad.errors import SymgradError
 from symgrad.nn import Network, init_params, logistic_regression, mlp
 from symgrad.nn.tensor import AddBias, SumExamples, scale, split_scale
@@ -188,6 +190,48 @@ def test_relu_at_its_kink_is_reported_not_failed(folder):
     assert KINK in report.text() and KINK in report.markdown()
     away = check("relu(x)*y", at={"x": 0.01, "y": 2}, folder=folder)
     assert {r.verdict for r in away.rows} == {"correct"}
+
+
+r, s, t = sympy.symbols("r s t", real=True)
+HUBER = sympy.Piecewise(
+    ((r - s) ** 2 / 2, sympy.Abs(r - s) <= 1), (sympy.Abs(r - s) - sympy.S.Half, True)
+)
+#: (expression, a point at one of its kinks, the kink's note, a point away from kinks)
+KINKED = [
+    (sympy.Abs(r), {"r": 0}, "|·| at r = 0", {"r": -0.7}),
+    (sympy.Max(0, 1 - s * t), {"s": 1, "t": 1}, "Max at s*t - 1 = 0", {"s": 0.5, "t": 1.5}),
+    (HUBER, {"r": 1, "s": 0}, "Piecewise at Abs(r - s) - 1 = 0", {"r": 0.3, "s": -1.2}),
+    (sympy.sign(r) * s, {"r": 0, "s": 2}, "sign at r = 0", {"r": 0.4, "s": 2}),
+    (sympy.Heaviside(r) * s, {"r": 0, "s": 2}, "Heaviside at r = 0", {"r": -0.4, "s": 2}),
+    (sympy.Min(r, s) * t, {"r": 1, "s": 1, "t": 2}, "Min at r - s = 0", {"r": 1, "s": 2, "t": 2}),
+]
+
+
+@pytest.mark.parametrize("expr, kink, note, away", KINKED, ids=[str(k[0]) for k in KINKED])
+def test_functions_with_kinks_compile_and_check(expr, kink, note, away, folder):
+    compiled = compile_expr(expr, folder=folder)
+    # the compiled value and gradient against SymPy's own (its DiracDelta terms are 0 here)
+    rng = np.random.default_rng(5)
+    for values in rng.uniform(-2, 2, (5, len(compiled.wrt))):
+        point = dict(zip(compiled.wrt, values, strict=True))
+        value, gradient = compiled.value_and_grad(*values)
+        assert value == pytest.approx(float(expr.subs(point)), rel=1e-13, abs=1e-15)
+        want = [float(sympy.diff(expr, v).subs(point)) for v in compiled.wrt]
+        assert gradient == pytest.approx(want, rel=1e-13, abs=1e-15)
+    at_kink = check(compiled, at=kink)
+    assert at_kink.passed
+    noted = [row for row in at_kink.rows if note in row.note]
+    assert noted and all(row.note.startswith(KINK) for row in noted), at_kink.text()
+    assert all(row.verdict in ("correct", KINK) for row in at_kink.rows)
+    assert {row.verdict for row in check(compiled, at=away).rows} == {"correct"}
+
+
+def test_kinks_that_finite_differences_straddle_are_not_failures(folder):
+    # the hinge loss at its kink: the symbolic slope is ReLU's (0), the difference half of -1
+    report = check(sympy.Max(0, 1 - s * t), at={"s": 1, "t": 1}, folder=folder)
+    assert [row.verdict for row in report.rows] == ["correct", KINK, KINK]
+    assert report.rows[1].symbolic == 0 and report.rows[1].numeric == pytest.approx(-0.5)
+    assert "2 near a kink" in report.summary()
 
 
 def test_bad_scalar_input():

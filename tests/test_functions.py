@@ -218,6 +218,9 @@ def test_rewrites_agree_with_numpy_impl(rng):
         np.testing.assert_allclose(_lambdify(rewritten, x)(v), fn.numpy_impl(v), rtol=1e-12)
     as_max = relu(x).rewrite(sympy.Max)
     assert as_max == sympy.Max(x, 0)
+    # and the rewritten form has ReLU's derivative, 0 at the kink included
+    assert symgrad.grad(as_max, x) == symgrad.grad(relu(x), x) == step(x)
+    assert symgrad.grad(as_max, x).subs(x, 0) == 0
 
 
 def test_every_function_has_a_numpy_impl_under_its_name():

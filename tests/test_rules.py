@@ -4,7 +4,10 @@ A spec table in JAX's style, one line per operation: how to build the node from 
 sampler per argument that respects the domain (positive for log, away from the kink for ReLU),
 and an elementary reference formula whose ``sympy.diff`` is the oracle (for our ML functions,
 ``sympy.diff`` of the node itself would only call the same ``fdiff`` the rule uses). Every
-scalar rule in ``RULES`` must have a line, so a rule added without a spec fails here.
+scalar rule in ``RULES`` must have a line, so a rule added without a spec fails here. The
+functions with kinks (Abs, sign, Heaviside, Max, Min, Piecewise) are sampled away from them;
+their convention at the kink (ReLU's: 0 there; a tie of Max or Min goes to one argument) is
+tested by hand below.
 """
 
 from contextlib import contextmanager
@@ -13,13 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import sympy
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 import symgrad
 from symgrad import functions as F
 from symgrad.errors import NoDerivativeRuleError, SymgradError
+from symgrad.graph import QUOTE_LIMIT
 from symgrad.rules import RULES, Rule, register, rule_for
 
-a, b, c, g = sympy.symbols("a b c g", real=True)
+a, b, c, d, g = sympy.symbols("a b c d g", real=True)
 
 
 def rand_real(rng):
@@ -50,7 +55,20 @@ class Spec:
 
     @property
     def symbols(self):
-        return (a, b, c)[: len(self.samplers)]
+        return (a, b, c, d)[: len(self.samplers)]
+
+
+def _max2(u, v):
+    """max(u, v) without Max: (u + v + |u − v|) / 2, with |w| = √(w²)."""
+    return (u + v + sympy.sqrt((u - v) ** 2)) / 2
+
+
+def _min2(u, v):
+    return (u + v - sympy.sqrt((u - v) ** 2)) / 2
+
+
+def _sign(u):
+    return u / sympy.sqrt(u**2)
 
 
 SPECS = [
@@ -84,6 +102,49 @@ SPECS = [
         lambda a: -sympy.log(1 + sympy.exp(-a)),
     ),
     Spec(F.step, lambda a: F.step(a), (rand_nonzero,), lambda a: (1 + sympy.sign(a)) / 2),
+    Spec(sympy.Abs, lambda a: sympy.Abs(a), (rand_nonzero,), lambda a: sympy.sqrt(a**2)),
+    Spec(sympy.sign, lambda a: sympy.sign(a), (rand_nonzero,), _sign),
+    Spec(
+        sympy.Heaviside, lambda a: sympy.Heaviside(a), (rand_nonzero,), lambda a: (1 + _sign(a)) / 2
+    ),
+    Spec(
+        sympy.Heaviside,
+        lambda a, b: sympy.Heaviside(a, b),  # b: the value at 0
+        (rand_nonzero, rand_real),
+        lambda a, b: (1 + _sign(a)) / 2,
+    ),
+    Spec(sympy.Max, lambda a: sympy.Max(a, 0), (rand_nonzero,), lambda a: _max2(a, 0)),
+    Spec(sympy.Max, lambda a, b: sympy.Max(a, b), (rand_real,) * 2, _max2),
+    Spec(
+        sympy.Max,
+        lambda a, b, c: sympy.Max(a, b, c),
+        (rand_real,) * 3,
+        lambda a, b, c: _max2(_max2(a, b), c),
+    ),
+    Spec(sympy.Max, lambda a, b: sympy.Max(1 - a, b**2, 0), (rand_real,) * 2),
+    Spec(sympy.Min, lambda a, b: sympy.Min(a, b), (rand_real,) * 2, _min2),
+    Spec(
+        sympy.Min,
+        lambda a, b, c: sympy.Min(a, b, c),
+        (rand_real,) * 3,
+        lambda a, b, c: _min2(_min2(a, b), c),
+    ),
+    # a branch's partial: 1 where it is the one selected; the reference is SymPy's own
+    # derivative of a Piecewise (branch by branch), not ours
+    Spec(
+        sympy.Piecewise,
+        lambda a, b, c, d: sympy.Piecewise(
+            (a**2, d < -1), (sympy.exp(b), d < 1), (sympy.tanh(c), True)
+        ),
+        (rand_real,) * 4,
+    ),
+    Spec(
+        sympy.Piecewise,
+        lambda a, b, c, d: sympy.Piecewise((a**3, (c > 0) & (d > 0)), (-b, True)),
+        (rand_real,) * 4,
+    ),
+    # (expression, condition): the expression's value passes through; the condition gets 0
+    Spec(ExprCondPair, lambda a, b: ExprCondPair(a**2, b > 0), (rand_real,) * 2, lambda a, b: a**2),
 ]
 
 
@@ -109,6 +170,11 @@ def test_rule_partials_match_sympy_diff(spec, rng):
             for s, sample in zip(symbols, spec.samplers, strict=True)
         }
         for i, arg in enumerate(node.args):
+            if not isinstance(arg, (sympy.Expr, ExprCondPair)):
+                assert rule.partial(node, i) == 0  # a condition gets no adjoint
+                continue
+            if isinstance(arg, ExprCondPair):
+                arg = arg.expr  # a Piecewise's argument: the branch's value
             if not arg.free_symbols:
                 continue  # a constant argument (the 2 of 2**a) gets no adjoint
             # ∂node/∂arg by the chain rule through the one symbol the argument is built from
@@ -158,9 +224,89 @@ def test_fdiff_fallback_for_sympy_functions_without_a_rule(fn, rng):
     _check_grad_against_sympy_diff(fn(a * b) + a, [a, b], rng)
 
 
-def test_fdiff_fallback_for_abs_gives_sign(rng):
+def test_abs_to_second_order(rng):
     assert symgrad.grad(sympy.Abs(a), a) == sympy.sign(a)
+    assert symgrad.grad(sympy.Abs(a), a, order=2) == 0  # sign' = 0 away from 0
     _check_grad_against_sympy_diff(sympy.Abs(a * b - 1), [a, b], rng, sampler=rand_nonzero)
+    _check_hessian_against_sympy(sympy.Abs(a * b - 1) * a, [a, b], rng)
+
+
+def _check_hessian_against_sympy(expr, wrt, rng, sampler=rand_real):
+    """Our Hessian against ``sympy.hessian`` (its DiracDelta terms are 0 off the kinks)."""
+    got, want = symgrad.hessian(expr, wrt), sympy.hessian(expr, wrt)
+    for _ in range(5):
+        point = {s: sympy.Float(sampler(rng), 30) for s in wrt}
+        for i, j in np.ndindex(got.shape):
+            assert _value(got[i, j], point) == pytest.approx(
+                _value(want[i, j], point), rel=1e-12, abs=1e-14
+            ), (i, j, point)
+
+
+def test_hinge_loss_to_second_order(rng):
+    hinge = sympy.Max(0, 1 - a * b)  # a: the label ±1, b: the score
+    assert symgrad.grad(hinge, [a, b]) == (-b * F.step(1 - a * b), -a * F.step(1 - a * b))
+    _check_grad_against_sympy_diff(hinge * c, [a, b, c], rng)
+    _check_hessian_against_sympy(hinge * c + hinge**2, [a, b, c], rng)
+
+
+def _huber(r, delta):
+    return sympy.Piecewise(
+        (r**2 / 2, sympy.Abs(r) <= delta), (delta * (sympy.Abs(r) - delta / 2), True)
+    )
+
+
+def test_huber_loss_to_second_order(rng):
+    loss = _huber(a * b + c - 1, sympy.Rational(3, 2))  # weight a, input b, bias c, target 1
+    _check_grad_against_sympy_diff(loss, [a, b, c], rng)
+    _check_hessian_against_sympy(loss, [a, b, c], rng)
+    # both sides of the kink occur among the points
+    sides = {bool(abs(a0 * b0 + c0 - 1) <= 1.5) for a0, b0, c0 in rng.uniform(-3, 3, (20, 3))}
+    assert sides == {True, False}
+    # the delta too: a symbol in the conditions and in a branch
+    loss = _huber(a - b, c)
+    _check_grad_against_sympy_diff(loss, [a, b, c], rng, sampler=rand_positive)
+    _check_hessian_against_sympy(loss, [a, b, c], rng, sampler=rand_positive)
+
+
+def test_piecewise_derivative_is_the_selected_branchs():
+    pw = sympy.Piecewise((a**2, a < -1), (sympy.exp(a), a < 1), (3 * a, True))
+    d = symgrad.grad(pw, a)
+    # the sweep's indicators are folded back: each branch's derivative under its condition
+    assert d == sympy.Piecewise((2 * a, a < -1), (sympy.exp(a), a < 1), (3, True))
+    huber = symgrad.grad(_huber(a, b), a)
+    assert huber == sympy.Piecewise((a, sympy.Abs(a) <= b), (b * sympy.sign(a), True))
+    for a0, want in [(-2, -4), (0, 1), (5, 3), (-1, sympy.exp(-1)), (1, 3)]:
+        assert sympy.simplify(d.subs(a, a0) - want) == 0, a0  # boundaries: the branch selected
+    # a condition in another symbol gets no derivative
+    assert symgrad.grad(sympy.Piecewise((a, b > 0), (2 * a, True)), b) == 0
+
+
+def test_kinks_follow_relus_convention():
+    # Max(a, 0) is ReLU: the same derivative, 0 at the kink
+    assert symgrad.grad(sympy.Max(a, 0), a) == symgrad.grad(F.relu(a), a) == F.step(a)
+    assert symgrad.grad(sympy.Max(a, 0), a).subs(a, 0) == 0
+    assert symgrad.grad(sympy.Min(a, 0), a) == F.step(-a)
+    assert symgrad.grad(sympy.Piecewise((a, a > 0), (0, True)), a).subs(a, 0) == 0
+    assert symgrad.grad(sympy.Abs(a), a).subs(a, 0) == 0
+    assert symgrad.grad(sympy.Heaviside(a), a) == 0
+    assert symgrad.grad(sympy.sign(a), a) == 0
+    assert symgrad.grad(sympy.Max(0, 1 - a * b), a).subs({a: 1, b: 1}) == 0  # hinge at 1
+    # one argument gets the derivative: the largest (smallest), at a tie the first tied one
+    assert sympy.Max(c, b, a).args == (a, b, c)  # SymPy's order, whatever the order written
+
+    def at(op, point):
+        return [d.subs(point) for d in symgrad.grad(op(a, b, c), [a, b, c])]
+
+    assert at(sympy.Max, {a: 1, b: 1, c: 0}) == [1, 0, 0]
+    assert at(sympy.Max, {a: 0, b: 2, c: 2}) == [0, 1, 0]
+    assert at(sympy.Max, {a: 3, b: 3, c: 3}) == [1, 0, 0]
+    assert at(sympy.Max, {a: 0, b: 0, c: 1}) == [0, 0, 1]
+    assert at(sympy.Min, {a: 1, b: 1, c: 0}) == [0, 0, 1]
+    assert at(sympy.Min, {a: 0, b: 0, c: 1}) == [1, 0, 0]
+    assert at(sympy.Min, {a: 2, b: 1, c: 1}) == [0, 1, 0]
+    # a tie on a whole region: the derivative of either (they agree there)
+    tied = sympy.Max(a**2, sympy.Piecewise((a**2, b > 0), (0, True)))
+    assert symgrad.grad(tied, a).subs({a: 3, b: 1}) == 6
 
 
 def test_subclass_uses_its_parents_rule():
@@ -183,13 +329,6 @@ def test_undefined_function_off_the_path_is_not_an_error():
     assert symgrad.grad(f(b) + 2 * a, a) == 2
 
 
-def test_piecewise_on_the_path_is_named():
-    expr = sympy.Piecewise((a, a > 0), (0, True)) + b
-    with pytest.raises(NoDerivativeRuleError, match="Piecewise"):
-        symgrad.grad(expr, a)
-    assert symgrad.grad(expr, b) == 1
-
-
 def test_function_whose_fdiff_gives_up_is_named():
     class wobble(sympy.Function):
         pass  # SymPy's default fdiff answers an unevaluated Derivative
@@ -201,8 +340,23 @@ def test_function_whose_fdiff_gives_up_is_named():
 
 
 def test_non_function_without_a_rule_is_named():
-    with pytest.raises(NoDerivativeRuleError, match="Max"):
-        symgrad.grad(sympy.Max(a, b) * c, a)
+    with pytest.raises(NoDerivativeRuleError, match="Integral"):
+        symgrad.grad(sympy.Integral(a * b, (b, 0, 1)) * c, a)
+
+
+def test_a_huge_expression_is_quoted_short():
+    f = sympy.Function("f")
+    u = a
+    for _ in range(60):  # a DAG whose tree has about 2^60 nodes: printing it would not end
+        u = F.softplus(u) + u * a
+    huge = f(u + sum(sympy.symbols("w0:300")))
+    with pytest.raises(NoDerivativeRuleError, match=r"no derivative rule for f \(in f\(") as e:
+        symgrad.grad(huge * b, a)
+    message = str(e.value)
+    quoted = message[message.index("(in ") + 4 : message.index(")", message.index("…"))]
+    assert len(quoted) <= QUOTE_LIMIT and "…" in quoted
+    assert quoted.startswith("f(")
+    assert len(message) < 2 * QUOTE_LIMIT
 
 
 @contextmanager
@@ -229,8 +383,11 @@ def test_register_replaces_a_rule(rules):
 
 
 def test_register_adds_a_rule_for_a_new_operation(rules):
-    register(sympy.Max, partial=lambda node, i: sympy.Heaviside(node.args[i] - node.args[1 - i]))
-    assert symgrad.grad(sympy.Max(a, b), a) == sympy.Heaviside(a - b)
+    expr = sympy.floor(a * b) + a
+    with pytest.raises(NoDerivativeRuleError, match="floor"):
+        symgrad.grad(expr, a)
+    register(sympy.floor, partial=lambda node, i: sympy.Integer(5))
+    assert symgrad.grad(expr, a) == 1 + 5 * b
 
 
 def test_register_a_vjp_rule(rules):
