@@ -77,7 +77,7 @@ def _as_expr(expr) -> sympy.Expr:
     if isinstance(expr, str):
         expr = parse_expression(expr).doit()
     elif isinstance(expr, (int, float, Fraction, np.number)) and not isinstance(expr, bool):
-        expr = sympy.sympify(expr)
+        expr = sympy.sympify(expr, strict=True)
     if not isinstance(expr, sympy.Expr) or isinstance(expr, sympy.MatrixBase):
         raise SymgradError(f"can only differentiate a scalar expression, got {_what(expr)}")
     return expr

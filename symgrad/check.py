@@ -33,12 +33,12 @@ from symgrad import functions as F
 from symgrad.autodiff import grad
 from symgrad.codegen.files import digest
 from symgrad.codegen.scalar import CompiledFunction, compile_expr
-from symgrad.errors import SymgradError, UnknownSymbolError
+from symgrad.errors import ParseError, SymgradError, UnknownSymbolError
 from symgrad.graph import quote
 from symgrad.nn.network import Network
 from symgrad.nn.reference import init_params, reference, to_columns
 from symgrad.nn.tensor import ARG
-from symgrad.parsing import parse_expression
+from symgrad.reader import as_expression
 from symgrad.train.compiled import DEFAULT_FOLDER, CompiledNetwork
 
 #: Relative errors below this are "correct"; up to :data:`LOOK_CLOSER` "look closer".
@@ -318,9 +318,14 @@ def check(
 
 def _expression(target) -> tuple[sympy.Expr, sympy.Expr]:
     """The expression as written (for the title) and evaluated (to derive and compile)."""
-    expr = parse_expression(target) if isinstance(target, str) else sympy.sympify(target)
-    if not isinstance(expr, sympy.Expr):
-        raise SymgradError(f"check takes an expression or a network, got {type(target).__name__}")
+    try:
+        expr = as_expression(target)
+    except ParseError:
+        if isinstance(target, str):
+            raise
+        raise SymgradError(
+            f"check takes an expression or a network, got {type(target).__name__}"
+        ) from None
     return expr, expr.doit()
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Hashable, Iterable
 
 import sympy
 
+from symgrad.errors import shorten
+
 #: Quoted expressions in messages are cut to this many characters.
 QUOTE_LIMIT = 80
 
@@ -77,7 +79,7 @@ def quote(expr, limit: int = QUOTE_LIMIT) -> str:
                 nxt[child] += n
         depth, level = depth + 1, nxt
     text = sympy.sstr(expr if not level else _cut(expr, depth)).replace("_…", "…")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 def _cut(expr, depth: int):

@@ -41,6 +41,12 @@ KNOWN_FUNCTIONS: dict[str, type] = {
     "cos": sympy.cos,
     "sqrt": sympy.sqrt,
     "Abs": sympy.Abs,
+    "sign": sympy.sign,
+    "Heaviside": sympy.Heaviside,
+    "Max": sympy.Max,
+    "Min": sympy.Min,
+    "max": sympy.Max,
+    "min": sympy.Min,
     **ML_FUNCTIONS,
 }
 #: Kept unevaluated when built (SymPy's own functions; ours evaluate only trivial cases).

@@ -329,3 +329,13 @@ def test_check_evaluates_huge_powers_numerically():
     assert error < 1e-9 and note == ""
     error, note = _exact_error(0.0, (x + 1) ** 1000 * (y + 2) ** 1000, {x: -0.5, y: -1.5})
     assert error is None and "underflows float64" in note
+
+
+def test_kink_functions_can_be_typed():
+    """Functions with derivative rules at their kinks: hinge and Abs in a student's text."""
+    z = sympy.Symbol("z")
+    hinge = read_expression("max(0, 1 - y*z)")
+    assert hinge.func is sympy.Max and sympy.Max(0, 1 - y * z) == hinge.doit()
+    assert read_expression("Min(x, y)").func is sympy.Min
+    e = read_expression("Abs(x) + sign(x)*Heaviside(x)").doit()
+    assert e == sympy.Abs(x) + sympy.sign(x) * sympy.Heaviside(x)
