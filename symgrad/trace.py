@@ -25,6 +25,7 @@ from sympy.printing.str import StrPrinter
 
 from symgrad.autodiff import backward, grad
 from symgrad.errors import EvaluationError, UnknownSymbolError, shorten
+from symgrad.evaluate import value_at
 from symgrad.graph import topological_order
 from symgrad.parsing import Step, parse_steps
 from symgrad.printing import has_high_power
@@ -33,7 +34,6 @@ from symgrad.reader import read_number
 MAX_NODES = 80  # closed forms with more nodes than this are dropped (shown as too large)
 PREC = 15  # digits (float64) of the floats that stand for irrational values
 MAX_FLOAT = 1.7976931348623157e308  # a value beyond float64's range is an overflow error
-MAX_EXACT_EXPONENT = 1_000  # powers with larger exponents are evaluated numerically
 
 
 class _TextPrinter(StrPrinter):
@@ -373,38 +373,23 @@ def _input_number(raw, name: str):
 def _evaluate(expr, values: dict, label: Callable[[], str]):
     """``expr`` at ``values``: a Rational, or a Float of ``PREC`` digits; within float64.
 
-    The value is first approximated numerically (mpmath, fast whatever the sizes), so a huge
-    exact power such as ``x**x`` at ``x = 10**300`` is never computed; the exact value is
-    taken only when the approximation is in float64's range and every exponent is small.
+    Exact while that is cheap (:func:`symgrad.evaluate.value_at`), so ``x**x`` at
+    ``x = 10**300`` is approximated, never computed digit by digit.
     """
-    approx = expr.evalf(PREC, subs=values)
-    if not (isinstance(approx, sympy.Number) and approx.is_finite):
+    value = value_at(expr, values, PREC)
+    if not (isinstance(value, sympy.Number) and value.is_finite):
         raise EvaluationError(f"{_cause(expr, values)} in {label()} at the given point")
-    if abs(approx) > MAX_FLOAT:
+    if abs(value) > MAX_FLOAT:
         raise EvaluationError(
-            f"overflow: {label()} is about {_magnitude(approx)} at the given point, "
+            f"overflow: {label()} is about {_magnitude(value)} at the given point, "
             f"beyond float64's range ({MAX_FLOAT:.3g})"
         )
-    if _small_powers(expr, values):
-        exact = expr.xreplace(values)
-        if exact.is_Rational or (exact.is_Float and exact.is_finite):
-            return exact
-    return approx
+    return value
 
 
 def _magnitude(value) -> str:
     """A huge number in a few characters: ``1.97e+434``, ``1.00e+3000000…``."""
     return shorten(sympy.sstr(value.evalf(3)), 20)
-
-
-def _small_powers(expr, values: dict) -> bool:
-    """Whether every power in ``expr`` has an exponent of at most ``MAX_EXACT_EXPONENT`` at
-    ``values``, so that evaluating it exactly is cheap."""
-    for power in expr.atoms(sympy.Pow):
-        exponent = power.exp.evalf(PREC, subs=values)
-        if not (exponent.is_Number and abs(exponent) <= MAX_EXACT_EXPONENT):
-            return False
-    return True
 
 
 def _cause(expr, values: dict) -> str:
