@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import csv
 import runpy
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from symgrad.cli import command
-from symgrad.errors import SymgradError
+from symgrad.errors import SymgradError, TrainingWarning
 
 
 def _network_arguments(p: argparse.ArgumentParser) -> None:
@@ -125,28 +127,34 @@ def load_data(path: str, label: str) -> tuple[np.ndarray, np.ndarray]:
 def _train(args: argparse.Namespace) -> int:
     from symgrad.nn import to_columns
     from symgrad.train.compiled import CompiledNetwork
-    from symgrad.train.fit import fit
+    from symgrad.train.fit import check_settings, fit
 
     X, y = load_data(args.data, args.label)
     network = network_from(args)
-    if network.loss_name == "cross_entropy":
-        y = y.astype(int)
     to_columns(network, X, y)  # shape and label errors before anything is compiled
-    compiled = CompiledNetwork(network, args.optimizer, folder=args.folder)
-    result = fit(
-        network,
-        X,
-        y,
-        lr=args.lr,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        compiled=compiled,
+    check_settings(
+        network, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed
     )
-    marks = sorted({0, *np.linspace(0, args.epochs - 1, 6).astype(int)})
+    compiled = CompiledNetwork(network, args.optimizer, folder=args.folder)
     print(f"{network.describe()}, {compiled.optimizer.name}, α = {args.lr:g}, m = {len(X)}")
+    sys.stdout.flush()  # training may take long (Ctrl-C stops it)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingWarning)  # printed below, in one line
+        result = fit(
+            network,
+            X,
+            y,
+            lr=args.lr,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            compiled=compiled,
+        )
+    marks = sorted({0, *np.linspace(0, args.epochs - 1, 6).astype(int)})
     for e in marks:
         print(f"epoch {e + 1:>6}: loss {result.history[e]:.6g}")
     if network.loss_name != "mse":
         print(f"training accuracy: {100 * result.accuracy(X, y):.2f}%")
+    if result.warning:
+        print(f"symgrad: warning: {result.warning}", file=sys.stderr)
     return 0

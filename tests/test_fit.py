@@ -184,8 +184,9 @@ def test_divergence_names_the_first_bad_epoch_and_suggests_a_smaller_learning_ra
         run(50)
     bad = int(re.search(r"diverged at epoch (\d+)", str(info.value)).group(1))
     assert bad >= 2
-    before = run(bad - 1).history  # the epochs before are fine...
-    assert np.all(np.isfinite(before))
+    before = run(bad - 1)  # the epochs before are finite, if far above the first...
+    assert np.all(np.isfinite(before.history))
+    assert before.warning is not None and "far above its best" in before.warning
     with pytest.raises(TrainingDivergedError, match=rf"at epoch {bad}\b"):
         run(bad)  # ...and the bad one is caught when it is the last one too
 
@@ -202,7 +203,7 @@ def test_parameters_overflowing_in_the_last_update_are_an_error(compiled_model):
 
 def test_bad_arguments_are_named(mlp):
     X, y = separable(10)
-    with pytest.raises(SymgradError, match="lr > 0"):
+    with pytest.raises(SymgradError, match="lr must be a finite number > 0"):
         fit(mlp.network, X, y, lr=0.0, compiled=mlp)
     with pytest.raises(SymgradError, match="batch_size"):
         fit(mlp.network, X, y, batch_size=0, compiled=mlp)
