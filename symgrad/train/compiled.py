@@ -107,7 +107,8 @@ def check_params(network: Network, params: dict, dtype=None) -> list:
         want = tuple(int(d) for d in p.shape)
         if a.shape != want:
             raise ShapeError(f"parameter {p.ident} must have shape {want}, got {a.shape}")
-        value = np.array(a, dtype=dtype, order="C")  # a copy: training updates it in place
+        with np.errstate(over="ignore"):  # float32 overflow: named just below
+            value = np.array(a, dtype=dtype, order="C")  # a copy: training updates it in place
         check_finite(f"parameter {p.ident}", value)
         out.append(value)
     return out

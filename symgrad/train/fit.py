@@ -223,7 +223,8 @@ def fit(
     check_settings(network, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, dtype=dtype)
     lr, dtype = float(lr), np.dtype(dtype).type
     X, Y = to_columns(network, X, y)
-    X_rows, Y = np.ascontiguousarray(X.T, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
+    with np.errstate(over="ignore"):  # float32 overflow: named just below
+        X_rows, Y = np.ascontiguousarray(X.T, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
     if dtype is not np.float64:
         check_finite(f"X as {np.dtype(dtype)}", X_rows)
     m = X_rows.shape[0]
