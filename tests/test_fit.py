@@ -128,7 +128,7 @@ def test_shuffling_changes_with_the_seed_only_through_the_order(mlp, model_case)
 
 
 def test_chunks_of_epochs_do_not_change_the_result(mlp):
-    """fit runs epochs in chunks (1, then epochs/20): 10 epochs are the first 10 of 60."""
+    """fit runs epochs in chunks sized by time: 10 epochs are the first 10 of 60."""
     X, y = separable(50, seed=9)
     short = fit(mlp.network, X, y, lr=0.1, epochs=10, batch_size=16, seed=3, compiled=mlp)
     long = fit(mlp.network, X, y, lr=0.1, epochs=60, batch_size=16, seed=3, compiled=mlp)
