@@ -2,12 +2,15 @@
 
 :func:`compile_network` derives the backprop equations, writes the generated module
 (reused while its hash matches), imports it from its file and wraps it in a
-:class:`CompiledNetwork` that takes data in NumPy's usual layout.
+:class:`CompiledNetwork` that takes data in NumPy's usual layout, checked first (see
+:func:`check_params`). Calls that may compile run in a helper thread, so Ctrl-C is
+seen at once.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -76,16 +79,16 @@ class CompiledNetwork:
         values = check_params(self.network, params)
         X, Y = to_columns(self.network, X_rows, y)
         dtype = values[0].dtype
-        loss, grads = self.module.loss_and_grad(
-            *values, np.ascontiguousarray(X, dtype), np.ascontiguousarray(Y, dtype), self.network.l2
-        )
+        X, Y = np.ascontiguousarray(X, dtype), np.ascontiguousarray(Y, dtype)
+        lam = self.network.l2
+        loss, grads = in_helper_thread(lambda: self.module.loss_and_grad(*values, X, Y, lam))
         return float(loss), {p.ident: g for p, g in zip(self.network.params, grads, strict=False)}
 
     def predict_proba(self, params: dict, X_rows) -> np.ndarray:
         """The output layer's values, one row per example (m×k)."""
         values = check_params(self.network, params)
         X = np.ascontiguousarray(check_rows(self.network, X_rows).T, dtype=values[0].dtype)
-        return self.module.predict(*values, X).T
+        return in_helper_thread(lambda: self.module.predict(*values, X)).T
 
 
 def check_params(network: Network, params: dict, dtype=None) -> list:
@@ -112,3 +115,26 @@ def check_params(network: Network, params: dict, dtype=None) -> list:
         check_finite(f"parameter {p.ident}", value)
         out.append(value)
     return out
+
+
+def in_helper_thread(run):
+    """``run()``, called in a helper thread while this one waits, so Ctrl-C interrupts the wait.
+
+    For calls that may compile: Ctrl-C raised inside Numba's compiler (partly C code that
+    calls back into Python) could be lost or turn into another error. An interrupted
+    compile goes on in the background; the CLI ends the process without waiting for it.
+    """
+    failure, result = [], []
+
+    def target():
+        try:
+            result.append(run())
+        except BaseException as error:  # re-raised in the calling thread
+            failure.append(error)
+
+    helper = threading.Thread(target=target, name="symgrad-compile", daemon=True)
+    helper.start()
+    helper.join()
+    if failure:
+        raise failure[0]
+    return result[0]

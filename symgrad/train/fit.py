@@ -31,7 +31,12 @@ from symgrad.errors import (
 )
 from symgrad.nn.network import Network
 from symgrad.nn.reference import check_finite, init_params, to_columns
-from symgrad.train.compiled import DEFAULT_FOLDER, CompiledNetwork, check_params
+from symgrad.train.compiled import (
+    DEFAULT_FOLDER,
+    CompiledNetwork,
+    check_params,
+    in_helper_thread,
+)
 
 #: Training stops when the epoch loss exceeds this many times the first epoch's (+1).
 DIVERGENCE_FACTOR = 1e3
@@ -129,28 +134,6 @@ class _Interrupts:
         self.seen = True
         if not self.deferred:
             raise KeyboardInterrupt
-
-
-def _in_helper_thread(run) -> None:
-    """Call ``run`` in a helper thread while this one waits, so Ctrl-C interrupts the wait.
-
-    Numba compiles in the helper: Ctrl-C raised inside the compiler (partly C code that
-    calls back into Python) could be lost or turn into another error. An interrupted
-    compile goes on in the background; the CLI ends the process without waiting for it.
-    """
-    failure = []
-
-    def target():
-        try:
-            run()
-        except BaseException as error:  # re-raised in the calling thread
-            failure.append(error)
-
-    helper = threading.Thread(target=target, name="symgrad-compile", daemon=True)
-    helper.start()
-    helper.join()
-    if failure:
-        raise failure[0]
 
 
 def _interrupted(network: Network, values: list, history: np.ndarray, done: int):
@@ -251,7 +234,7 @@ def fit(
                 )  # fmt: skip
 
             # compiles the loop (or loads it from Numba's cache); runs no epoch
-            _in_helper_thread(lambda: train(0, 0, 0.0, math.inf))
+            in_helper_thread(lambda: train(0, 0, 0.0, math.inf))
         except KeyboardInterrupt:
             raise _interrupted(network, values, history, 0) from None
         interrupts.deferred = True
