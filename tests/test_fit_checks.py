@@ -52,11 +52,12 @@ BAD_DATA = [
     ),
     (X0, with_values(Y0, [4], np.nan), "y has NaN or inf at row 4 (nan)"),
     (X0, with_values(Y0, [0], np.inf), "y has NaN or inf at row 0 (inf)"),
-    (np.empty((0, 2)), np.empty(0), "no examples"),
-    (X0, np.array(["cat"] * 12), "y must hold numbers, got 'cat' at row 0"),
+    (np.empty((0, 2)), np.empty(0), "no examples: X has 0 rows"),
+    (X0, np.array(["cat"] * 12), "y must hold numbers, got text 'cat' at row 0"),
+    (X0, ["0"] * 5 + ["cat"] + ["1"] * 6, "y must hold numbers, got text 'cat' at row 5"),
     (X0, np.array([0, 1, None] + [0] * 9, dtype=object), "y must hold numbers, got None at row 2"),
     (X0, Y0 + 0j, "y must hold numbers, got 0j at row 0"),
-    (X0.astype(str), Y0, "X must hold numbers, got '"),
+    (X0.astype(str), Y0, "X must hold numbers, got text '"),
 ]
 
 
@@ -79,6 +80,21 @@ def test_bad_data_is_named_by_the_compiled_network(net, model_case, X, y, messag
     if "X" in message:
         with pytest.raises(DataError, match="X"):
             net.predict_proba(params, X)
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        ([0, 2, np.nan, 1], "y has NaN or inf at row 2 (nan)"),
+        ([0, 2, "b", 1], "y must hold numbers, got text 'b' at row 2"),
+        ([[1, 0, 0], [0, np.inf, 0], [0, 0, 1], [1, 0, 0]], "y has NaN or inf at row 1, column 1"),
+    ],
+)
+def test_bad_class_labels_are_named_before_their_range_is_checked(y, message, tmp_path):
+    network = Network(mlp([2, 3, 3], output="softmax"), loss="cross_entropy")
+    with pytest.raises(DataError) as info:
+        fit(network, X0[:4], y, folder=tmp_path / "never")
+    assert message in str(info.value)
 
 
 def test_nan_in_the_data_is_not_blamed_on_the_learning_rate(net):

@@ -54,18 +54,29 @@ def as_numbers(name: str, value) -> np.ndarray:
     a = np.asarray(value)
     if a.dtype.kind in "biuf":
         return a
+    if a.size == 0:
+        raise DataError(f"{name} must hold numbers, got an empty array of {a.dtype}")
     if a.dtype.kind == "O":
         bad = [i for i, v in np.ndenumerate(a) if not isinstance(v, numbers.Real)]
         if not bad:
             return a.astype(float)
-        index = bad[0]
-    else:
-        index = (0,) * a.ndim
-    if a.size == 0:
-        raise DataError(f"{name} must hold numbers, got an empty array of {a.dtype}")
+        index, kind = bad[0], ""
+    else:  # text (even "1.5") or complex: name the first value that is not a number's text
+        bad = (i for i, v in np.ndenumerate(a) if not _number_text(v))
+        index, kind = next(bad, (0,) * a.ndim), "text " if a.dtype.kind in "SU" else ""
     first = a[index].item() if isinstance(a[index], np.generic) else a[index]
     where = f" at {_where(index)} (counting from 0)" if index else ""
-    raise DataError(f"{name} must hold numbers, got {first!r}{where}")
+    raise DataError(f"{name} must hold numbers, got {kind}{first!r}{where}")
+
+
+def _number_text(value) -> bool:
+    if not isinstance(value, np.str_ | np.bytes_):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def check_finite(name: str, a: np.ndarray) -> None:
