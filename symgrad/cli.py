@@ -11,6 +11,8 @@ Sits at the end of the pipeline: may import every stage (imported lazily, per co
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from fractions import Fraction
 
 import sympy
 
-from symgrad.errors import SymgradError, UnknownSymbolError, shorten
+from symgrad.errors import SymgradError, TrainingInterrupted, UnknownSymbolError, shorten
 
 FORMATS = ("text", "markdown", "latex")
 
@@ -87,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         argv: the arguments after the program name; default ``sys.argv[1:]``.
 
     Returns:
-        The exit status: 0 on success, 2 on bad input (after one line on stderr).
+        The exit status: 0 on success, 2 on bad input (after one line on stderr), 130
+        after Ctrl-C.
     """
     parser = build_parser()
     try:
@@ -96,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else 2
     try:
         return args.run(args)
+    except (TrainingInterrupted, KeyboardInterrupt) as stop:  # Ctrl-C: 128 + SIGINT
+        print(f"symgrad: {str(stop) or 'interrupted'}", file=sys.stderr)
+        if argv is None:  # the program ends now, not after a compile or a last collection
+            with contextlib.suppress(OSError):
+                sys.stdout.flush()
+            os._exit(130)
+        return 130
     except SymgradError as error:
         lines = (line.strip() for line in str(error).splitlines())
         print(f"symgrad: error: {'; '.join(filter(None, lines))}", file=sys.stderr)

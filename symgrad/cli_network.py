@@ -14,13 +14,15 @@ import argparse
 import csv
 import os
 import runpy
+import sys
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from symgrad.cli import command
-from symgrad.errors import ShapeError, SymgradError
+from symgrad.errors import ShapeError, SymgradError, TrainingWarning
 from symgrad.paths import input_file, output_file, output_folder
 
 
@@ -270,28 +272,36 @@ def check_data(network, X, y, path: str) -> None:
 
 @command("train", "train a network on a CSV or NPZ file and print the loss curve", _train_arguments)
 def _train(args: argparse.Namespace) -> int:
-    from symgrad.train.fit import fit
+    from symgrad.train.compiled import CompiledNetwork
+    from symgrad.train.fit import check_settings, fit
 
     X, y = load_data(args.data, args.label)
     network = network_from(args)
     check_data(network, X, y, args.data)
-    output_folder(args.folder, create=False)
-    result = fit(
-        network,
-        X,
-        y,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        folder=args.folder,
+    check_settings(
+        network, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed
     )
+    output_folder(args.folder, create=False)
+    compiled = CompiledNetwork(network, args.optimizer, folder=args.folder)
+    print(f"{network.describe()}, {compiled.optimizer.name}, α = {args.lr:g}, m = {len(X)}")
+    sys.stdout.flush()  # training may take long (Ctrl-C stops it)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingWarning)  # printed below, in one line
+        result = fit(
+            network,
+            X,
+            y,
+            lr=args.lr,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            compiled=compiled,
+        )
     marks = sorted({0, *np.linspace(0, args.epochs - 1, 6).astype(int)})
-    optimizer = result.compiled.optimizer.name
-    print(f"{network.describe()}, {optimizer}, α = {args.lr:g}, m = {len(X)}")
     for e in marks:
         print(f"epoch {e + 1:>6}: loss {result.history[e]:.6g}")
     if network.loss_name != "mse":
         print(f"training accuracy: {100 * result.accuracy(X, y):.2f}%")
+    if result.warning:
+        print(f"symgrad: warning: {result.warning}", file=sys.stderr)
     return 0

@@ -44,6 +44,26 @@ class GeneratedFileError(SymgradError):
     """A generated file that was edited by hand or does not match its header."""
 
 
+class DataError(ShapeError):
+    """Data that cannot be trained on: no examples, NaN or inf, labels that are not numbers."""
+
+
+class TrainingInterrupted(SymgradError):
+    """Training stopped by Ctrl-C (SIGINT).
+
+    ``epoch`` is the epoch it stopped at (from 1), ``history`` the losses of the epochs
+    before it, ``params`` the parameters after them (ident -> array).
+    """
+
+    def __init__(self, message: str, *, epoch: int, history, params: dict):
+        super().__init__(message)
+        self.epoch, self.history, self.params = epoch, history, params
+
+
+class TrainingWarning(UserWarning):
+    """A training run that finished, but ended far above its best loss."""
+
+
 def shorten(text, limit: int = 80) -> str:
     """``text`` cut to ``limit`` characters with an ellipsis, for quoting in one-line errors."""
     text = " ".join(str(text).split())

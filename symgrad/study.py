@@ -14,6 +14,7 @@ functions, with its Agg backend.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 import sympy
 
 from symgrad.autodiff import grad
-from symgrad.errors import SymgradError, TrainingDivergedError
+from symgrad.errors import SymgradError, TrainingDivergedError, TrainingWarning
 from symgrad.nn.reference import init_params
 from symgrad.paths import output_folder
 from symgrad.reader import as_expression
@@ -139,7 +140,11 @@ class Study:
 def _run(network, X, y, rate, start, compiled, epochs, **kw) -> Run:
     """Train with ``rate``; on divergence keep the history of the epochs before it."""
     try:
-        result = fit(network, X, y, lr=rate, params=start, compiled=compiled, epochs=epochs, **kw)
+        with warnings.catch_warnings():  # the study judges each rate itself (verdict)
+            warnings.simplefilter("ignore", TrainingWarning)
+            result = fit(
+                network, X, y, lr=rate, params=start, compiled=compiled, epochs=epochs, **kw
+            )
         return Run(rate, result.history, accuracy=_accuracy(result, X, y))
     except TrainingDivergedError as error:
         return Run(

@@ -2,12 +2,15 @@
 
 :func:`compile_network` derives the backprop equations, writes the generated module
 (reused while its hash matches), imports it from its file and wraps it in a
-:class:`CompiledNetwork` that takes data in NumPy's usual layout.
+:class:`CompiledNetwork` that takes data in NumPy's usual layout, checked first (see
+:func:`check_params`). Calls that may compile run in a helper thread, so Ctrl-C is
+seen at once.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,7 @@ from symgrad.codegen.network import NetworkModule
 from symgrad.errors import ShapeError
 from symgrad.nn.backprop import derive
 from symgrad.nn.network import Network
-from symgrad.nn.reference import to_columns
+from symgrad.nn.reference import as_numbers, check_finite, check_rows, to_columns
 from symgrad.train import optimizers
 
 DEFAULT_FOLDER = Path("generated")
@@ -71,33 +74,67 @@ class CompiledNetwork:
     def latex(self) -> str:
         return self.backprop.latex()
 
-    def _params(self, params: dict) -> list:
-        out = []
-        for p in self.network.params:
-            if p.ident not in params:
-                raise ShapeError(f"missing parameter {p.ident}")
-            value = np.ascontiguousarray(params[p.ident])
-            want = tuple(int(d) for d in p.shape)
-            if value.shape != want:
-                raise ShapeError(f"parameter {p.ident} must have shape {want}, got {value.shape}")
-            out.append(value)
-        return out
-
     def loss_and_grad(self, params: dict, X_rows, y) -> tuple[float, dict]:
         """Loss and gradients (each of its parameter's shape) from the compiled code."""
-        values = self._params(params)
+        values = check_params(self.network, params)
         X, Y = to_columns(self.network, X_rows, y)
         dtype = values[0].dtype
-        loss, grads = self.module.loss_and_grad(
-            *values, np.ascontiguousarray(X, dtype), np.ascontiguousarray(Y, dtype), self.network.l2
-        )
+        X, Y = np.ascontiguousarray(X, dtype), np.ascontiguousarray(Y, dtype)
+        lam = self.network.l2
+        loss, grads = in_helper_thread(lambda: self.module.loss_and_grad(*values, X, Y, lam))
         return float(loss), {p.ident: g for p, g in zip(self.network.params, grads, strict=False)}
 
     def predict_proba(self, params: dict, X_rows) -> np.ndarray:
         """The output layer's values, one row per example (m×k)."""
-        values = self._params(params)
-        X_rows = np.asarray(X_rows, dtype=values[0].dtype)
-        n = self.network.layers[0].n_in
-        if X_rows.ndim != 2 or X_rows.shape[1] != n:
-            raise ShapeError(f"X must have shape (m, {n}) (rows = examples), got {X_rows.shape}")
-        return self.module.predict(*values, np.ascontiguousarray(X_rows.T)).T
+        values = check_params(self.network, params)
+        X = np.ascontiguousarray(check_rows(self.network, X_rows).T, dtype=values[0].dtype)
+        return in_helper_thread(lambda: self.module.predict(*values, X)).T
+
+
+def check_params(network: Network, params: dict, dtype=None) -> list:
+    """The network's parameters from ``params`` (ident -> array), in order, as C-ordered
+    arrays of one float dtype: ``dtype``, else float32 if all are float32, else float64.
+
+    Raises:
+        ShapeError: a parameter missing or of the wrong shape.
+        DataError: a parameter that is not numbers or holds NaN or inf.
+    """
+    missing = [p.ident for p in network.params if p.ident not in params]
+    if missing:
+        raise ShapeError(f"missing parameter {', '.join(missing)}")
+    arrays = [as_numbers(f"parameter {p.ident}", params[p.ident]) for p in network.params]
+    if dtype is None:
+        dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
+    out = []
+    for p, a in zip(network.params, arrays, strict=True):
+        want = tuple(int(d) for d in p.shape)
+        if a.shape != want:
+            raise ShapeError(f"parameter {p.ident} must have shape {want}, got {a.shape}")
+        with np.errstate(over="ignore"):  # float32 overflow: named just below
+            value = np.array(a, dtype=dtype, order="C")  # a copy: training updates it in place
+        check_finite(f"parameter {p.ident}", value)
+        out.append(value)
+    return out
+
+
+def in_helper_thread(run):
+    """``run()``, called in a helper thread while this one waits, so Ctrl-C interrupts the wait.
+
+    For calls that may compile: Ctrl-C raised inside Numba's compiler (partly C code that
+    calls back into Python) could be lost or turn into another error. An interrupted
+    compile goes on in the background; the CLI ends the process without waiting for it.
+    """
+    failure, result = [], []
+
+    def target():
+        try:
+            result.append(run())
+        except BaseException as error:  # re-raised in the calling thread
+            failure.append(error)
+
+    helper = threading.Thread(target=target, name="symgrad-compile", daemon=True)
+    helper.start()
+    helper.join()
+    if failure:
+        raise failure[0]
+    return result[0]

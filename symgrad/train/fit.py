@@ -1,35 +1,63 @@
 """Train stage: ``fit`` a network on NumPy data with its compiled training loop.
 
-Python only starts the compiled loop and reports progress (a tqdm bar, when the
-``progress`` extra is installed) between chunks of epochs. A loss that becomes
-inf or NaN, or grows past ``DIVERGENCE_FACTOR`` times its first value, stops
-training with an error that names the epoch and suggests a smaller learning rate.
+``fit`` checks its settings, the data and the start parameters before it compiles
+anything, then runs the compiled loop in chunks of epochs sized by time (about
+``CHUNK_SECONDS`` a call). Between chunks Python updates the progress bar (with the
+``progress`` extra), checks the loss and notices Ctrl-C: SIGINT stops training within
+a chunk (or an epoch, if one takes longer) with :class:`TrainingInterrupted`, which
+keeps the history and the parameters of the epochs done. A loss that becomes inf or
+NaN, or grows past ``DIVERGENCE_FACTOR`` times its first value, stops training with
+an error suggesting a smaller learning rate; a run that ends far above its best loss
+(see ``FAR_ABOVE``) returns with a :class:`TrainingWarning`.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+import signal
+import threading
+import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from symgrad.errors import SymgradError, TrainingDivergedError
+from symgrad.errors import (
+    SymgradError,
+    TrainingDivergedError,
+    TrainingInterrupted,
+    TrainingWarning,
+)
 from symgrad.nn.network import Network
-from symgrad.nn.reference import init_params, to_columns
-from symgrad.train.compiled import DEFAULT_FOLDER, CompiledNetwork
+from symgrad.nn.reference import check_finite, init_params, to_columns
+from symgrad.train.compiled import (
+    DEFAULT_FOLDER,
+    CompiledNetwork,
+    check_params,
+    in_helper_thread,
+)
 
 #: Training stops when the epoch loss exceeds this many times the first epoch's (+1).
 DIVERGENCE_FACTOR = 1e3
+#: A run ends far above its best when its last loss is over FAR_ABOVE times its best
+#: and it has given back over half of what it gained from its first loss.
+FAR_ABOVE = 2.0
+#: The most epochs one ``fit`` runs (its history takes 8 bytes an epoch).
+MAX_EPOCHS = 10**9
+#: Seconds one call of the compiled loop aims at; Ctrl-C is seen between calls.
+CHUNK_SECONDS = 0.1
 
 
 @dataclass
 class FitResult:
-    """Trained parameters (ident -> array), the loss history per epoch, the compiled model."""
+    """Trained parameters (ident -> array), the loss history per epoch, the compiled model,
+    and a warning when the run ended far above its best loss (else None)."""
 
     params: dict
     history: np.ndarray
     compiled: CompiledNetwork
+    warning: str | None = None
 
     def predict(self, X_rows) -> np.ndarray:
         return predict(self.compiled, self.params, X_rows)
@@ -47,6 +75,93 @@ def _progress(total: int, enabled: bool):
         warnings.warn('no progress bar: pip install "symgrad[progress]" for one', stacklevel=3)
         return None
     return tqdm(total=total, unit="epoch", leave=False)
+
+
+def _shown(value) -> str:
+    return str(value) if isinstance(value, numbers.Real) else repr(value)
+
+
+def _integer(name: str, value, low: int, high: int | None = None) -> int:
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        allowed = f"≥ {low}" if high is None else f"from {low} to {high:_}"
+        raise SymgradError(f"{name} must be an integer {allowed}, got {_shown(value)}")
+    return int(value)
+
+
+def check_settings(
+    network: Network, *, lr, epochs, batch_size=None, seed=0, dtype=np.float64
+) -> None:
+    """Raise SymgradError for a setting of :func:`fit` out of its range, naming the range."""
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr < math.inf:
+        raise SymgradError(f"lr must be a finite number > 0, got {_shown(lr)}")
+    _integer("epochs", epochs, 1, MAX_EPOCHS)
+    if batch_size is not None:
+        _integer("batch_size", batch_size, 1)
+    _integer("seed", seed, 0, 2**32 - 1)
+    try:
+        known = np.dtype(dtype) in (np.float32, np.float64)
+    except TypeError:
+        known = False
+    if not known:
+        raise SymgradError(f"dtype must be np.float32 or np.float64, got {_shown(dtype)}")
+    if not 0 <= network.l2 < math.inf:
+        raise SymgradError(f"the L2 penalty must be a finite number ≥ 0, got {network.l2}")
+
+
+class _Interrupts:
+    """SIGINT while ``fit`` runs: raised at once (as KeyboardInterrupt) until ``deferred``
+    is set, then only noted in ``seen``, for the loop to check between chunks.
+
+    Installed only in the main thread over Python's default handler; restored on exit.
+    """
+
+    def __init__(self):
+        self.seen = self.deferred = False
+        self.previous = None
+
+    def __enter__(self):
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _handle(self, signum, frame):
+        self.seen = True
+        if not self.deferred:
+            raise KeyboardInterrupt
+
+
+def _interrupted(network: Network, values: list, history: np.ndarray, done: int):
+    return TrainingInterrupted(
+        f"interrupted at epoch {done + 1}; parameters after epoch {done} kept",
+        epoch=done + 1,
+        history=history[:done],
+        params={p.ident: v for p, v in zip(network.params, values, strict=True)},
+    )
+
+
+def _next_chunk(count: int, seconds: float) -> int:
+    """Epochs for the next call: about CHUNK_SECONDS at the last call's pace, ≤ 10× more."""
+    if seconds <= 0:
+        return 10 * count
+    return max(1, min(10 * count, int(CHUNK_SECONDS * count / seconds)))
+
+
+def _far_above_best(history: np.ndarray, lr: float) -> str | None:
+    """The warning for a run that ended far above its best loss, else None."""
+    best = int(np.argmin(history))
+    first, low, last = history[0], history[best], history[-1]
+    if last > FAR_ABOVE * low and last - low > 0.5 * (first - low):
+        return (
+            f"the loss ended at {last:.4g} (epoch {len(history)}), far above its best "
+            f"{low:.4g} (epoch {best + 1}); the learning rate {lr:g} may be too large"
+        )
+    return None
 
 
 def fit(
@@ -69,73 +184,89 @@ def fit(
 
     Args:
         optimizer: "gd", "momentum", "adam" or an Optimizer.
-        lr: the learning rate α.
+        lr: the learning rate α, a finite number > 0.
+        epochs: 1 to ``MAX_EPOCHS``.
         batch_size: examples per step; None (or ≥ m) is full-batch gradient descent.
-        seed: seeds the initialization and the shuffling.
+        seed: seeds the initialization and the shuffling (0 to 2**32 - 1).
         dtype: np.float64 or np.float32.
-        params: initial parameters (copied); default: scaled random initialization.
+        params: initial parameters (copied, any memory layout); default: scaled random
+            initialization.
         compiled: a CompiledNetwork to reuse (its folder and optimizer win).
 
+    Returns:
+        A FitResult; its ``warning`` (also issued as a TrainingWarning) says when the
+        run ended far above its best loss.
+
     Raises:
+        SymgradError: a setting out of range; DataError: no examples, NaN or inf in the
+            data or the start parameters, labels that are not numbers.
         TrainingDivergedError: the loss became inf/NaN or grew by orders of magnitude.
+        TrainingInterrupted: Ctrl-C (SIGINT); holds ``epoch``, ``history`` and ``params``.
     """
-    if lr <= 0 or epochs < 1:
-        raise SymgradError(f"need lr > 0 and epochs ≥ 1, got lr={lr}, epochs={epochs}")
-    compiled = compiled or CompiledNetwork(network, optimizer, folder=folder)
-    opt = compiled.optimizer
-    X_rows = np.ascontiguousarray(X, dtype=dtype)
-    _, Y = to_columns(network, X_rows, y)
-    Y = np.ascontiguousarray(Y, dtype=dtype)
+    check_settings(network, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, dtype=dtype)
+    lr, dtype = float(lr), np.dtype(dtype).type
+    X, Y = to_columns(network, X, y)
+    with np.errstate(over="ignore"):  # float32 overflow: named just below
+        X_rows, Y = np.ascontiguousarray(X.T, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
+    if dtype is not np.float64:
+        check_finite(f"X as {np.dtype(dtype)}", X_rows)
     m = X_rows.shape[0]
-    size = m if batch_size is None else int(batch_size)
-    if size < 1:
-        raise SymgradError(f"batch_size must be at least 1, got {batch_size}")
+    size = m if batch_size is None else min(int(batch_size), m)
     start = params if params is not None else init_params(network, seed=seed, dtype=dtype)
-    values = [np.array(start[p.ident], dtype=dtype) for p in network.params]
-    state = [np.zeros_like(v) for _ in opt.state for v in values]
-    hyper = [opt.hyper[h] for h in sorted(opt.hyper, key=str)]
+    values = check_params(network, start, dtype)
+    try:
+        history = np.empty(epochs)  # its pages are only taken as epochs fill them
+    except MemoryError:
+        raise SymgradError(f"no memory for the loss history of {epochs:_} epochs") from None
     X_cols = np.ascontiguousarray(X_rows.T) if size >= m else np.empty((X_rows.shape[1], 0), dtype)
-    history = np.full(epochs, np.nan)
-    bar = _progress(epochs, progress)
-    chunk = max(1, math.ceil(epochs / 20))
-    done, t, limit = 0, 0.0, math.inf
-    while done < epochs:
-        count = 1 if done == 0 else min(chunk, epochs - done)
-        ran, t = compiled.module.train(
-            *values,
-            X_cols,
-            X_rows,
-            Y,
-            lr,
-            network.l2,
-            count,
-            size,
-            seed + done,
-            t,
-            limit,
-            history[done : done + count],
-            *state,
-            *hyper,
-        )
-        done += ran
-        if bar is not None:
-            bar.update(ran)
-            bar.set_postfix(loss=f"{history[done - 1]:.4g}")
-        if done == 1 and math.isfinite(history[0]):
-            limit = DIVERGENCE_FACTOR * abs(history[0]) + 1.0
-        # the compiled loop also stops at a loss above limit in a chunk's last epoch: ran == count
-        last = history[done - 1]
-        if ran < count or not math.isfinite(last) or last > limit:
+
+    with _Interrupts() as interrupts:
+        try:
+            compiled = compiled or CompiledNetwork(network, optimizer, folder=folder)
+            opt = compiled.optimizer
+            state = [np.zeros_like(v) for _ in opt.state for v in values]
+            hyper = [float(opt.hyper[h]) for h in sorted(opt.hyper, key=str)]
+
+            def train(count: int, done: int, t: float, limit: float):
+                return compiled.module.train(
+                    *values, X_cols, X_rows, Y, lr, network.l2, count, size, seed + done, t,
+                    limit, history[done : done + count], *state, *hyper,
+                )  # fmt: skip
+
+            # compiles the loop (or loads it from Numba's cache); runs no epoch
+            in_helper_thread(lambda: train(0, 0, 0.0, math.inf))
+        except KeyboardInterrupt:
+            raise _interrupted(network, values, history, 0) from None
+        interrupts.deferred = True
+        bar = _progress(epochs, progress)
+        try:
+            done, t, count, limit = 0, 0.0, 1, math.inf
+            while done < epochs:
+                if interrupts.seen:
+                    raise _interrupted(network, values, history, done)
+                count = min(count, epochs - done)
+                began = time.perf_counter()
+                ran, t = train(count, done, t, limit)
+                seconds = time.perf_counter() - began
+                done += ran
+                if bar is not None:
+                    bar.update(ran)
+                    bar.set_postfix(loss=f"{history[done - 1]:.4g}")
+                if done == 1 and math.isfinite(history[0]):
+                    limit = DIVERGENCE_FACTOR * abs(history[0]) + 1.0
+                # the compiled loop also stops at a loss above limit in a chunk's last epoch
+                last = history[done - 1]
+                if ran < count or not math.isfinite(last) or last > limit:
+                    raise TrainingDivergedError(
+                        f"training diverged at epoch {done}: loss {last:.4g} "
+                        f"(epoch 1: {history[0]:.4g}); try a smaller learning rate than {lr:g}",
+                        epoch=done,
+                        history=history[:done].copy(),
+                    )
+                count = _next_chunk(count, seconds)
+        finally:
             if bar is not None:
                 bar.close()
-            raise TrainingDivergedError(
-                f"training diverged at epoch {done}: loss {last:.4g} "
-                f"(epoch 1: {history[0]:.4g}); try a smaller learning rate than {lr:g}",
-                epoch=done,
-                history=history[:done].copy(),
-            )
-    if bar is not None:
-        bar.close()
     if not all(np.all(np.isfinite(v)) for v in values):
         raise TrainingDivergedError(
             f"training diverged at epoch {epochs}: its last update made parameters inf or NaN; "
@@ -143,8 +274,11 @@ def fit(
             epoch=epochs,
             history=np.append(history, np.inf),
         )
-    trained = {p.ident: v for p, v in zip(network.params, values, strict=False)}
-    return FitResult(trained, history, compiled)
+    warning = _far_above_best(history, lr)
+    if warning is not None:
+        warnings.warn(warning, TrainingWarning, stacklevel=2)
+    trained = {p.ident: v for p, v in zip(network.params, values, strict=True)}
+    return FitResult(trained, history, compiled, warning)
 
 
 def predict(compiled: CompiledNetwork, params: dict, X_rows) -> np.ndarray:

@@ -8,16 +8,29 @@ Assignments run in order; a later one sees the earlier ones' new values.
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from dataclasses import dataclass, field
 
 import sympy
+
+from symgrad.errors import SymgradError
 
 theta, g = sympy.symbols("theta g")
 alpha = sympy.Symbol("alpha", positive=True)  # the learning rate
 t = sympy.Symbol("t", positive=True, integer=True)  # the step count, from 1
 v, s = sympy.symbols("v s")
 beta, beta1, beta2, eps = sympy.symbols("beta beta1 beta2 epsilon", positive=True)
+
+_FRACTION = ("a number in [0, 1)", lambda x: 0 <= x < 1)
+#: The values each hyperparameter may take: (the range in words, a test).
+ALLOWED = {
+    beta: _FRACTION,
+    beta1: _FRACTION,
+    beta2: _FRACTION,
+    eps: ("a finite number > 0", lambda x: 0 < x < math.inf),
+}
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,13 @@ class Optimizer:
     updates: tuple
     state: tuple = ()
     hyper: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for symbol, value in self.hyper.items():
+            words, ok = ALLOWED.get(symbol, ("a finite number", math.isfinite))
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not ok(value):
+                shown = value if isinstance(value, numbers.Real) else repr(value)
+                raise SymgradError(f"{self.name}: {symbol} must be {words}, got {shown}")
 
     def equations(self) -> list[str]:
         """The rule as text: ``θ ← θ - α*g`` lines (g is ∂L/∂θ)."""
@@ -89,7 +109,5 @@ def get(optimizer) -> Optimizer:
     if isinstance(optimizer, Optimizer):
         return optimizer
     if optimizer not in OPTIMIZERS:
-        from symgrad.errors import SymgradError
-
         raise SymgradError(f"unknown optimizer {optimizer!r} (known: {', '.join(OPTIMIZERS)})")
     return OPTIMIZERS[optimizer]()
