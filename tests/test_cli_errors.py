@@ -210,7 +210,6 @@ FIT_ROWS = [
 ]
 
 
-@pytest.mark.xfail(strict=False, reason="needs fit validation")
 @pytest.mark.parametrize("options, message", FIT_ROWS, ids=[" ".join(o) for o, _ in FIT_ROWS])
 def test_bad_training_numbers_are_refused_before_compiling(
     capsys, workdir, tmp_path, options, message
