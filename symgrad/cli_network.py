@@ -278,9 +278,7 @@ def _train(args: argparse.Namespace) -> int:
     X, y = load_data(args.data, args.label)
     network = network_from(args)
     check_data(network, X, y, args.data)
-    check_settings(
-        network, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed
-    )
+    check_settings(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     output_folder(args.folder, create=False)
     compiled = CompiledNetwork(network, args.optimizer, folder=args.folder)
     print(f"{network.describe()}, {compiled.optimizer.name}, α = {args.lr:g}, m = {len(X)}")

@@ -141,7 +141,7 @@ def test_sigint_during_the_compiled_loop_exits_130_within_a_second(net, csv_file
     # the loop is in Numba's cache (see `net`), loaded in about 1 s: 4 s after the header
     # (which comes before it is loaded) the process is training
     status, seconds, err = train_and_interrupt(csv_file, codegen_folder, 4.0)
-    assert status == 130
+    assert status == 130, err
     assert seconds < 1.0
     assert "Traceback" not in err and len(err.splitlines()) == 1
     match = INTERRUPTED.fullmatch(err.strip().removeprefix("symgrad: "))
@@ -152,6 +152,6 @@ def test_sigint_during_the_compiled_loop_exits_130_within_a_second(net, csv_file
 def test_sigint_while_numba_compiles_exits_130_within_a_second(csv_file, tmp_path):
     # a new folder: its module is compiled from scratch, which takes several seconds
     status, seconds, err = train_and_interrupt(csv_file, tmp_path / "cold", 0.5)
-    assert status == 130
+    assert status == 130, err
     assert seconds < 1.0
     assert err == "symgrad: interrupted at epoch 1; parameters after epoch 0 kept\n"

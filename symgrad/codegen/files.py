@@ -99,19 +99,21 @@ def import_file(path: Path):
 
     The module is named after its file, as a plain ``import`` would name it: Numba's cache
     records that name, so the cached file stays importable without symgrad. Only when
-    another file already holds that name in this process does it get a private one.
+    another file already holds that name in this process does it get a private one, made
+    from its path; every process registers the file under that private name too, so a cache
+    written by a process that used it loads in one that did not.
     """
     path = Path(path).resolve()
-    name = path.stem
+    name = private = f"symgrad_generated_{path.stem}_{digest(str(path))}"
+    module = sys.modules.get(path.stem)
+    if module is None or Path(getattr(module, "__file__", "") or "").resolve() == path:
+        name = path.stem
     module = sys.modules.get(name)
-    if module is not None and Path(getattr(module, "__file__", "") or "").resolve() != path:
-        name = f"symgrad_generated_{path.stem}_{digest(str(path))}"
-        module = sys.modules.get(name)
     if module is not None and getattr(module, "__symgrad_source__", None) == path.read_text():
         return module
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    sys.modules[name] = sys.modules[private] = module
     spec.loader.exec_module(module)
     module.__symgrad_source__ = path.read_text()
     return module

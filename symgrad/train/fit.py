@@ -89,9 +89,7 @@ def _integer(name: str, value, low: int, high: int | None = None) -> int:
     return int(value)
 
 
-def check_settings(
-    network: Network, *, lr, epochs, batch_size=None, seed=0, dtype=np.float64
-) -> None:
+def check_settings(*, lr, epochs, batch_size=None, seed=0, dtype=np.float64) -> None:
     """Raise SymgradError for a setting of :func:`fit` out of its range, naming the range."""
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr < math.inf:
         raise SymgradError(f"lr must be a finite number > 0, got {_shown(lr)}")
@@ -105,8 +103,6 @@ def check_settings(
         known = False
     if not known:
         raise SymgradError(f"dtype must be np.float32 or np.float64, got {_shown(dtype)}")
-    if not 0 <= network.l2 < math.inf:
-        raise SymgradError(f"the L2 penalty must be a finite number ≥ 0, got {network.l2}")
 
 
 class _Interrupts:
@@ -203,7 +199,7 @@ def fit(
         TrainingDivergedError: the loss became inf/NaN or grew by orders of magnitude.
         TrainingInterrupted: Ctrl-C (SIGINT); holds ``epoch``, ``history`` and ``params``.
     """
-    check_settings(network, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, dtype=dtype)
+    check_settings(lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, dtype=dtype)
     lr, dtype = float(lr), np.dtype(dtype).type
     X, Y = to_columns(network, X, y)
     with np.errstate(over="ignore"):  # float32 overflow: named just below
