@@ -453,6 +453,8 @@ def _check_scalar(target, at, h, exact, name, folder) -> CheckReport:
             f"; exact err.: compiled vs SymPy's value at the rational point ({EXACT_DIGITS} "
             f"digits); row {name}: the value itself"
         )
+    if compiled.rewrites:  # what the compiled code computes instead of the naive formula
+        legend += "; compiled with stable forms: " + "; ".join(compiled.rewrites)
     return CheckReport(
         title, rows, legend, ("quantity", "symbolic", "numeric", "exact err." if exact else None)
     )

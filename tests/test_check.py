@@ -389,3 +389,11 @@ def test_cli_network_on_synthetic_data_and_a_file(capsys, folder, relu_net, tmp_
     assert status == 0 and "on 10 examples" in out and "all · v" in out
     status, _, err = run(capsys, *args, "--data", str(data), "--label", "z")
     assert status == 2 and "no column 'z'" in err
+
+
+def test_a_naive_formula_is_checked_in_its_stable_form_and_says_so(tmp_path):
+    """log(1 + e^z) at z = 1000 overflows as written; compiled as softplus it is exact."""
+    report = check("log(1 + exp(z))", at={"z": 1000}, folder=tmp_path)
+    assert report.passed and [r.verdict for r in report.rows] == ["correct", "correct"]
+    assert report.rows[0].symbolic == 1000.0 and report.rows[1].symbolic == 1.0
+    assert "log(exp(z) + 1) → softplus(z)" in report.text()
