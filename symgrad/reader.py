@@ -181,30 +181,25 @@ def _reason(error: Exception) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0]
 
 
-def _check_size(tree: ast.expr, text: str) -> None:
+def _check_size(tree: ast.expr) -> None:
     """Refuse trees with too many nodes or nested too deeply (chains of + or * count once)."""
-    count, stack = 0, [(tree, 1, None)]
+    count, stack = 0, [(tree, 1)]
     while stack:
-        node, depth, chain = stack.pop()
+        node, depth = stack.pop()
         count += 1
         if count > MAX_NODES:
-            raise ParseError(
-                f"the formula is too large: over {MAX_NODES:,} parts (at most {MAX_NODES:,})"
-            )
+            raise ParseError(f"the formula is too large: more than {MAX_NODES:,} parts")
         if depth > MAX_DEPTH:
             raise ParseError(f"the formula is nested too deeply (at most {MAX_DEPTH} levels)")
         kind = _chain_kind(node)
         for child in ast.iter_child_nodes(node):
-            same = kind is not None and _chain_kind(child) == kind
-            stack.append((child, depth if same else depth + 1, kind))
+            same = kind is not None and _chain_kind(child) is kind
+            stack.append((child, depth if same else depth + 1))
 
 
-def _chain_kind(node) -> str | None:
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-        return "+"
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
-        return "*"
-    return None
+def _chain_kind(node):
+    """``ast.Add`` for a + or - node, ``ast.Mult`` for a * or / node, else None."""
+    return _kind(node.op) if isinstance(node, ast.BinOp) else None
 
 
 class _Builder:
@@ -241,8 +236,9 @@ class _Builder:
             expr = sympy.Float(literal.replace("_", ""))
         return self._bounded(expr, value, literal)
 
-    def _bounded(self, expr, approx: float, what: str) -> _Built:
-        if not abs(approx) <= MAX_NUMBER:
+    def _bounded(self, expr, approx: float | None, what: str) -> _Built:
+        """``expr`` with its approximation, refused if that is beyond float64's range."""
+        if approx is not None and not abs(approx) <= MAX_NUMBER:
             raise ParseError(
                 f"the number {shorten(what, 40)} is too large (numbers in a formula must stay "
                 f"below {MAX_NUMBER:.3g} in magnitude)"
@@ -286,8 +282,7 @@ class _Builder:
             else:
                 approx = approx + term.approx if kind is ast.Add else approx * term.approx
         built = cls(*(t.expr for t in terms), evaluate=False)
-        segment = ast.get_source_segment(self.text, node) or ""
-        return _Built(built) if approx is None else self._bounded(built, approx, segment)
+        return self._bounded(built, approx, ast.get_source_segment(self.text, node) or "")
 
     def _operands(self, node, kind) -> list[_Built]:
         """The flattened operands of a chain of + and - (or * and /), as SymPy's parser has them.
@@ -323,20 +318,9 @@ class _Builder:
                 f"the exponent in '{shorten(ast.get_source_segment(self.text, node) or '', 40)}' "
                 f"is too large (at most {MAX_EXPONENT} in magnitude)"
             )
-        approx = None
-        if base.approx is not None and exponent.approx is not None:
-            try:
-                approx = math.pow(base.approx, exponent.approx)
-            except OverflowError:
-                approx = math.inf
-            except (ValueError, ZeroDivisionError):
-                approx = None
-        built = _Built(sympy.Pow(base.expr, exponent.expr, evaluate=False))
-        return (
-            built
-            if approx is None
-            else self._bounded(built.expr, approx, ast.get_source_segment(self.text, node) or "")
-        )
+        approx = _approximately(math.pow, base.approx, exponent.approx)
+        built = sympy.Pow(base.expr, exponent.expr, evaluate=False)
+        return self._bounded(built, approx, ast.get_source_segment(self.text, node) or "")
 
     def _Call(self, node) -> _Built:
         if not isinstance(node.func, ast.Name):
@@ -359,15 +343,21 @@ class _Builder:
                 f"cannot call {name} with {len(args)} argument(s): {_reason(error)}"
             ) from None
         approx = None
-        if name in _FLOAT_FUNCTIONS and len(args) == 1 and args[0].approx is not None:
-            try:
-                approx = _FLOAT_FUNCTIONS[name](args[0].approx)
-            except OverflowError:
-                approx = math.inf
-            except ValueError:
-                approx = None
-        segment = ast.get_source_segment(self.text, node) or name
-        return _Built(expr) if approx is None else self._bounded(expr, approx, segment)
+        if name in _FLOAT_FUNCTIONS and len(args) == 1:
+            approx = _approximately(_FLOAT_FUNCTIONS[name], args[0].approx)
+        return self._bounded(expr, approx, ast.get_source_segment(self.text, node) or name)
+
+
+def _approximately(fn, *args: float | None) -> float | None:
+    """``fn(*args)`` in floats: inf on overflow, None when unknown or undefined."""
+    if any(a is None for a in args):
+        return None
+    try:
+        return fn(*args)
+    except OverflowError:
+        return math.inf
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def _kind(op):
@@ -409,7 +399,7 @@ def read_expression(text: str, *, exact_decimals: bool = False) -> sympy.Expr:
         raise ParseError("empty expression")
     prepared = _prepare(text)
     tree = _python_tree(prepared)
-    _check_size(tree, prepared)
+    _check_size(tree)
     expr = _Builder(prepared.strip(), exact_decimals).build(tree).expr
     if not isinstance(expr, sympy.Expr):
         raise ParseError(f"'{shorten(text.strip())}' is not an expression")
