@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import sympy
 
-import symgrad
+from symgrad._version import __version__
 from symgrad.check import check
 from symgrad.draw import MissingDependencyError, render
 from symgrad.errors import SymgradError
@@ -31,6 +31,7 @@ from symgrad.nn.notes import notes
 from symgrad.nn.printing import sections
 from symgrad.paths import output_folder
 from symgrad.study import descent_picture, learning_rate_study, pyplot, save_figure
+from symgrad.trace import explain
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
 
@@ -142,7 +143,7 @@ def _chain_paths(trace, name) -> list[list]:
 
 def _toy_graph(book: _Book) -> None:
     book.progress("[1/5] toy graph j = 3(a + b·c): trace and picture")
-    trace = symgrad.explain(TOY, TOY_POINT)
+    trace = explain(TOY, TOY_POINT)
     trace_file = book.write("toy_graph_trace.md", "# The toy graph\n\n" + trace.markdown())
     dot = render(trace, book.folder / "toy_graph.dot").name
     try:
@@ -238,7 +239,7 @@ def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, rep
 
 def _logistic(book: _Book, quick: bool, code: Path) -> None:
     book.progress("[2/5] logistic regression: equations, training, gradient check")
-    trace = symgrad.explain(LOGISTIC, LOGISTIC_POINT)
+    trace = explain(LOGISTIC, LOGISTIC_POINT)
     single = book.write(
         "logistic_single_example.md",
         "# Logistic regression, one example, step by step\n\n" + trace.markdown(),
@@ -437,7 +438,7 @@ def build_lecture(
     head = [
         "# Lecture 7: forward and backward propagation, gradient descent and the learning rate",
         "",
-        f"Rebuilt by symgrad {symgrad.__version__} with `symgrad lecture`"
+        f"Rebuilt by symgrad {__version__} with `symgrad lecture`"
         + (" --quick" if quick else "")
         + ". Every gradient below was derived once by the "
         "chain rule (reverse mode); the same derivation was printed here, compiled into the "
