@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 from symgrad.autodiff import backward
 from symgrad.graph import topological_order
-from symgrad.nn import vjp  # noqa: F401  (registers the tensor rules)
 from symgrad.nn.network import Named, Network
 from symgrad.nn.simplify import children, fuse, reuse_forward, rewrite
 from symgrad.nn.tensor import Map, Ones, Ref, split_scale
-from symgrad.nn.vjp import tensor_sum
+from symgrad.nn.vjp import contribution, tensor_sum
 
 
 @dataclass
@@ -76,6 +75,7 @@ def derive(network: Network) -> Backprop:
         network.params,
         seed=Ones(()),
         children=children,
+        contribution=contribution,
         total=tensor_sum,
         is_zero=lambda c: c is None,
     )
