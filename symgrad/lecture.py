@@ -30,7 +30,7 @@ from symgrad.nn import Network, derive, logistic_regression, mlp
 from symgrad.nn.notes import notes
 from symgrad.nn.printing import sections
 from symgrad.paths import output_folder
-from symgrad.study import descent_picture, learning_rate_study, pyplot, save_figure
+from symgrad.study import descent_picture, figure, learning_rate_study, save_figure
 from symgrad.trace import explain
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
@@ -191,8 +191,8 @@ def _toy_graph(book: _Book) -> None:
 def _loss_figure(book: _Book, history, title: str, name: str) -> list[Path]:
     if not book.plots:
         return []
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = figure(figsize=(6, 3.6))
+    ax = fig.subplots()
     ax.plot(np.arange(1, len(history) + 1), history)
     ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="training loss (log scale)", title=title)
@@ -282,11 +282,11 @@ def _logistic(book: _Book, quick: bool, code: Path) -> None:
 def _boundary_figure(book, compiled, params, data) -> list[Path]:
     if not book.plots:
         return []
-    plt = pyplot()
     (x0, y0), (x1, y1) = data.X.min(axis=0) - 0.5, data.X.max(axis=0) + 0.5
     gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
     proba = compiled.predict_proba(params, np.c_[gx.ravel(), gy.ravel()])[:, 0]
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    fig = figure(figsize=(5.5, 4.2))
+    ax = fig.subplots()
     ax.contourf(gx, gy, proba.reshape(gx.shape), levels=20, cmap="RdBu_r", alpha=0.6)
     ax.contour(gx, gy, proba.reshape(gx.shape), levels=[0.5], colors="k")
     ax.scatter(*data.X.T, c=data.y, cmap="RdBu_r", edgecolors="k", s=14)
@@ -425,7 +425,7 @@ def build_lecture(
     code = output_folder(folder / "code")
     book = _Book(folder, progress)
     try:
-        pyplot()
+        figure()
     except SymgradError as error:
         book.plots = False
         book.notes.append(f"No figures: {error}.")
