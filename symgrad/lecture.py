@@ -29,7 +29,7 @@ from symgrad.errors import SymgradError
 from symgrad.nn import Network, derive, logistic_regression, mlp
 from symgrad.nn.notes import notes
 from symgrad.nn.printing import sections
-from symgrad.paths import output_folder
+from symgrad.paths import DEFAULT_FOLDER, output_folder
 from symgrad.study import descent_picture, figure, learning_rate_study, save_figure
 from symgrad.trace import explain
 from symgrad.train.compiled import CompiledNetwork
@@ -404,7 +404,7 @@ def _all_files(folder: Path) -> list[str]:
 
 
 def build_lecture(
-    folder="generated/lecture", *, quick: bool = False, progress: Callable = print
+    folder=DEFAULT_FOLDER / "lecture", *, quick: bool = False, progress: Callable = print
 ) -> Path:
     """Reproduce the lecture into ``folder``: traces, equations, training, checks, figures.
 

@@ -26,7 +26,7 @@ import sympy
 from symgrad.autodiff import grad
 from symgrad.errors import SymgradError, TrainingDivergedError, TrainingWarning
 from symgrad.nn.reference import init_params
-from symgrad.paths import output_folder
+from symgrad.paths import DEFAULT_FOLDER, output_folder
 from symgrad.reader import as_expression
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
@@ -168,7 +168,7 @@ def learning_rate_study(
     optimizer="gd",
     batch_size: int | None = None,
     seed: int = 0,
-    folder="generated/study",
+    folder=DEFAULT_FOLDER / "study",
     code_folder=None,
     compiled: CompiledNetwork | None = None,
     name: str = "learning_rate_study",
@@ -276,7 +276,7 @@ def descent_picture(
     start: float = 0.0,
     rates: Sequence[float] = (0.1, 0.9),
     steps: int = 10,
-    folder="generated/study",
+    folder=DEFAULT_FOLDER / "study",
     name: str = "descent",
 ) -> Descent:
     """Draw ``loss`` of one variable with the gradient-descent steps of each learning rate.
