@@ -1,4 +1,4 @@
-"""Train stage, beside ``fit``: the learning-rate study and the 1-D picture of gradient descent.
+"""Apps stage, beside the lecture: the learning-rate study and the 1-D picture of gradient descent.
 
 Takes a network and data (rows = examples), or a loss of one variable; gives a :class:`Study`
 (the loss history of each learning rate from the same initial parameters, and where a run
