@@ -140,7 +140,7 @@ def _compile_arguments(p: argparse.ArgumentParser) -> None:
     _network_arguments(p)
     p.add_argument("--optimizer", default="gd", help="gd, momentum or adam (default gd)")
     p.add_argument(
-        "--folder", default=str(DEFAULT_FOLDER), help="where the module goes (default generated)"
+        "--folder", default="generated", help="where the module goes (default generated)"
     )
 
 
