@@ -3,8 +3,7 @@
 The public surface; everything else lives in the stage modules (see DESIGN.md).
 """
 
-__version__ = "0.1.0"
-
+from symgrad._version import __version__ as __version__
 from symgrad.autodiff import grad, hessian, jacobian, value_and_grad
 from symgrad.codegen.scalar import CompiledFunction, compile_expr
 from symgrad.errors import SymgradError

@@ -39,8 +39,9 @@ from symgrad.graph import quote
 from symgrad.nn.network import Network
 from symgrad.nn.reference import init_params, reference, to_columns
 from symgrad.nn.tensor import ARG
+from symgrad.paths import DEFAULT_FOLDER
 from symgrad.reader import as_expression
-from symgrad.train.compiled import DEFAULT_FOLDER, CompiledNetwork
+from symgrad.train.compiled import CompiledNetwork
 
 #: Relative errors below this are "correct"; up to :data:`LOOK_CLOSER` "look closer".
 CORRECT = 1e-7

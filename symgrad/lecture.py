@@ -22,15 +22,16 @@ from pathlib import Path
 import numpy as np
 import sympy
 
-import symgrad
+from symgrad._version import __version__
 from symgrad.check import check
 from symgrad.draw import MissingDependencyError, render
 from symgrad.errors import SymgradError
 from symgrad.nn import Network, derive, logistic_regression, mlp
 from symgrad.nn.notes import notes
 from symgrad.nn.printing import sections
-from symgrad.paths import output_folder
-from symgrad.study import descent_picture, learning_rate_study, pyplot, save_figure
+from symgrad.paths import DEFAULT_FOLDER, output_folder
+from symgrad.study import descent_picture, figure, learning_rate_study, save_figure
+from symgrad.trace import explain
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
 
@@ -142,7 +143,7 @@ def _chain_paths(trace, name) -> list[list]:
 
 def _toy_graph(book: _Book) -> None:
     book.progress("[1/5] toy graph j = 3(a + b·c): trace and picture")
-    trace = symgrad.explain(TOY, TOY_POINT)
+    trace = explain(TOY, TOY_POINT)
     trace_file = book.write("toy_graph_trace.md", "# The toy graph\n\n" + trace.markdown())
     dot = render(trace, book.folder / "toy_graph.dot").name
     try:
@@ -190,8 +191,8 @@ def _toy_graph(book: _Book) -> None:
 def _loss_figure(book: _Book, history, title: str, name: str) -> list[Path]:
     if not book.plots:
         return []
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = figure(figsize=(6, 3.6))
+    ax = fig.subplots()
     ax.plot(np.arange(1, len(history) + 1), history)
     ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="training loss (log scale)", title=title)
@@ -238,7 +239,7 @@ def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, rep
 
 def _logistic(book: _Book, quick: bool, code: Path) -> None:
     book.progress("[2/5] logistic regression: equations, training, gradient check")
-    trace = symgrad.explain(LOGISTIC, LOGISTIC_POINT)
+    trace = explain(LOGISTIC, LOGISTIC_POINT)
     single = book.write(
         "logistic_single_example.md",
         "# Logistic regression, one example, step by step\n\n" + trace.markdown(),
@@ -281,11 +282,11 @@ def _logistic(book: _Book, quick: bool, code: Path) -> None:
 def _boundary_figure(book, compiled, params, data) -> list[Path]:
     if not book.plots:
         return []
-    plt = pyplot()
     (x0, y0), (x1, y1) = data.X.min(axis=0) - 0.5, data.X.max(axis=0) + 0.5
     gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
     proba = compiled.predict_proba(params, np.c_[gx.ravel(), gy.ravel()])[:, 0]
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    fig = figure(figsize=(5.5, 4.2))
+    ax = fig.subplots()
     ax.contourf(gx, gy, proba.reshape(gx.shape), levels=20, cmap="RdBu_r", alpha=0.6)
     ax.contour(gx, gy, proba.reshape(gx.shape), levels=[0.5], colors="k")
     ax.scatter(*data.X.T, c=data.y, cmap="RdBu_r", edgecolors="k", s=14)
@@ -403,7 +404,7 @@ def _all_files(folder: Path) -> list[str]:
 
 
 def build_lecture(
-    folder="generated/lecture", *, quick: bool = False, progress: Callable = print
+    folder=DEFAULT_FOLDER / "lecture", *, quick: bool = False, progress: Callable = print
 ) -> Path:
     """Reproduce the lecture into ``folder``: traces, equations, training, checks, figures.
 
@@ -424,7 +425,7 @@ def build_lecture(
     code = output_folder(folder / "code")
     book = _Book(folder, progress)
     try:
-        pyplot()
+        figure()
     except SymgradError as error:
         book.plots = False
         book.notes.append(f"No figures: {error}.")
@@ -437,7 +438,7 @@ def build_lecture(
     head = [
         "# Lecture 7: forward and backward propagation, gradient descent and the learning rate",
         "",
-        f"Rebuilt by symgrad {symgrad.__version__} with `symgrad lecture`"
+        f"Rebuilt by symgrad {__version__} with `symgrad lecture`"
         + (" --quick" if quick else "")
         + ". Every gradient below was derived once by the "
         "chain rule (reverse mode); the same derivation was printed here, compiled into the "

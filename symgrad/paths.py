@@ -13,6 +13,10 @@ from pathlib import Path
 
 from symgrad.errors import SymgradError
 
+#: Where generated modules go when no folder is given: relative to the working directory,
+#: and created only when something is written there.
+DEFAULT_FOLDER = Path("generated")
+
 
 def _path(path) -> Path:
     if not os.fspath(path).strip():

@@ -7,6 +7,10 @@ operations register ``vjp``). Rules reuse the node's own value where that is the
 textbook form (exp → ``out``, tanh → ``1 - out²``, σ → ``out(1 - out)``), which
 also keeps forward and backward passes sharing work after CSE.
 
+The built-in scalar rules are the table :data:`RULES`, filled below; the tensor front
+end keeps its own table (:data:`symgrad.nn.vjp.TENSOR_RULES`) and hands it to the engine, so
+no module fills another's table when it is imported. :func:`register` adds a user's rule.
+
 Operations without an entry fall back to SymPy's ``fdiff``; an operation with
 neither is a :class:`~symgrad.errors.NoDerivativeRuleError` that names it.
 
@@ -24,7 +28,7 @@ derivative of each branch under the same conditions; conditions have derivative 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import sympy
@@ -55,20 +59,30 @@ class Rule:
         return g * self.partial(node, i)
 
 
+#: The scalar rules, keyed by SymPy class (filled below), and the rules users register.
 RULES: dict[type, Rule] = {}
 
 
 def register(op: type, *, partial: Callable | None = None, vjp: Callable | None = None) -> None:
-    """Add or replace the rule for ``op`` (a SymPy class or a tensor node class)."""
+    """Add or replace the rule for ``op`` (a SymPy class or a tensor node class).
+
+    A rule registered here comes before the built-in ones of either front end.
+    """
     if (partial is None) == (vjp is None):
         raise TypeError("give exactly one of partial= or vjp=")
     RULES[op] = Rule(op, partial, vjp)
 
 
-def rule_for(node) -> Rule:
-    """The rule for ``node``'s operation, looked up along its class's MRO."""
+def rule_for(node, table: Mapping[type, Rule] | None = None) -> Rule:
+    """The rule for ``node``'s operation, looked up along its class's MRO.
+
+    Args:
+        node: a SymPy expression or a tensor node.
+        table: the rules to look in; default :data:`RULES`.
+    """
+    table = RULES if table is None else table
     for cls in type(node).__mro__:
-        rule = RULES.get(cls)
+        rule = table.get(cls)
         if rule is not None:
             return rule
     if isinstance(node, sympy.Function) and not isinstance(node, AppliedUndef):

@@ -1,4 +1,4 @@
-"""Train stage, beside ``fit``: the learning-rate study and the 1-D picture of gradient descent.
+"""Apps stage, beside the lecture: the learning-rate study and the 1-D picture of gradient descent.
 
 Takes a network and data (rows = examples), or a loss of one variable; gives a :class:`Study`
 (the loss history of each learning rate from the same initial parameters, and where a run
@@ -8,7 +8,8 @@ drawn as one figure written as PNG and SVG. The 1-D steps use the gradient deriv
 
 May import :mod:`symgrad.train`, :mod:`symgrad.nn`, :mod:`symgrad.autodiff` and
 :mod:`symgrad.errors`; matplotlib (the optional extra ``plot``) only inside the drawing
-functions, with its Agg backend.
+functions, through its ``Figure`` class and never pyplot: no backend is chosen or switched, so a
+notebook's backend stays as its user set it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sympy
 from symgrad.autodiff import grad
 from symgrad.errors import SymgradError, TrainingDivergedError, TrainingWarning
 from symgrad.nn.reference import init_params
-from symgrad.paths import output_folder
+from symgrad.paths import DEFAULT_FOLDER, output_folder
 from symgrad.reader import as_expression
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
@@ -34,22 +35,22 @@ from symgrad.train.fit import fit
 DEFAULT_RATES = (0.01, 1.0, 10.0, 50.0)
 
 
-def pyplot():
-    """matplotlib's pyplot with the Agg backend (files only, no window).
+def figure(**options):
+    """A new ``matplotlib.figure.Figure(**options)``, for files only.
+
+    Made without pyplot, so it needs no backend (``savefig`` picks a canvas by the file's
+    type), never opens a window, and leaves the user's backend alone.
 
     Raises:
         SymgradError: matplotlib is not installed.
     """
     try:
-        import matplotlib
+        import matplotlib.figure
     except ImportError:
         raise SymgradError(
             'drawing figures needs matplotlib: pip install "symgrad[plot]"'
         ) from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return matplotlib.figure.Figure(**options)
 
 
 def save_figure(fig, folder, name: str) -> list[Path]:
@@ -58,7 +59,6 @@ def save_figure(fig, folder, name: str) -> list[Path]:
     paths = [folder / f"{name}.png", folder / f"{name}.svg"]
     fig.savefig(paths[0], dpi=120, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight")
-    pyplot().close(fig)
     return paths
 
 
@@ -168,7 +168,7 @@ def learning_rate_study(
     optimizer="gd",
     batch_size: int | None = None,
     seed: int = 0,
-    folder="generated/study",
+    folder=DEFAULT_FOLDER / "study",
     code_folder=None,
     compiled: CompiledNetwork | None = None,
     name: str = "learning_rate_study",
@@ -201,13 +201,13 @@ def learning_rate_study(
     code_folder = output_folder(
         code_folder if code_folder is not None else folder / "code", create=False
     )
-    plt = pyplot()
+    fig = figure(figsize=(7.5, 4.5))
     compiled = compiled or CompiledNetwork(network, optimizer, folder=code_folder)
     start = init_params(network, seed=seed)
     kw = dict(batch_size=batch_size, seed=seed)
     runs = [_run(network, X, y, float(r), start, compiled, epochs, **kw) for r in rates]
     study = Study(network.describe(), epochs, runs, code=compiled.path)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax = fig.subplots()
     for run in runs:
         epochs_axis = np.arange(1, len(run.history) + 1)
         label = run.label if run.diverged else f"{run.label} ({study.verdict(run)})"
@@ -276,7 +276,7 @@ def descent_picture(
     start: float = 0.0,
     rates: Sequence[float] = (0.1, 0.9),
     steps: int = 10,
-    folder="generated/study",
+    folder=DEFAULT_FOLDER / "study",
     name: str = "descent",
 ) -> Descent:
     """Draw ``loss`` of one variable with the gradient-descent steps of each learning rate.
@@ -308,7 +308,7 @@ def descent_picture(
     if extra:
         names = ", ".join(sorted(map(str, extra)))
         raise SymgradError(f"the 1-D picture needs a loss of {w} only; it also has {names}")
-    plt = pyplot()
+    fig = figure(figsize=(5 * len(rates), 4))
     gradient = sympy.expand(grad(loss, w))
     f = sympy.lambdify(w, loss, "math")
     df = sympy.lambdify(w, gradient, "math")
@@ -322,7 +322,7 @@ def descent_picture(
                 break
         paths[rate] = np.array(path)
     descent = Descent(loss, w, gradient, paths)
-    fig, axes = plt.subplots(1, len(rates), figsize=(5 * len(rates), 4), squeeze=False)
+    axes = fig.subplots(1, len(rates), squeeze=False)
     for ax, rate in zip(axes[0], rates, strict=True):
         path = paths[rate]
         low, high = float(path.min()), float(path.max())

@@ -20,8 +20,8 @@ from symgrad.lecture import HIDDEN, RATES, two_moons  # noqa: E402
 from symgrad.nn import Network, mlp  # noqa: E402
 from symgrad.study import (  # noqa: E402
     descent_picture,
+    figure,
     learning_rate_study,
-    pyplot,
 )
 from symgrad.train.compiled import CompiledNetwork  # noqa: E402
 
@@ -134,7 +134,7 @@ def test_study_refuses_bad_rates(moons, compiled):
 def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(SymgradError, match=r'pip install "symgrad\[plot\]"'):
-        pyplot()
+        figure()
 
 
 # ---- the 1-D picture ----

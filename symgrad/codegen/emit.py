@@ -22,7 +22,7 @@ import sympy
 from symgrad.codegen.kernels import TRANSCENDENTAL, KernelPrinter, NumpyKernelPrinter
 from symgrad.graph import topological_order
 from symgrad.nn.network import LAMBDA
-from symgrad.nn.printing import _Renderer
+from symgrad.nn.printing import Renderer
 from symgrad.nn.tensor import (
     ARG,
     AddBias,
@@ -128,7 +128,7 @@ class Emitter:
     # ---- emission -----------------------------------------------------------
     def _say(self, node, *lines: str) -> None:
         others = {k: v for k, v in self.names.items() if k is not node}
-        self.lines.append(f"# {self.code[node]} = {_Renderer('text', others)(node)}")
+        self.lines.append(f"# {self.code[node]} = {Renderer('text', others)(node)}")
         self.lines.extend(lines)
 
     def _dim(self, array: str, shape: tuple, k: int) -> str:

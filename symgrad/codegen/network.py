@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sympy
 
-from symgrad import __version__
+from symgrad._version import __version__
 from symgrad.codegen.emit import _INDEX, LARGE_MAP, SMALL_PRODUCT, Emitter
 from symgrad.codegen.kernels import (
     KernelPrinter,

@@ -36,7 +36,8 @@ import numpy as np
 import sympy
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
-from symgrad import __version__, autodiff, functions, printing, rules, stabilize
+from symgrad import autodiff, functions, printing, rules, stabilize
+from symgrad._version import __version__
 from symgrad.codegen import kernels
 from symgrad.codegen.files import check_file, digest, ensure_module, import_file, with_header
 from symgrad.codegen.kernels import (
@@ -53,11 +54,11 @@ from symgrad.errors import (
     SymgradError,
     UnknownSymbolError,
 )
+from symgrad.paths import DEFAULT_FOLDER
 from symgrad.printing import GradientEquations, gradient_equations
 from symgrad.reader import as_expression
 
 #: Where modules are written unless a folder is given (relative to the current directory).
-DEFAULT_FOLDER = Path("generated")
 _ENTRIES = ("value", "value_and_grad", "value_and_grad_many")
 #: Names an input cannot have in generated code (it is renamed x0, x1, ... instead).
 _RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"math", "numba", "np"}

@@ -5,7 +5,8 @@ gives every parameter's gradient. The adjoint of each pre-activation Z[l] is the
 named ``dZ[l]`` without its scalar factor — the lecture's convention,
 ``dZ[l] = m ∂L/∂Z[l]`` — so the gradients print as ``dW[2] = (1/m) dZ[2] A[1]ᵀ``.
 Layout convention: every gradient has its parameter's shape (dW[l] is h×n, db[l]
-has h entries).
+has h entries). A :class:`Backprop` prints itself through :mod:`symgrad.nn.printing`,
+which knows nothing of this module.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 
 from symgrad.autodiff import backward
 from symgrad.graph import topological_order
-from symgrad.nn import vjp  # noqa: F401  (registers the tensor rules)
 from symgrad.nn.network import Named, Network
+from symgrad.nn.printing import render
 from symgrad.nn.simplify import children, fuse, reuse_forward, rewrite
 from symgrad.nn.tensor import Map, Ones, Ref, split_scale
-from symgrad.nn.vjp import tensor_sum
+from symgrad.nn.vjp import contribution, tensor_sum
 
 
 @dataclass
@@ -37,18 +38,12 @@ class Backprop:
     gradients: dict
 
     def text(self) -> str:
-        from symgrad.nn.printing import render
-
         return render(self, "text")
 
     def markdown(self) -> str:
-        from symgrad.nn.printing import render
-
         return render(self, "markdown")
 
     def latex(self) -> str:
-        from symgrad.nn.printing import render
-
         return render(self, "latex")
 
     def _repr_latex_(self) -> str:
@@ -76,6 +71,7 @@ def derive(network: Network) -> Backprop:
         network.params,
         seed=Ones(()),
         children=children,
+        contribution=contribution,
         total=tensor_sum,
         is_zero=lambda c: c is None,
     )

@@ -102,7 +102,7 @@ _TRANSPOSE = {"text": "ᵀ", "latex": "^{T}"}
 _UNDER_SCALE = (Softmax, Transpose, MatMul, SumAll, SumExamples)
 
 
-class _Renderer:
+class Renderer:
     """Renders one tensor graph; named forward tensors print by their names."""
 
     def __init__(self, fmt: str, names: dict):
@@ -180,14 +180,14 @@ def sections(bp, fmt: str) -> dict:
     """Forward, loss and backward equations as (lhs, rhs) pairs, by section title."""
     names = {f.node: f for f in bp.forward}  # an identity activation's Z[l] prints as A[l]
     pick = (lambda n: n.tex) if fmt != "text" else (lambda n: n.text)
-    named = _Renderer(fmt, names)
+    named = Renderer(fmt, names)
     forward, first = [], {}
     for f in bp.forward:
         if f.node in first:
             forward.append((pick(f), pick(first[f.node])))
         else:
             first[f.node] = f
-            forward.append((pick(f), _Renderer(fmt, _without(names, f.node))(f.node)))
+            forward.append((pick(f), Renderer(fmt, _without(names, f.node))(f.node)))
     loss = [("L" if fmt == "text" else r"\mathcal{L}", named(bp.loss))]
     backward = [(pick(e), named(e.node)) for e in bp.backward]
     return {"Forward pass": forward, "Loss": loss, "Backward pass": backward}

@@ -1,10 +1,14 @@
 """Autodiff stage, tensor front end: vector–Jacobian rules of the tensor nodes.
 
-Registered in the same registry as the scalar rules (:mod:`symgrad.rules`), keyed
-by node class, so the one reverse sweep (:func:`symgrad.autodiff.backward`) serves
-both front ends. ``g`` is the incoming adjoint; scalar factors (1/m, λ/m) are kept
-outside as a :class:`~symgrad.nn.tensor.Scale` so they print where a teacher puts
-them. A rule returns ``None`` for a contribution that is symbolically zero.
+The rules are one table, :data:`TENSOR_RULES`, keyed by node class; the tensor front end
+hands :func:`contribution` to the one reverse sweep (:func:`symgrad.autodiff.backward`)
+that also serves the scalar front end. Nothing is registered when this module is imported:
+a derivation finds these rules whatever was imported before. A rule registered with
+:func:`symgrad.rules.register` for a node class comes first.
+
+``g`` is the incoming adjoint; scalar factors (1/m, λ/m) are kept outside as a
+:class:`~symgrad.nn.tensor.Scale` so they print where a teacher puts them. A rule returns
+``None`` for a contribution that is symbolically zero.
 
 An elementwise map's local derivative is the scalar engine's gradient of its small
 kernel. When the incoming adjoint is itself elementwise, the two kernels are fused
@@ -13,6 +17,8 @@ into one and simplified as a scalar expression — that is where
 """
 
 from __future__ import annotations
+
+from collections import ChainMap
 
 import sympy
 
@@ -35,7 +41,7 @@ from symgrad.nn.tensor import (
     scale,
     split_scale,
 )
-from symgrad.rules import register
+from symgrad.rules import RULES, Rule, rule_for
 
 
 def transpose(a):
@@ -109,11 +115,30 @@ def _sum_all(node, g, i):
     return scale(c, Ones(node.a.shape))
 
 
-register(MatMul, vjp=_matmul)
-register(Transpose, vjp=lambda node, g, i: scale(split_scale(g)[0], transpose(split_scale(g)[1])))
-register(AddBias, vjp=_add_bias)
-register(Map, vjp=_map)
-register(SoftmaxCrossEntropy, vjp=_softmax_cross_entropy)
-register(SumAll, vjp=_sum_all)
-register(Scale, vjp=lambda node, g, i: scale(node.c, g))
-register(Sum, vjp=lambda node, g, i: g)
+def _transpose(node, g, i):
+    c, core = split_scale(g)
+    return scale(c, transpose(core))
+
+
+#: The vector–Jacobian rule of each tensor operation, keyed by node class.
+TENSOR_RULES: dict[type, Rule] = {
+    rule.op: rule
+    for rule in (
+        Rule(MatMul, vjp=_matmul),
+        Rule(Transpose, vjp=_transpose),
+        Rule(AddBias, vjp=_add_bias),
+        Rule(Map, vjp=_map),
+        Rule(SoftmaxCrossEntropy, vjp=_softmax_cross_entropy),
+        Rule(SumAll, vjp=_sum_all),
+        Rule(Scale, vjp=lambda node, g, i: scale(node.c, g)),
+        Rule(Sum, vjp=lambda node, g, i: g),
+    )
+}
+
+
+def contribution(node, g, i):
+    """What ``node``'s adjoint ``g`` adds to its argument i's adjoint (None: nothing).
+
+    A user's rule (:data:`symgrad.rules.RULES`) comes before the built-in table.
+    """
+    return rule_for(node, ChainMap(RULES, TENSOR_RULES)).contribution(node, g, i)

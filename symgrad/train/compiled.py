@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
 
 import numpy as np
 
-from symgrad import __version__
+from symgrad._version import __version__
 from symgrad.codegen.files import digest, ensure_module, import_file
 from symgrad.codegen.network import NetworkModule
 from symgrad.errors import ShapeError
 from symgrad.nn.backprop import derive
 from symgrad.nn.network import Network
 from symgrad.nn.reference import as_numbers, check_finite, check_rows, to_columns
+from symgrad.paths import DEFAULT_FOLDER
 from symgrad.train import optimizers
-
-DEFAULT_FOLDER = Path("generated")
 
 
 def module_name(network: Network, optimizer=None) -> str:

@@ -31,12 +31,8 @@ from symgrad.errors import (
 )
 from symgrad.nn.network import Network
 from symgrad.nn.reference import check_finite, init_params, to_columns
-from symgrad.train.compiled import (
-    DEFAULT_FOLDER,
-    CompiledNetwork,
-    check_params,
-    in_helper_thread,
-)
+from symgrad.paths import DEFAULT_FOLDER
+from symgrad.train.compiled import CompiledNetwork, check_params, in_helper_thread
 
 #: Training stops when the epoch loss exceeds this many times the first epoch's (+1).
 DIVERGENCE_FACTOR = 1e3

@@ -4,8 +4,8 @@ A network is described on the command line (``--layers 2,3,1 --hidden relu --out
 sigmoid --loss bce``) or by a Python file that defines ``network`` (a
 :class:`symgrad.nn.Network`); that file is run as Python, so it must be trusted. Data come
 from a CSV file with a header row or an NPZ file (never unpickled); a fault in either file
-is one error naming the file (and the line, for a model file or a CSV). Registers its
-commands in :data:`symgrad.cli.COMMANDS`.
+is one error naming the file (and the line, for a model file or a CSV). Its commands are in
+its table :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from symgrad.cli import command
+from symgrad.cli.common import Commands
 from symgrad.errors import ShapeError, SymgradError, TrainingWarning
-from symgrad.paths import input_file, output_file, output_folder
+from symgrad.paths import DEFAULT_FOLDER, input_file, output_file, output_folder
+
+#: This group's subcommands.
+COMMANDS = Commands()
+command = COMMANDS.command
 
 
 def seed(text: str) -> int:
@@ -126,7 +130,7 @@ def _notes(args: argparse.Namespace) -> int:
 
     network = network_from(args)
     if args.out is None:
-        args.out = Path("generated") / f"notes_{module_name(network, None)}.md"
+        args.out = DEFAULT_FOLDER / f"notes_{module_name(network, None)}.md"
     output_file(args.out, create=False)
     print(f"wrote {write_notes(derive(network), args.out)}")
     return 0

@@ -3,7 +3,7 @@
 ``lecture`` rebuilds the lecture into a folder (:func:`symgrad.lecture.build_lecture`);
 ``study`` trains one network with several learning rates and draws the loss curves
 (:func:`symgrad.study.learning_rate_study`) on two moons, the breast-cancer data or a CSV/NPZ
-file. Registers its commands in :data:`symgrad.cli.COMMANDS`; imports the stages lazily.
+file. Its commands are in its table :data:`COMMANDS`; it imports the stages lazily.
 """
 
 from __future__ import annotations
@@ -11,16 +11,21 @@ from __future__ import annotations
 import argparse
 import math
 
-from symgrad import cli_network  # attributes looked up at call time: no import cycle
-from symgrad.cli import command
+from symgrad.cli import network as cli_network
+from symgrad.cli.common import Commands
 from symgrad.errors import SymgradError
+from symgrad.paths import DEFAULT_FOLDER
+
+#: This group's subcommands.
+COMMANDS = Commands()
+command = COMMANDS.command
 
 
 def _lecture_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-o",
         "--output",
-        default="generated/lecture",
+        default=str(DEFAULT_FOLDER / "lecture"),
         metavar="FOLDER",
         help="the folder to write (default generated/lecture)",
     )
@@ -72,7 +77,7 @@ def _study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-o",
         "--out",
-        default="generated/study",
+        default=str(DEFAULT_FOLDER / "study"),
         metavar="FOLDER",
         help="where the figures go (default generated/study)",
     )

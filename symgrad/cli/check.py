@@ -4,16 +4,22 @@
 ``symgrad check --layers 2,3,1 [--data FILE --label y]`` checks a network (described as for
 ``symgrad train``) on a data file or a small seeded synthetic data set. Prints the table of
 :func:`symgrad.check.check` and exits 0 when the check passes, 1 when a row is wrong, 2 on bad
-input. Registers its command in :data:`symgrad.cli.COMMANDS`; imports :mod:`symgrad.cli_network`
-inside its functions, so that either module can be imported first.
+input. Its command is in its table :data:`COMMANDS`; it describes a network with the options
+of :mod:`symgrad.cli.network`.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from symgrad.cli import command, parse_source, point
+from symgrad.cli.common import Commands, parse_source, point
+from symgrad.cli.network import _network_arguments, check_data, load_data, network_from, seed
 from symgrad.errors import SymgradError
+from symgrad.paths import DEFAULT_FOLDER
+
+#: This group's subcommand.
+COMMANDS = Commands()
+command = COMMANDS.command
 
 
 def _positive(text: str) -> float:
@@ -27,8 +33,6 @@ def _positive(text: str) -> float:
 
 
 def _check_arguments(p: argparse.ArgumentParser) -> None:
-    from symgrad.cli_network import _network_arguments, seed  # not at the top: cli imports both
-
     p.add_argument(
         "expr",
         metavar="EXPR",
@@ -49,14 +53,15 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
         "--no-exact", dest="exact", action="store_false", help="skip SymPy's exact values"
     )
     p.add_argument("--format", choices=("text", "markdown"), default="text")
-    p.add_argument("--folder", default="generated", help="where modules go (default generated)")
+    p.add_argument(
+        "--folder", default=str(DEFAULT_FOLDER), help="where modules go (default generated)"
+    )
 
 
 @command("check", "check symbolic gradients against finite differences", _check_arguments)
 def _check(args: argparse.Namespace) -> int:
     """``symgrad check EXPR --at ...`` or ``symgrad check --layers ...``: the check's table."""
     from symgrad.check import check
-    from symgrad.cli_network import check_data, load_data, network_from
     from symgrad.paths import output_folder
 
     network_options = args.layers or args.file or args.data or args.per_entry or args.direction

@@ -1,0 +1,105 @@
+"""Command line, scalar front end: ``symgrad grad``, ``explain`` and ``graph``.
+
+``grad`` prints a formula's gradient in closed form, ``explain`` the chain rule step by step
+at a point, ``graph`` the computation graph with values and gradients. Imports the
+formula stages (printing, trace, draw) inside the commands, as the other groups do.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from symgrad.cli.common import Commands, parse_source, point
+from symgrad.errors import SymgradError, UnknownSymbolError
+
+FORMATS = ("text", "markdown", "latex")
+
+#: This group's subcommands.
+COMMANDS = Commands()
+command = COMMANDS.command
+
+
+def _names(text: str) -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]`` (the ``--wrt`` option)."""
+    result = [n.strip() for n in text.split(",")]
+    bad = [n for n in result if not n.isidentifier()]
+    if bad:
+        raise argparse.ArgumentTypeError(f"expected names like a,b; got {text!r}")
+    return result
+
+
+def _expression_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "expr",
+        metavar="EXPR",
+        help='an expression, "j = 3*(a + b*c)", or steps "u = b*c; v = a + u; j = 3*v"',
+    )
+
+
+def _format_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default="text", help="default: text")
+
+
+def _at_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--at", type=point, required=True, metavar="a=1,b=2", help="the point")
+
+
+def _render(obj, fmt: str, **options) -> str:
+    from symgrad import printing
+
+    return getattr(printing, fmt)(obj, **options)
+
+
+def _grad_arguments(p: argparse.ArgumentParser) -> None:
+    _expression_argument(p)
+    p.add_argument("--wrt", type=_names, metavar="a,b", help="default: every variable")
+    _format_argument(p)
+
+
+@command("grad", "print the gradient in closed form", _grad_arguments)
+def _grad(args: argparse.Namespace) -> int:
+    """``symgrad grad EXPR [--wrt a,b] [--format F]``: the gradient equations."""
+    name, expr = parse_source(args.expr)
+    if args.wrt is None and not expr.free_symbols:
+        raise UnknownSymbolError(f"nothing to differentiate: {args.expr.strip()} has no variables")
+    print(_render(expr, args.format, wrt=args.wrt, name=name))
+    return 0
+
+
+def _explain_arguments(p: argparse.ArgumentParser) -> None:
+    _expression_argument(p)
+    _at_argument(p)
+    _format_argument(p)
+
+
+@command("explain", "print the chain rule step by step at a point", _explain_arguments)
+def _explain(args: argparse.Namespace) -> int:
+    """``symgrad explain EXPR --at a=1,b=2 [--format F]``: the chain-rule trace."""
+    from symgrad.trace import explain
+
+    print(_render(explain(args.expr, args.at), args.format))
+    return 0
+
+
+def _graph_arguments(p: argparse.ArgumentParser) -> None:
+    _expression_argument(p)
+    _at_argument(p)
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="a .dot, .svg or .png file"
+    )
+
+
+@command("graph", "draw the computation graph with values and gradients", _graph_arguments)
+def _graph(args: argparse.Namespace) -> int:
+    """``symgrad graph EXPR --at a=1,b=2 -o FILE``: the graph picture."""
+    from symgrad.draw import render
+    from symgrad.paths import output_file
+    from symgrad.trace import explain
+
+    trace = explain(args.expr, args.at)
+    try:
+        render(trace, output_file(args.output, create=False))
+    except OSError as error:
+        raise SymgradError(f"cannot write {args.output}: {error.strerror or error}") from None
+    print(f"wrote {args.output}")
+    return 0
