@@ -298,7 +298,7 @@ def _train(args: argparse.Namespace) -> int:
     marks = sorted({0, *np.linspace(0, args.epochs - 1, 6).astype(int)})
     for e in marks:
         print(f"epoch {e + 1:>6}: loss {result.history[e]:.6g}")
-    if network.loss_name != "mse":
+    if network.loss_fn.labels.classify:
         print(f"training accuracy: {100 * result.accuracy(X, y):.2f}%")
     if result.warning:
         print(f"symgrad: warning: {result.warning}", file=sys.stderr)

@@ -278,19 +278,13 @@ def fit(
 
 
 def predict(compiled: CompiledNetwork, params: dict, X_rows) -> np.ndarray:
-    """Class labels (bce: 0/1; cross-entropy: argmax) or, for MSE, the outputs."""
+    """Predictions as the loss's labels make them (bce: 0/1; cross-entropy: argmax;
+    real targets: the outputs)."""
     out = compiled.predict_proba(params, X_rows)
-    loss = compiled.network.loss_name
-    if loss == "bce":
-        return (out[:, 0] >= 0.5).astype(int) if out.shape[1] == 1 else (out >= 0.5).astype(int)
-    if loss == "cross_entropy":
-        return out.argmax(axis=1)
-    return out[:, 0] if out.shape[1] == 1 else out
+    return compiled.network.loss_fn.labels.predict(out)
 
 
 def accuracy(compiled: CompiledNetwork, params: dict, X_rows, y) -> float:
     """Fraction of examples whose predicted class equals the label."""
-    y = np.asarray(y)
-    if compiled.network.loss_name == "cross_entropy" and y.ndim == 2:
-        y = y.argmax(axis=1)
+    y = compiled.network.loss_fn.labels.comparable(np.asarray(y))
     return float(np.mean(predict(compiled, params, X_rows) == y))
