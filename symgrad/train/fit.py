@@ -219,15 +219,20 @@ def fit(
     with _Interrupts() as interrupts:
         try:
             compiled = compiled or CompiledNetwork(network, optimizer, folder=folder)
-            opt = compiled.optimizer
-            state = [np.zeros_like(v) for _ in opt.state for v in values]
-            hyper = [float(opt.hyper[h]) for h in sorted(opt.hyper, key=str)]
+            sig, opt = compiled.signature, compiled.optimizer
+            named = dict(zip(sig.params, values, strict=True))
+            fixed = {
+                **named,
+                **{arg: np.zeros_like(named[p]) for arg, (_, p) in sig.state},
+                **{arg: float(opt.hyper[symbol]) for symbol, arg in sig.hyper},
+                **{"X": X_cols, "X_rows": X_rows, "Y": Y, "lr": lr, "lam": network.l2},
+                "batch_size": size,
+            }
 
             def train(count: int, done: int, t: float, limit: float):
-                return compiled.module.train(
-                    *values, X_cols, X_rows, Y, lr, network.l2, count, size, seed + done, t,
-                    limit, history[done : done + count], *state, *hyper,
-                )  # fmt: skip
+                step = {"epochs": count, "seed": seed + done, "t": t, "limit": limit}
+                step["history"] = history[done : done + count]
+                return compiled.module.train(*sig.arguments("train", {**fixed, **step}))
 
             # compiles the loop (or loads it from Numba's cache); runs no epoch
             in_helper_thread(lambda: train(0, 0, 0.0, math.inf))
