@@ -131,7 +131,7 @@ ROWS = [
     (["notes", "--layers", "2,x,1"], "--layers takes sizes like 2,3,1, got '2,x,1'"),
     (["notes", "--layers", "2"], "at least two sizes"),
     (["notes", *NET, "--hidden", "swish"], "unknown activation 'swish' (known: sigmoid, relu"),
-    (["notes", *NET, "--loss", "hinge"], "unknown loss 'hinge' (known: bce, cross_entropy, mse)"),
+    (["notes", *NET, "--loss", "hinge"], "unknown loss 'hinge' (known: bce, cross_entropy, mse, "),
     # data files
     (["train", "empty.csv", *NET], "empty.csv is empty"),
     (["train", "header.csv", *NET], "header.csv has a header row but no examples"),

@@ -161,6 +161,17 @@ class _SoftmaxCrossEntropy(Loss):
         return SoftmaxCrossEntropy(z, y)
 
 
+def huber(delta=1) -> Loss:
+    """The Huber loss: ``r²/2`` for ``|r| ≤ δ``, else ``δ(|r| − δ/2)``, with r = a − y."""
+    d = sympy.nsimplify(delta)
+    if not (d.is_real and d.is_positive and d.is_finite):
+        raise SymgradError(f"Huber's δ must be a finite number > 0, got {delta!r}")
+    r = _A - _Y
+    formula = sympy.Piecewise((r**2 / 2, sympy.Abs(r) <= d), (d * (sympy.Abs(r) - d / 2), True))
+    name = "huber" if d == 1 else f"huber_{float(d):g}"
+    return Loss(name, "Huber loss", f"Huber loss (δ = {float(d):g})", TARGETS, formula)
+
+
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
@@ -175,6 +186,7 @@ LOSSES: dict[str, Loss] = {
             "cross_entropy", "softmax cross-entropy", "softmax cross-entropy", CLASSES
         ),
         Loss("mse", "mean squared error", "half the squared error", TARGETS, (_A - _Y) ** 2 / 2),
+        huber(),
     )
 }
 
