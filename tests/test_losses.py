@@ -25,7 +25,7 @@ def huber_numpy(a, y, delta=1.0):
 
 
 #: name -> the per-output loss of outputs a and targets y, in NumPy.
-NUMPY_LOSSES = {"huber": huber_numpy}
+NUMPY_LOSSES = {"huber": huber_numpy, "mae": lambda a, y: np.abs(a - y)}
 
 
 def rel_err(g, h) -> float:
@@ -86,7 +86,9 @@ def test_compiled_gradients_match_and_training_lowers_the_loss(name, codegen_fol
     assert np.allclose(result.predict(X), compiled.predict_proba(result.params, X))
 
 
-@pytest.mark.parametrize("name, words", [("huber", "Huber loss (δ = 1)")])
+@pytest.mark.parametrize(
+    "name, words", [("huber", "Huber loss (δ = 1)"), ("mae", "absolute error")]
+)
 def test_notes_name_the_loss(name, words):
     net, *_ = regression(name)
     text = notes(derive(net))

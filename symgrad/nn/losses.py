@@ -187,6 +187,7 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss("mse", "mean squared error", "half the squared error", TARGETS, (_A - _Y) ** 2 / 2),
         huber(),
+        Loss("mae", "mean absolute error", "absolute error", TARGETS, sympy.Abs(_A - _Y)),
     )
 }
 
