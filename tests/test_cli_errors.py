@@ -107,7 +107,7 @@ ROWS = [
     (["compile", *NET, "--folder", "afile"], "cannot use afile as a folder: it is a file"),
     (["compile", *NET, "--folder", "afile/sub"], "cannot create folder afile/sub: afile is a file"),
     (["compile", *NET, "--folder", ""], "an empty path"),
-    (["compile", *NET, "--optimizer", "sgd", "--folder", "out"], "(known: gd, momentum, adam)"),
+    (["compile", *NET, "--optimizer", "sgd", "--folder", "out"], "(known: gd, momentum, adam, "),
     (["train", "good.csv", *NET, "--folder", "afile"], "cannot use afile as a folder"),
     (["check", *NET, "--folder", "afile"], "cannot use afile as a folder"),
     (["check", "x*y", "--at", "x=1,y=2", "--folder", "afile"], "cannot use afile as a folder"),

@@ -148,11 +148,30 @@ def adam(beta1_value=0.9, beta2_value=0.999, eps_value=1e-8) -> Optimizer:
     )
 
 
-OPTIMIZERS = {"gd": gradient_descent, "momentum": momentum, "adam": adam}
+#: RMSprop's decay of the squared-gradient average.
+RHO = Hyper(sympy.Symbol("rho", positive=True), "rho", "ρ", *_FRACTION)
+
+
+def rmsprop(rho_value=0.9, eps_value=1e-8) -> Optimizer:
+    """RMSprop (Hinton; Keras's form): s ← ρs + (1 − ρ)g²; θ ← θ − αg/(√s + ε)."""
+    rho = RHO.symbol
+    return Optimizer(
+        "rmsprop",
+        (
+            (s, rho * s + (1 - rho) * g**2),
+            (theta, _minus(theta, alpha * g / (sympy.sqrt(s) + eps))),
+        ),
+        (s,),
+        {rho: rho_value, eps: eps_value},
+        (RHO,),
+    )
+
+
+OPTIMIZERS = {"gd": gradient_descent, "momentum": momentum, "adam": adam, "rmsprop": rmsprop}
 
 
 def get(optimizer) -> Optimizer:
-    """An Optimizer from a name (gd, momentum, adam) or an Optimizer."""
+    """An Optimizer from its name in :data:`OPTIMIZERS` or an Optimizer."""
     if isinstance(optimizer, Optimizer):
         return optimizer
     if optimizer not in OPTIMIZERS:
