@@ -106,8 +106,9 @@ def test_huber_delta_changes_the_name_and_the_kink():
     a = params["W1"] @ X.T
     want = huber_numpy(a, y[None, :], 0.5).sum() / 9
     assert rel_err(reference(derive(net), params, X, y).loss, want) <= 1e-12
-    with pytest.raises(SymgradError, match="δ must be a finite number > 0"):
-        huber(0)
+    for bad in (0, -1.0, float("nan"), "1", True):
+        with pytest.raises(SymgradError, match="δ must be a finite number > 0"):
+            huber(bad)
 
 
 def test_the_registry_looks_names_up_and_refuses_unknown_ones():

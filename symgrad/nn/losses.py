@@ -12,6 +12,8 @@ Imports the tensor IR and NumPy only.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,9 +165,9 @@ class _SoftmaxCrossEntropy(Loss):
 
 def huber(delta=1) -> Loss:
     """The Huber loss: ``r²/2`` for ``|r| ≤ δ``, else ``δ(|r| − δ/2)``, with r = a − y."""
-    d = sympy.nsimplify(delta)
-    if not (d.is_real and d.is_positive and d.is_finite):
+    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not 0 < delta < math.inf:
         raise SymgradError(f"Huber's δ must be a finite number > 0, got {delta!r}")
+    d = sympy.nsimplify(delta)
     r = _A - _Y
     formula = sympy.Piecewise((r**2 / 2, sympy.Abs(r) <= d), (d * (sympy.Abs(r) - d / 2), True))
     name = "huber" if d == 1 else f"huber_{float(d):g}"
