@@ -179,7 +179,8 @@ def fit(
     """Train ``network`` on ``X`` (rows = examples) and labels ``y``.
 
     Args:
-        optimizer: "gd", "momentum", "adam" or an Optimizer.
+        optimizer: a name in ``optimizers.OPTIMIZERS`` (gd, momentum, adam, rmsprop) or an
+            Optimizer.
         lr: the learning rate α, a finite number > 0.
         epochs: 1 to ``MAX_EPOCHS``.
         batch_size: examples per step; None (or ≥ m) is full-batch gradient descent.

@@ -3,7 +3,10 @@
 An optimizer is a list of elementwise assignments over scalar symbols — the
 parameter θ, its gradient g, per-parameter state (v, s) and hyperparameters — so it
 prints as equations and compiles into the training step like every other kernel.
-Assignments run in order; a later one sees the earlier ones' new values.
+Assignments run in order; a later one sees the earlier ones' new values. Each
+hyperparameter is a :class:`Hyper` (its printed name, its name in generated code, its
+range), so codegen takes the names from the optimizer it is handed. A new optimizer is
+one function registered in :data:`OPTIMIZERS` (see ``rmsprop``).
 """
 
 from __future__ import annotations
