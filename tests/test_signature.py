@@ -24,9 +24,12 @@ def test_the_recorded_signature_is_the_generated_one(compiled_model, key):
     c = compiled_model(key)
     for name, args in c.signature.functions.items():
         assert _parameters(getattr(c.module, name)) == args, name
-    hyper = [code for _, code in c.signature.hyper]
-    update = _parameters(c.module._update)
-    assert update[len(update) - len(hyper) :] == tuple(hyper)
+    hyper = tuple(code for _, code in c.signature.hyper)
+    update = c.signature.functions["_update"]
+    assert update[len(update) - len(hyper) :] == hyper
+    state = tuple(arg for arg, _ in c.signature.state)
+    train = c.signature.functions["train"]
+    assert train[len(train) - len(state) - len(hyper) :] == state + hyper
 
 
 def test_hyperparameters_keep_the_optimizer_s_order_not_a_sorted_one():

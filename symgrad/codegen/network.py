@@ -63,6 +63,7 @@ class NetworkModule:
                 "train": (*self.params, *data, "history", *self.state, *self.hyper),
                 "loss_and_grad": (*self.params, "X", "Y", "lam"),
                 "predict": (*self.params, "X"),
+                "_update": (*self.params, *self.grads, *self.state, "lr", "t", *self.hyper),
             },
         )
         self.printer = KernelPrinter()
@@ -146,9 +147,8 @@ class NetworkModule:
             body += [*rule, f"{p}{idx} = _theta"]
             body += [f"{a}{idx} = _{s}" for s, a in zip(self.opt.state, state, strict=True)]
             lines += _loop_nest(p, len(var.shape), body)
-        args = ", ".join([*self.params, *self.grads, *self.state, "lr", "t", *self.hyper])
         doc = "One step in place: " + "; ".join(self.opt.equations()) + " (g = dL/dθ)."
-        return njit_source(f"_update({args})", doc, lines)
+        return njit_source(self._call("_update"), doc, lines)
 
     def _call(self, function: str) -> str:
         """``function(args...)`` as the signature records it."""
