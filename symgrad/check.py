@@ -489,14 +489,7 @@ def synthetic_data(network: Network, m: int = 16, *, seed: int = 0) -> tuple:
     rng = np.random.default_rng(seed)
     n, k = network.layers[0].n_in, network.classes
     X = rng.standard_normal((m, n))
-    if network.loss_name == "cross_entropy":
-        return X, rng.integers(0, k, m)
-    y = (
-        rng.integers(0, 2, (m, k)).astype(float)
-        if network.loss_name == "bce"
-        else (rng.standard_normal((m, k)))
-    )
-    return X, y[:, 0] if k == 1 else y
+    return X, network.loss_fn.labels.sample(rng, m, k)
 
 
 def _layer_kink(kernel, Z: np.ndarray):

@@ -153,7 +153,7 @@ def _run(network, X, y, rate, start, compiled, epochs, **kw) -> Run:
 
 
 def _accuracy(result, X, y) -> float | None:
-    if result.compiled.network.loss_name == "mse":
+    if not result.compiled.network.loss_fn.labels.classify:
         return None
     return result.accuracy(X, y)
 

@@ -107,7 +107,7 @@ ROWS = [
     (["compile", *NET, "--folder", "afile"], "cannot use afile as a folder: it is a file"),
     (["compile", *NET, "--folder", "afile/sub"], "cannot create folder afile/sub: afile is a file"),
     (["compile", *NET, "--folder", ""], "an empty path"),
-    (["compile", *NET, "--optimizer", "sgd", "--folder", "out"], "(known: gd, momentum, adam)"),
+    (["compile", *NET, "--optimizer", "sgd", "--folder", "out"], "(known: gd, momentum, adam, "),
     (["train", "good.csv", *NET, "--folder", "afile"], "cannot use afile as a folder"),
     (["check", *NET, "--folder", "afile"], "cannot use afile as a folder"),
     (["check", "x*y", "--at", "x=1,y=2", "--folder", "afile"], "cannot use afile as a folder"),
@@ -131,7 +131,7 @@ ROWS = [
     (["notes", "--layers", "2,x,1"], "--layers takes sizes like 2,3,1, got '2,x,1'"),
     (["notes", "--layers", "2"], "at least two sizes"),
     (["notes", *NET, "--hidden", "swish"], "unknown activation 'swish' (known: sigmoid, relu"),
-    (["notes", *NET, "--loss", "hinge"], "unknown loss 'hinge' (known: bce, cross_entropy, mse)"),
+    (["notes", *NET, "--loss", "hinge"], "unknown loss 'hinge' (known: bce, cross_entropy, mse, "),
     # data files
     (["train", "empty.csv", *NET], "empty.csv is empty"),
     (["train", "header.csv", *NET], "header.csv has a header row but no examples"),

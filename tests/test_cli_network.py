@@ -99,3 +99,47 @@ def test_train_divergence_is_reported(data, capsys):
     assert main([*args, "--lr", "500", "--epochs", "50"]) == 2
     err = capsys.readouterr().err
     assert "training diverged at epoch" in err and "smaller learning rate" in err
+
+
+@pytest.mark.parametrize("loss", ["huber", "mae"])
+def test_train_a_regression_with_per_layer_activations_and_rmsprop(data, capsys, loss):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((100, 2))
+    np.savez(data / "r.npz", X=X, y=np.sin(X[:, 0]) + 0.5 * X[:, 1])
+    args = ["train", str(data / "r.npz"), "--layers", "2,8,1", "--activations", "tanh,identity"]
+    args += ["--loss", loss, "--optimizer", "rmsprop", "--folder", str(data / "code")]
+    assert main([*args, "--lr", "0.01", "--epochs", "300"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"2-8-1, tanh/identity, {loss}, rmsprop, α = 0.01, m = 100")
+    losses = [float(line.split("loss")[1]) for line in out.splitlines() if "epoch" in line]
+    assert losses[-1] < 0.5 * losses[0]
+    assert "accuracy" not in out  # regression: no classes to count
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--activations", "relu"], "--activations names 1 activation(s) for the 2 layer(s)"),
+        (["--activations", "relu,swish"], "layer 2: unknown activation 'swish'"),
+        (["--optimizer", "lion"], "unknown optimizer 'lion' (known: gd, momentum, adam, rmsprop)"),
+    ],
+)
+def test_per_layer_activations_and_registry_names_are_checked(capsys, tmp_path, args, message):
+    assert main(["compile", "--layers", "2,3,1", *args, "--folder", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_lists_the_registries(capsys):
+    assert main(["train", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "bce, cross_entropy, mse, huber or mae" in out
+    assert "gd, momentum, adam or rmsprop" in out and "--activations" in out
+
+
+def test_activations_with_a_model_file_is_refused(tmp_path, capsys):
+    model = tmp_path / "model.py"
+    model.write_text(
+        "from symgrad.nn import logistic_regression\nnetwork = logistic_regression(3)\n"
+    )
+    assert main(["notes", "--file", str(model), "--activations", "sigmoid"]) == 2
+    assert "leave out --activations" in capsys.readouterr().err

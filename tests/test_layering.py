@@ -34,7 +34,10 @@ STAGES: list[tuple[str, list[str]]] = [
     ("rules", ["symgrad.rules"]),
     ("autodiff", ["symgrad.autodiff"]),
     # built on the scalar engine: a Map's kernel is differentiated by it
-    ("tensor front end", ["symgrad.nn.tensor", "symgrad.nn.network", "symgrad.nn.vjp"]),
+    (
+        "tensor front end",
+        ["symgrad.nn.tensor", "symgrad.nn.losses", "symgrad.nn.network", "symgrad.nn.vjp"],
+    ),
     (
         "simplify and evaluate",
         ["symgrad.stabilize", "symgrad.evaluate", "symgrad.nn.simplify", "symgrad.nn.reference"],
@@ -56,6 +59,7 @@ STAGES: list[tuple[str, list[str]]] = [
         [
             "symgrad.codegen",
             "symgrad.codegen.files",
+            "symgrad.codegen.signature",
             "symgrad.codegen.kernels",
             "symgrad.codegen.runtime",
             "symgrad.codegen.emit",
@@ -92,9 +96,7 @@ STAGES: list[tuple[str, list[str]]] = [
 ]
 
 #: (importer, imported) -> why this import may still go against the order.
-EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("symgrad.codegen.network", "symgrad.train.optimizers"): "removed by the optimizer registry",
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 STAGE = {module: i for i, (_, modules) in enumerate(STAGES) for module in modules}
 

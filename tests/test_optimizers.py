@@ -38,6 +38,11 @@ def adam_step(p, g, state, lr, t, beta1=0.9, beta2=0.999, eps=1e-8):
     return p - lr * v_hat / (np.sqrt(s_hat) + eps)
 
 
+def rmsprop_step(p, g, state, lr, t, rho=0.9, eps=1e-8):
+    state["s"] = rho * state.get("s", 0.0) + (1 - rho) * g * g
+    return p - lr * g / (np.sqrt(state["s"]) + eps)
+
+
 def hand_training(network, params, X, y, step, lr, steps, **hyper):
     """``steps`` full-batch steps of ``step`` from reference gradients: (params, losses)."""
     bp = derive(network)
@@ -147,5 +152,32 @@ def test_compiled_module_documents_its_update_rule(compiled_model):
 
 
 def test_unknown_optimizer_is_named():
-    with pytest.raises(SymgradError, match="'rmsprop'.*gd, momentum, adam"):
-        optimizers.get("rmsprop")
+    with pytest.raises(SymgradError, match="'lion'.*gd, momentum, adam"):
+        optimizers.get("lion")
+
+
+@pytest.mark.parametrize("rho, eps", [(0.9, 1e-8), (0.5, 1e-3)])
+def test_rmsprop_steps_match_numpy_and_lower_the_loss(model_case, codegen_folder, rho, eps):
+    from symgrad.nn import Network, mlp
+
+    net = Network(mlp([3, 4, 1], hidden="tanh", output="sigmoid"), loss="bce")
+    X, y, params = model_case(net, 16, seed=24)
+    opt = optimizers.rmsprop(rho, eps)
+    result = fit(net, X, y, optimizer=opt, lr=0.01, epochs=4, params=params, folder=codegen_folder)
+    expected, losses = hand_training(net, params, X, y, rmsprop_step, 0.01, 4, rho=rho, eps=eps)
+    np.testing.assert_allclose(result.history, losses, rtol=1e-12, atol=0)
+    for k, v in expected.items():
+        assert rel_err(result.params[k], v) <= 1e-12, k
+    assert result.compiled.hyper_names == ["rho", "eps"]
+    longer = fit(net, X, y, optimizer=opt, lr=0.01, epochs=200, params=params,
+                 compiled=result.compiled, batch_size=4)  # fmt: skip
+    assert longer.history[-1] < 0.8 * longer.history[0]
+
+
+def test_rmsprop_prints_its_rule_and_checks_its_decay():
+    assert optimizers.get("rmsprop").equations() == [
+        "s ← g^2*(1 - ρ) + ρ*s",
+        "θ ← θ - α*g/(ε + sqrt(s))",
+    ]
+    with pytest.raises(SymgradError, match="rmsprop: rho must be a number in"):
+        optimizers.rmsprop(1.0)

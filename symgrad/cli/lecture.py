@@ -71,7 +71,7 @@ def _study_arguments(p: argparse.ArgumentParser) -> None:
         help="learning rates (default 0.01,1,10,50)",
     )
     p.add_argument("--epochs", type=int, default=500, help="epochs per rate (default 500)")
-    p.add_argument("--optimizer", default="gd", help="gd, momentum or adam (default gd)")
+    p.add_argument("--optimizer", default="gd", help=cli_network.optimizer_help())
     p.add_argument("--batch-size", type=int, default=None, help="default: the whole set")
     p.add_argument("--seed", type=cli_network.seed, default=0, help="0 to 4294967295")
     p.add_argument(

@@ -1,11 +1,12 @@
 """Command line, tensor front end: ``symgrad notes``, ``compile`` and ``train``.
 
 A network is described on the command line (``--layers 2,3,1 --hidden relu --output
-sigmoid --loss bce``) or by a Python file that defines ``network`` (a
-:class:`symgrad.nn.Network`); that file is run as Python, so it must be trusted. Data come
-from a CSV file with a header row or an NPZ file (never unpickled); a fault in either file
-is one error naming the file (and the line, for a model file or a CSV). Its commands are in
-its table :data:`COMMANDS`.
+sigmoid --loss bce``, or ``--activations relu,sigmoid`` for one activation per layer;
+losses and optimizers as named in their registries) or by a Python file that defines
+``network`` (a :class:`symgrad.nn.Network`); that file is run as Python, so it must be
+trusted. Data come from a CSV file with a header row or an NPZ file (never unpickled); a
+fault in either file is one error naming the file (and the line, for a model file or a
+CSV). Its commands are in its table :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import runpy
 import sys
 import warnings
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,14 +46,40 @@ def seed(text: str) -> int:
 
 
 #: The options that describe a ``--layers`` network, with their defaults.
-LAYER_OPTIONS = {"hidden": "relu", "output": "sigmoid", "loss": "bce", "l2": 0.0}
+LAYER_OPTIONS = {
+    "hidden": "relu",
+    "output": "sigmoid",
+    "activations": None,
+    "loss": "bce",
+    "l2": 0.0,
+}
+
+
+def _one_of(names) -> str:
+    """``a, b or c``."""
+    names = list(names)
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
+def optimizer_help() -> str:
+    """The ``--optimizer`` help, naming every optimizer of the registry."""
+    from symgrad.train.optimizers import OPTIMIZERS
+
+    return f"{_one_of(OPTIMIZERS)} (default gd)"
 
 
 def _network_arguments(p: argparse.ArgumentParser) -> None:
+    from symgrad.nn.losses import LOSSES
+
     p.add_argument("--layers", help="sizes, inputs first: 2,3,1")
     p.add_argument("--hidden", help="hidden activation (default relu)")
     p.add_argument("--output", help="output activation (default sigmoid)")
-    p.add_argument("--loss", help="bce, cross_entropy or mse (default bce)")
+    p.add_argument(
+        "--activations",
+        metavar="relu,tanh,sigmoid",
+        help="one activation per layer, instead of --hidden and --output",
+    )
+    p.add_argument("--loss", help=f"{_one_of(LOSSES)} (default bce)")
     p.add_argument("--l2", type=float, help="L2 penalty λ ≥ 0 (default 0)")
     p.add_argument(
         "--file",
@@ -114,6 +142,16 @@ def network_from(args: argparse.Namespace):
         raise SymgradError(f"--layers takes sizes like 2,3,1, got {args.layers!r}") from None
     options = {**LAYER_OPTIONS, **given}
     layers = mlp(sizes, hidden=options["hidden"], output=options["output"])
+    if options["activations"] is not None:
+        names = [name.strip() for name in options["activations"].split(",")]
+        if len(names) != len(layers):
+            raise SymgradError(
+                f"--activations names {len(names)} activation(s) for the {len(layers)} "
+                f"layer(s) of --layers {args.layers}: give one per layer"
+            )
+        layers = [
+            replace(layer, activation=name) for layer, name in zip(layers, names, strict=True)
+        ]
     return Network(layers, loss=options["loss"], l2=options["l2"])
 
 
@@ -138,9 +176,11 @@ def _notes(args: argparse.Namespace) -> int:
 
 def _compile_arguments(p: argparse.ArgumentParser) -> None:
     _network_arguments(p)
-    p.add_argument("--optimizer", default="gd", help="gd, momentum or adam (default gd)")
+    p.add_argument("--optimizer", default="gd", help=optimizer_help())
     p.add_argument(
-        "--folder", default="generated", help="where the module goes (default generated)"
+        "--folder",
+        default=DEFAULT_FOLDER,
+        help=f"where the module goes (default {DEFAULT_FOLDER})",
     )
 
 
@@ -302,7 +342,7 @@ def _train(args: argparse.Namespace) -> int:
     marks = sorted({0, *np.linspace(0, args.epochs - 1, 6).astype(int)})
     for e in marks:
         print(f"epoch {e + 1:>6}: loss {result.history[e]:.6g}")
-    if network.loss_name != "mse":
+    if network.loss_fn.labels.classify:
         print(f"training accuracy: {100 * result.accuracy(X, y):.2f}%")
     if result.warning:
         print(f"symgrad: warning: {result.warning}", file=sys.stderr)

@@ -28,16 +28,7 @@ from symgrad.codegen.kernels import (
 )
 from symgrad.codegen.runtime import RUNTIME
 from symgrad.codegen.scalarized import straight_line_sgd
-from symgrad.train import optimizers as O
-
-_HYPER_NAMES = {
-    O.alpha: "lr",
-    O.t: "t",
-    O.beta: "beta",
-    O.beta1: "beta1",
-    O.beta2: "beta2",
-    O.eps: "eps",
-}
+from symgrad.codegen.signature import Signature
 
 
 def _loop_nest(array: str, ndim: int, body: list[str]) -> list[str]:
@@ -48,15 +39,33 @@ def _loop_nest(array: str, ndim: int, body: list[str]) -> list[str]:
 
 
 class NetworkModule:
-    """Source of the generated module for ``backprop`` trained by ``optimizer``."""
+    """Source of the generated module for ``backprop`` trained by ``optimizer``.
+
+    ``optimizer`` gives its rule over ``theta`` and ``g``, its state and, through
+    ``code_names()`` and ``tuned``, the names its hyperparameters take in the code;
+    ``signature`` records the argument lists of the functions generated.
+    """
 
     def __init__(self, backprop, optimizer):
         self.bp, self.opt = backprop, optimizer
         net = backprop.network
         self.params = [p.ident for p in net.params]
         self.grads = ["g" + p for p in self.params]
-        self.state = [f"{sym}_{p}" for sym in optimizer.state for p in self.params]
-        self.hyper = [_HYPER_NAMES[h] for h in sorted(optimizer.hyper, key=str)]
+        pairs = [(f"{sym}_{p}", (str(sym), p)) for sym in optimizer.state for p in self.params]
+        self.state = [name for name, _ in pairs]
+        self.hyper = [h.code for h in optimizer.tuned]
+        data = ["X", "X_rows", "Y", "lr", "lam", "epochs", "batch_size", "seed", "t", "limit"]
+        self.signature = Signature(
+            params=tuple(self.params),
+            state=tuple(pairs),
+            hyper=tuple((h.symbol, h.code) for h in optimizer.tuned),
+            functions={
+                "train": (*self.params, *data, "history", *self.state, *self.hyper),
+                "loss_and_grad": (*self.params, "X", "Y", "lam"),
+                "predict": (*self.params, "X"),
+                "_update": (*self.params, *self.grads, *self.state, "lr", "t", *self.hyper),
+            },
+        )
         self.printer = KernelPrinter()
         names = {f.node: f for f in backprop.forward}
         preferred = {f.node: f.ident for f in reversed(backprop.forward)}
@@ -117,9 +126,9 @@ class NetworkModule:
 
     def _rule(self) -> list[str]:
         """The optimizer's assignments over ``_theta``, ``_g`` and ``_<state>``."""
-        local = {O.theta: sympy.Symbol("_theta"), O.g: sympy.Symbol("_g")}
+        local = {self.opt.theta: sympy.Symbol("_theta"), self.opt.g: sympy.Symbol("_g")}
         local.update({s: sympy.Symbol(f"_{s}") for s in self.opt.state})
-        rename = {h: sympy.Symbol(n) for h, n in _HYPER_NAMES.items()}
+        rename = {h: sympy.Symbol(n) for h, n in self.opt.code_names().items()}
         return [
             f"{local[target]} = {self.printer.doprint(expr.xreplace({**rename, **local}))}"
             for target, expr in self.opt.updates
@@ -138,9 +147,12 @@ class NetworkModule:
             body += [*rule, f"{p}{idx} = _theta"]
             body += [f"{a}{idx} = _{s}" for s, a in zip(self.opt.state, state, strict=True)]
             lines += _loop_nest(p, len(var.shape), body)
-        args = ", ".join([*self.params, *self.grads, *self.state, "lr", "t", *self.hyper])
         doc = "One step in place: " + "; ".join(self.opt.equations()) + " (g = dL/dθ)."
-        return njit_source(f"_update({args})", doc, lines)
+        return njit_source(self._call("_update"), doc, lines)
+
+    def _call(self, function: str) -> str:
+        """``function(args...)`` as the signature records it."""
+        return f"{function}({', '.join(self.signature.functions[function])})"
 
     def _check_shapes(self) -> str:
         """Loops use the layer widths as literals: arrays of other shapes must not get in."""
@@ -171,7 +183,7 @@ class NetworkModule:
             f"return loss, ({', '.join(self.grads)},)",
         ]
         doc = "Loss and gradients (X: n×m, Y: k×m)."
-        return njit_source(f"loss_and_grad({p}, X, Y, lam)", doc, body)
+        return njit_source(self._call("loss_and_grad"), doc, body)
 
     def _predict(self) -> str:
         p = ", ".join(self.params)
@@ -182,7 +194,7 @@ class NetworkModule:
         k = self.bp.network.classes
         body = [f"_check_shapes({p}, X, np.empty(({k}, X.shape[1])))", "B = X.shape[1]", *alloc]
         body += [*self.fwd.lines, f"return {out}"]
-        return njit_source(f"predict({p}, X)", "The network's output for X (n×m): k×m.", body)
+        return njit_source(self._call("predict"), "The network's output for X (n×m): k×m.", body)
 
     def _minibatches(self, step) -> list[str]:
         """One epoch's minibatches (after shuffling); per-example SGD through ``_step_one``."""
@@ -260,10 +272,7 @@ class NetworkModule:
             "        return epoch + 1, t",
             "return epochs, t",
         ]
-        sig = (
-            f"train({p}, X, X_rows, Y, lr, lam, epochs, batch_size, seed, t, limit, history"
-            f"{state}{hyper})"
-        )
+        sig = self._call("train")
         doc = (
             "Epochs of minibatch training in place; returns (epochs run, steps so far).\n\n"
             "    X is X_rows transposed into a C-ordered n×m array (used when the batch is\n"

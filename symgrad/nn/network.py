@@ -3,13 +3,9 @@
 The lecture's notation: ``Z[l] = W[l] A[l-1] + b[l]``, ``A[l] = g(Z[l])``, ``A[0] = X``
 with X of n×m (one column per example), W[l] of h×n, b[l] of h entries. Users hand
 data in NumPy's usual layout (rows = examples); :mod:`symgrad.nn.reference`
-transposes it. Losses are averaged over the m examples:
-
-- ``"bce"``: binary cross-entropy after a σ output, ``−(y log a + (1−y) log(1−a))``;
-- ``"cross_entropy"``: softmax cross-entropy for k classes after a softmax output;
-- ``"mse"``: ``½‖a − y‖²`` per example (the ½ makes dZ = A − Y for an identity output);
-
-plus an optional L2 penalty ``(λ/2m) Σ_l ‖W[l]‖²``, λ a finite number ≥ 0.
+transposes it. The loss (a :class:`~symgrad.nn.losses.Loss` or its name in
+:data:`~symgrad.nn.losses.LOSSES`) is averaged over the m examples, plus an optional L2
+penalty ``(λ/2m) Σ_l ‖W[l]‖²``, λ a finite number ≥ 0.
 
 A network has at most ``MAX_LAYERS`` layers; a layer has 1 to ``MAX_UNITS`` inputs and outputs
 and at most ``MAX_WEIGHTS`` weights, so a typo such as ``2,100000000000,1`` is refused before
@@ -28,13 +24,14 @@ import sympy
 from symgrad.autodiff import grad
 from symgrad.errors import NoDerivativeRuleError, ShapeError, SymgradError
 from symgrad.functions import leaky_relu, relu, sigmoid
+from symgrad.nn import losses
+from symgrad.nn.losses import Loss
 from symgrad.nn.tensor import (
     ARG,
     AddBias,
     Map,
     MatMul,
     Softmax,
-    SoftmaxCrossEntropy,
     Sum,
     SumAll,
     Tensor,
@@ -55,7 +52,6 @@ ACTIVATIONS: dict[str, Callable] = {
     "tanh": lambda layer: sympy.tanh(_X),
     "identity": lambda layer: _X,
 }
-LOSSES = ("bce", "cross_entropy", "mse")
 #: The most layers (the graph's passes recurse per layer), the most inputs or outputs of one
 #: layer, and the most weights of one layer (800 MB in float64).
 MAX_LAYERS = 50
@@ -159,14 +155,12 @@ class Network:
     ['W[1]', 'b[1]', 'W[2]', 'b[2]']
     """
 
-    def __init__(self, layers: Sequence[Dense], loss: str = "bce", *, l2: float = 0.0):
+    def __init__(self, layers: Sequence[Dense], loss: str | Loss = "bce", *, l2: float = 0.0):
         if not layers:
             raise ShapeError("a network needs at least one layer")
         if len(layers) > MAX_LAYERS:
             raise ShapeError(f"a network has at most {MAX_LAYERS} layers, got {len(layers)}")
-        if loss not in LOSSES:
-            raise SymgradError(f"unknown loss {loss!r} (known: {', '.join(LOSSES)})")
-        self.layers, self.loss_name = list(layers), loss
+        self.layers, self.loss_fn = list(layers), losses.get(loss)
         self.l2 = _finite_nonnegative("l2", l2)
         self.X = Var("X", (layers[0].n_in, m), "data", "X", "X")
         self.Y = Var("Y", (layers[-1].n_out, m), "labels", "Y", "Y")
@@ -178,6 +172,10 @@ class Network:
         self.output = a
         self.loss_terms = self._loss()
         self.loss = self.loss_terms[0] if len(self.loss_terms) == 1 else Sum(self.loss_terms)
+
+    @property
+    def loss_name(self) -> str:
+        return self.loss_fn.name
 
     @property
     def classes(self) -> int:
@@ -205,33 +203,9 @@ class Network:
         return out
 
     def _loss(self) -> tuple:
-        last, L = self.layers[-1], len(self.layers)
-        act = last.activation
-        a, y = self.output, self.Y
-        if self.loss_name == "bce":
-            if act != "sigmoid":
-                raise SymgradError(
-                    f"binary cross-entropy needs a sigmoid output, but layer {L} has {act}"
-                    + (
-                        f" with {last.n_out} classes: use loss='cross_entropy'"
-                        if act == "softmax"
-                        else ""
-                    )
-                )
-            per_example = Map(
-                -(ARG[1] * sympy.log(ARG[0]) + (1 - ARG[1]) * sympy.log(1 - ARG[0])), (a, y)
-            )
-        elif self.loss_name == "cross_entropy":
-            if act != "softmax" or last.n_out < 2:
-                raise SymgradError(
-                    f"softmax cross-entropy needs a softmax output of at least 2 classes, "
-                    f"but layer {L} has {act} with {last.n_out} outputs"
-                )
-            per_example = SoftmaxCrossEntropy(self.forward[-2].node, y)
-        else:
-            if act == "softmax":
-                raise SymgradError(f"mean squared error after softmax (layer {L}) is not supported")
-            per_example = Map((ARG[0] - ARG[1]) ** 2 / 2, (a, y))
+        last = self.layers[-1]
+        self.loss_fn.check_output(last.activation, last.n_out, len(self.layers))
+        per_example = self.loss_fn.per_example(self.output, self.forward[-2].node, self.Y)
         terms = [scale(1 / m, SumAll(per_example))]
         if self.l2:
             terms += [

@@ -20,11 +20,6 @@ _ACTIVATION_WORDS = {
     "identity": "the identity (no activation)",
     "softmax": "softmax over the classes of each example",
 }
-_LOSS_WORDS = {
-    "bce": "binary cross-entropy",
-    "cross_entropy": "softmax cross-entropy",
-    "mse": "half the squared error",
-}
 
 
 def _forward_sentence(ident: str, network) -> str:
@@ -46,7 +41,7 @@ def _backward_sentence(ident: str, backprop: Backprop) -> str:
     if ident.startswith("dZ"):
         if l == len(net.layers):
             return (
-                f"The error at the output: the chain rule through the {_LOSS_WORDS[net.loss_name]} "
+                f"The error at the output: the chain rule through the {net.loss_fn.words} "
                 "and the output activation, simplified as one scalar kernel "
                 "(this dZ is m times ∂L/∂Z)."
             )
@@ -84,7 +79,7 @@ def notes(backprop: Backprop, title: str | None = None) -> str:
         "",
         f"${lhs} = {rhs}$",
         "",
-        f"The {_LOSS_WORDS[net.loss_name]}, averaged over the m examples{penalty}.",
+        f"The {net.loss_fn.words}, averaged over the m examples{penalty}.",
         "",
         "## Backward pass",
         "",

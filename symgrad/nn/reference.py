@@ -112,16 +112,15 @@ def check_rows(network, X_rows) -> np.ndarray:
 def to_columns(network, X_rows, y) -> tuple[np.ndarray, np.ndarray]:
     """``(X, Y)`` in the lecture's layout from rows = examples and a label vector.
 
-    Binary cross-entropy takes labels in [0, 1]; softmax cross-entropy takes integer
-    class labels 0..k-1 (made one-hot) or one-hot rows; MSE takes a vector (k = 1)
-    or rows of k targets.
+    The loss's :class:`~symgrad.nn.losses.Labels` convert and check the labels: binary
+    cross-entropy takes labels in [0, 1]; softmax cross-entropy takes integer class labels
+    0..k-1 (made one-hot) or one-hot rows; MSE takes a vector (k = 1) or rows of k targets.
 
     Raises:
         ShapeError: X or y of the wrong shape, labels out of range.
         DataError: no examples, NaN or inf in X or y, labels that are not numbers.
     """
     X_rows = check_rows(network, X_rows)
-    k = network.classes
     rows = X_rows.shape[0]
     y = as_numbers("y", y)
     if y.ndim == 0:
@@ -129,29 +128,7 @@ def to_columns(network, X_rows, y) -> tuple[np.ndarray, np.ndarray]:
     if y.shape[0] != rows:
         raise ShapeError(f"y has {y.shape[0]} labels for {rows} examples in X")
     check_finite("y", y)
-    if network.loss_name == "cross_entropy":
-        if y.ndim == 1:
-            if not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y)):
-                raise ShapeError("y must hold integer class labels 0..k-1 or one-hot rows")
-            labels = y.astype(int)
-            if labels.min() < 0 or labels.max() >= k:
-                raise ShapeError(
-                    f"y: class labels must lie in 0..{k - 1}, got {labels.min()}..{labels.max()}"
-                )
-            Y = np.zeros((k, rows))
-            Y[labels, np.arange(rows)] = 1.0
-            return X_rows.T, Y
-        if y.shape != (rows, k) or not np.allclose(y.sum(axis=1), 1.0):
-            raise ShapeError(f"one-hot y must have shape ({rows}, {k}) with rows summing to 1")
-        return X_rows.T, y.T.astype(float)
-    Y = y.reshape(rows, -1).astype(float)
-    if Y.shape[1] != k:
-        raise ShapeError(f"y must have {k} target(s) per example, got {Y.shape[1]}")
-    if network.loss_name == "bce" and (Y.min() < 0 or Y.max() > 1):
-        raise ShapeError(
-            f"y: binary cross-entropy labels must lie in [0, 1], got {Y.min():g}..{Y.max():g}"
-        )
-    return X_rows.T, Y.T
+    return X_rows.T, network.loss_fn.labels.to_columns(y, network.classes, network.loss_fn)
 
 
 @cache

@@ -34,7 +34,8 @@ def module_name(network: Network, optimizer=None) -> str:
 class CompiledNetwork:
     """A network's generated training module, imported from its file.
 
-    ``source()`` is the generated text, ``path`` its file, ``latex()`` its equations.
+    ``source()`` is the generated text, ``path`` its file, ``latex()`` its equations,
+    ``signature`` the argument lists of its functions as the generator made them.
     """
 
     def __init__(
@@ -64,7 +65,9 @@ class CompiledNetwork:
             overwrite=overwrite,
         )
         self.module = import_file(self.path)
-        self.hyper_names = generator.hyper
+        #: the generated functions' argument lists (see :class:`Signature`)
+        self.signature = generator.signature
+        self.hyper_names = [code for _, code in self.signature.hyper]
 
     def source(self) -> str:
         return self.path.read_text()
@@ -79,14 +82,22 @@ class CompiledNetwork:
         dtype = values[0].dtype
         X, Y = np.ascontiguousarray(X, dtype), np.ascontiguousarray(Y, dtype)
         lam = self.network.l2
-        loss, grads = in_helper_thread(lambda: self.module.loss_and_grad(*values, X, Y, lam))
+        args = self.signature.arguments(
+            "loss_and_grad", {**self._named(values), "X": X, "Y": Y, "lam": lam}
+        )
+        loss, grads = in_helper_thread(lambda: self.module.loss_and_grad(*args))
         return float(loss), {p.ident: g for p, g in zip(self.network.params, grads, strict=False)}
 
     def predict_proba(self, params: dict, X_rows) -> np.ndarray:
         """The output layer's values, one row per example (m×k)."""
         values = check_params(self.network, params)
         X = np.ascontiguousarray(check_rows(self.network, X_rows).T, dtype=values[0].dtype)
-        return in_helper_thread(lambda: self.module.predict(*values, X)).T
+        args = self.signature.arguments("predict", {**self._named(values), "X": X})
+        return in_helper_thread(lambda: self.module.predict(*args)).T
+
+    def _named(self, values: list) -> dict:
+        """The parameters' arrays (in the network's order) by their argument names."""
+        return dict(zip(self.signature.params, values, strict=True))
 
 
 def check_params(network: Network, params: dict, dtype=None) -> list:

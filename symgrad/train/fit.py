@@ -175,7 +175,8 @@ def fit(
     """Train ``network`` on ``X`` (rows = examples) and labels ``y``.
 
     Args:
-        optimizer: "gd", "momentum", "adam" or an Optimizer.
+        optimizer: a name in ``optimizers.OPTIMIZERS`` (gd, momentum, adam, rmsprop) or an
+            Optimizer.
         lr: the learning rate α, a finite number > 0.
         epochs: 1 to ``MAX_EPOCHS``.
         batch_size: examples per step; None (or ≥ m) is full-batch gradient descent.
@@ -215,15 +216,20 @@ def fit(
     with _Interrupts() as interrupts:
         try:
             compiled = compiled or CompiledNetwork(network, optimizer, folder=folder)
-            opt = compiled.optimizer
-            state = [np.zeros_like(v) for _ in opt.state for v in values]
-            hyper = [float(opt.hyper[h]) for h in sorted(opt.hyper, key=str)]
+            sig, opt = compiled.signature, compiled.optimizer
+            named = dict(zip(sig.params, values, strict=True))
+            fixed = {
+                **named,
+                **{arg: np.zeros_like(named[p]) for arg, (_, p) in sig.state},
+                **{arg: float(opt.hyper[symbol]) for symbol, arg in sig.hyper},
+                **{"X": X_cols, "X_rows": X_rows, "Y": Y, "lr": lr, "lam": network.l2},
+                "batch_size": size,
+            }
 
             def train(count: int, done: int, t: float, limit: float):
-                return compiled.module.train(
-                    *values, X_cols, X_rows, Y, lr, network.l2, count, size, seed + done, t,
-                    limit, history[done : done + count], *state, *hyper,
-                )  # fmt: skip
+                step = {"epochs": count, "seed": seed + done, "t": t, "limit": limit}
+                step["history"] = history[done : done + count]
+                return compiled.module.train(*sig.arguments("train", {**fixed, **step}))
 
             # compiles the loop (or loads it from Numba's cache); runs no epoch
             in_helper_thread(lambda: train(0, 0, 0.0, math.inf))
@@ -274,19 +280,13 @@ def fit(
 
 
 def predict(compiled: CompiledNetwork, params: dict, X_rows) -> np.ndarray:
-    """Class labels (bce: 0/1; cross-entropy: argmax) or, for MSE, the outputs."""
+    """Predictions as the loss's labels make them (bce: 0/1; cross-entropy: argmax;
+    real targets: the outputs)."""
     out = compiled.predict_proba(params, X_rows)
-    loss = compiled.network.loss_name
-    if loss == "bce":
-        return (out[:, 0] >= 0.5).astype(int) if out.shape[1] == 1 else (out >= 0.5).astype(int)
-    if loss == "cross_entropy":
-        return out.argmax(axis=1)
-    return out[:, 0] if out.shape[1] == 1 else out
+    return compiled.network.loss_fn.labels.predict(out)
 
 
 def accuracy(compiled: CompiledNetwork, params: dict, X_rows, y) -> float:
     """Fraction of examples whose predicted class equals the label."""
-    y = np.asarray(y)
-    if compiled.network.loss_name == "cross_entropy" and y.ndim == 2:
-        y = y.argmax(axis=1)
+    y = compiled.network.loss_fn.labels.comparable(np.asarray(y))
     return float(np.mean(predict(compiled, params, X_rows) == y))

@@ -3,7 +3,10 @@
 An optimizer is a list of elementwise assignments over scalar symbols — the
 parameter θ, its gradient g, per-parameter state (v, s) and hyperparameters — so it
 prints as equations and compiles into the training step like every other kernel.
-Assignments run in order; a later one sees the earlier ones' new values.
+Assignments run in order; a later one sees the earlier ones' new values. Each
+hyperparameter is a :class:`Hyper` (its printed name, its name in generated code, its
+range), so codegen takes the names from the optimizer it is handed. A new optimizer is
+one function registered in :data:`OPTIMIZERS` (see ``rmsprop``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import sympy
 
@@ -24,48 +29,93 @@ v, s = sympy.symbols("v s")
 beta, beta1, beta2, eps = sympy.symbols("beta beta1 beta2 epsilon", positive=True)
 
 _FRACTION = ("a number in [0, 1)", lambda x: 0 <= x < 1)
-#: The values each hyperparameter may take: (the range in words, a test).
-ALLOWED = {
-    beta: _FRACTION,
-    beta1: _FRACTION,
-    beta2: _FRACTION,
-    eps: ("a finite number > 0", lambda x: 0 < x < math.inf),
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """A hyperparameter: its symbol, its name in generated code, its printed name and the
+    values it may take (the range in words, a test)."""
+
+    symbol: sympy.Symbol
+    code: str
+    text: str
+    words: str = "a finite number"
+    ok: Callable = math.isfinite
+
+
+#: The hyperparameters every rule may use: α and t (arguments of every generated step)
+#: and the tuned ones of the built-in rules. A rule with others names them itself.
+HYPERS = {
+    h.symbol: h
+    for h in (
+        Hyper(alpha, "lr", "α"),
+        Hyper(t, "t", "t"),
+        Hyper(beta, "beta", "β", *_FRACTION),
+        Hyper(beta1, "beta1", "β₁", *_FRACTION),
+        Hyper(beta2, "beta2", "β₂", *_FRACTION),
+        Hyper(eps, "eps", "ε", "a finite number > 0", lambda x: 0 < x < math.inf),
+    )
 }
 
 
 @dataclass(frozen=True)
 class Optimizer:
-    """Update rule ``updates`` [(target, expression)], its state and hyperparameters."""
+    """Update rule ``updates`` [(target, expression)] over ``theta`` and its gradient ``g``,
+    its per-parameter state, and its tuned hyperparameters' values (symbol -> value, in the
+    order the generated step takes them). ``names`` declares hyperparameters not in
+    :data:`HYPERS`."""
 
     name: str
     updates: tuple
     state: tuple = ()
     hyper: dict = field(default_factory=dict)
+    names: tuple = ()
+
+    #: The parameter and its gradient, as the rule writes them.
+    theta: ClassVar = theta
+    g: ClassVar = g
 
     def __post_init__(self):
         for symbol, value in self.hyper.items():
-            words, ok = ALLOWED.get(symbol, ("a finite number", math.isfinite))
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not ok(value):
+            spec = self.spec(symbol)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not spec.ok(value):
                 shown = value if isinstance(value, numbers.Real) else repr(value)
-                raise SymgradError(f"{self.name}: {symbol} must be {words}, got {shown}")
+                raise SymgradError(f"{self.name}: {symbol} must be {spec.words}, got {shown}")
+
+    def spec(self, symbol) -> Hyper:
+        """The Hyper of ``symbol``: declared in ``names``, else in :data:`HYPERS`."""
+        for h in self.names:
+            if h.symbol == symbol:
+                return h
+        if symbol in HYPERS:
+            return HYPERS[symbol]
+        return Hyper(symbol, str(symbol), str(symbol))
+
+    @property
+    def tuned(self) -> list[Hyper]:
+        """The tuned hyperparameters, in the order the generated step takes them."""
+        return [self.spec(symbol) for symbol in self.hyper]
+
+    def code_names(self) -> dict:
+        """Symbol -> name in generated code, for α, t and the tuned hyperparameters."""
+        return {h.symbol: h.code for h in [HYPERS[alpha], HYPERS[t], *self.tuned]}
 
     def equations(self) -> list[str]:
         """The rule as text: ``θ ← θ - α*g`` lines (g is ∂L/∂θ)."""
-        return [f"{_text(lhs)} ← {_text(rhs)}" for lhs, rhs in self.updates]
+        return [f"{self._text(lhs)} ← {self._text(rhs)}" for lhs, rhs in self.updates]
 
     def latex(self) -> str:
         rows = [rf"{sympy.latex(lhs)} &\leftarrow {sympy.latex(rhs)}" for lhs, rhs in self.updates]
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
-
-def _text(expr) -> str:
-    names = {"theta": "θ", "alpha": "α", "beta1": "β₁", "beta2": "β₂", "beta": "β", "epsilon": "ε"}
-    if expr.is_Add and len(expr.args) == 2 and expr.args[1].could_extract_minus_sign():
-        return f"{_text(expr.args[0])} - {_text(-expr.args[1])}"
-    out = sympy.sstr(expr)
-    for k in sorted(names, key=len, reverse=True):
-        out = re.sub(rf"\b{k}\b", names[k], out)
-    return out.replace("**", "^")
+    def _text(self, expr) -> str:
+        if expr.is_Add and len(expr.args) == 2 and expr.args[1].could_extract_minus_sign():
+            return f"{self._text(expr.args[0])} - {self._text(-expr.args[1])}"
+        names = {"theta": "θ", **{str(h.symbol): h.text for h in [*HYPERS.values(), *self.names]}}
+        out = sympy.sstr(expr)
+        for k in sorted(names, key=len, reverse=True):
+            out = re.sub(rf"\b{k}\b", names[k], out)
+        return out.replace("**", "^")
 
 
 def _minus(a, b):
@@ -101,11 +151,30 @@ def adam(beta1_value=0.9, beta2_value=0.999, eps_value=1e-8) -> Optimizer:
     )
 
 
-OPTIMIZERS = {"gd": gradient_descent, "momentum": momentum, "adam": adam}
+#: RMSprop's decay of the squared-gradient average.
+RHO = Hyper(sympy.Symbol("rho", positive=True), "rho", "ρ", *_FRACTION)
+
+
+def rmsprop(rho_value=0.9, eps_value=1e-8) -> Optimizer:
+    """RMSprop (Hinton; Keras's form): s ← ρs + (1 − ρ)g²; θ ← θ − αg/(√s + ε)."""
+    rho = RHO.symbol
+    return Optimizer(
+        "rmsprop",
+        (
+            (s, rho * s + (1 - rho) * g**2),
+            (theta, _minus(theta, alpha * g / (sympy.sqrt(s) + eps))),
+        ),
+        (s,),
+        {rho: rho_value, eps: eps_value},
+        (RHO,),
+    )
+
+
+OPTIMIZERS = {"gd": gradient_descent, "momentum": momentum, "adam": adam, "rmsprop": rmsprop}
 
 
 def get(optimizer) -> Optimizer:
-    """An Optimizer from a name (gd, momentum, adam) or an Optimizer."""
+    """An Optimizer from its name in :data:`OPTIMIZERS` or an Optimizer."""
     if isinstance(optimizer, Optimizer):
         return optimizer
     if optimizer not in OPTIMIZERS:
