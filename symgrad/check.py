@@ -57,9 +57,7 @@ _EPS = np.finfo(np.float64).eps
 _RANK = {"correct": 0, "look closer": 1, KINK: 1, "wrong": 2}
 #: Functions with a kink where their (first) argument is 0, by the name reports use.
 _KINKS = {
-    F.relu: "ReLU",
-    F.leaky_relu: "leaky ReLU",
-    F.step: "step",
+    **F.KINKS,
     sympy.Heaviside: "Heaviside",
     sympy.Abs: "|·|",
     sympy.sign: "sign",
