@@ -507,7 +507,7 @@ def _layer_kink(kernel, Z: np.ndarray):
         for arg in args:
             if ARG[0] not in arg.free_symbols:
                 continue
-            f = sympy.lambdify(ARG[0], arg, modules=[F.NUMPY_IMPLS, "numpy"])
+            f = sympy.lambdify(ARG[0], arg, modules=[F.NUMPY_IMPLS, F.NUMPY_EXTRAS, "numpy"])
             distance = np.abs(f(Z) + np.zeros_like(Z)).min(axis=1)
             if nearest is None or distance.min() < nearest.min():
                 where = "at 0" if arg == ARG[0] else f"where {quote(arg.xreplace({ARG[0]: z}))} = 0"

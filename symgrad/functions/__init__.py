@@ -24,7 +24,7 @@ from symgrad.functions.builtins import (
     softplus,
     step,
 )
-from symgrad.functions.primitive import NUMPY_EXTRAS, Primitive, function, np_erf
+from symgrad.functions.primitive import NUMPY_EXTRAS, Primitive, function, np_erf, np_erfc
 
 __all__ = [
     "ACTIVATIONS",
@@ -41,6 +41,7 @@ __all__ = [
     "log_sigmoid",
     "logaddexp",
     "np_erf",
+    "np_erfc",
     "relu",
     "sigmoid",
     "silu",

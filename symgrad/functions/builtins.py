@@ -13,7 +13,7 @@ import numpy as np
 import sympy
 from sympy import S
 
-from symgrad.functions.primitive import Primitive, function, np_erf
+from symgrad.functions.primitive import Primitive, function, np_erfc
 
 #: Every built-in primitive by its name: the registry the rule table, the code printers'
 #: helpers, the reader's function names and the network's activation names come from.
@@ -232,12 +232,19 @@ class logaddexp(Primitive):
 
 
 #: GELU (Hendrycks & Gimpel), exact form ``x Φ(x)``; its derivative comes from the formula.
+#: Numerically ``Φ(x) = erfc(-x/√2)/2``: ``1 + erf(x/√2)`` cancels for x < 0 (SymPy writes
+#: ``erfc(-u)`` as ``2 - erfc(u)``, so the stable form lives in the sources, not the formula).
 gelu = _builtin(
     function(
         "gelu",
         lambda x: x / 2 * (1 + sympy.erf(x / sympy.sqrt(2))),
         latex=r"\operatorname{GELU}",
-        numpy=lambda x: x / 2 * (1 + np_erf(x / np.sqrt(2.0))),
+        numpy=lambda x: x / 2 * np_erfc(-x / np.sqrt(2.0)),
+        numba_source='''def gelu(x):
+    """GELU(x) = x erfc(-x/√2) / 2, without cancellation for x < 0."""
+    return 0.5 * x * math.erfc(-x / math.sqrt(2.0))''',
+        numpy_source="""def _np_gelu(x):
+    return 0.5 * x * np.vectorize(math.erfc, otypes=[float])(-x / np.sqrt(2.0))""",
     )
 )
 

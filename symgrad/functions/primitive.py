@@ -22,10 +22,11 @@ import numpy as np
 import sympy
 from mpmath.libmp import prec_to_dps
 
-#: ``math.erf`` over arrays (NumPy has no erf and symgrad does not depend on SciPy).
+#: ``math.erf`` and ``math.erfc`` over arrays (NumPy has neither; symgrad needs no SciPy).
 np_erf = np.vectorize(math.erf, otypes=[float])
+np_erfc = np.vectorize(math.erfc, otypes=[float])
 #: NumPy stand-ins for SymPy functions NumPy lacks, for ``lambdify``.
-NUMPY_EXTRAS = {"erf": np_erf}
+NUMPY_EXTRAS = {"erf": np_erf, "erfc": np_erfc}
 
 
 class Primitive(sympy.Function):
