@@ -32,6 +32,7 @@ from symgrad.codegen.kernels import (
 from symgrad.codegen.scalar import compile_expr
 from symgrad.nn import Dense, Network, derive, init_params, reference
 from symgrad.nn.network import ACTIVATIONS
+from symgrad.nn.notes import notes
 from symgrad.nn.printing import sections
 from symgrad.nn.tensor import ARG
 from symgrad.reader import KNOWN_FUNCTIONS
@@ -102,6 +103,7 @@ def test_the_gelu_example_runs_as_written_trains_and_checks(tmp_path):
     latex = dict(sections(derive(net), "latex"))
     assert "A[1] = GELU(Z[1])" in [f"{lhs} = {rhs}" for lhs, rhs in text["Forward pass"]]
     assert any(r"\operatorname{GELU}" in rhs for _, rhs in latex["Forward pass"])
+    assert "It applies GELU elementwise." in notes(derive(net))
 
 
 # ---- values, derivatives, compiled kernels -------------------------------------------------
