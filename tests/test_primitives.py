@@ -16,6 +16,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy
+from sympy import Rational
 
 import symgrad
 from symgrad import functions as F
@@ -257,3 +258,15 @@ def test_cli_offers_the_new_activations(capsys, tmp_path):
         status = main(["notes", "--layers", "2,3,1", "--hidden", name, "-o", str(out)])
         assert status == 0, capsys.readouterr().err
         assert rf"\operatorname{{{head}}}" in out.read_text()
+
+
+def test_check_reports_a_primitives_own_kink(tmp_path):
+    # ReLU mirrored; its derivative given by the kink convention (0 at 0), since sympy.diff
+    # of a Max would answer with Heaviside(0) = 1/2
+    mirrored = symgrad.function(
+        "mirrored", lambda x: sympy.Max(-x, 0), derivative=lambda x, out: -F.step(-x), kink="M"
+    )
+    away = check(mirrored(x) * 2, at={"x": Rational(-1, 2)}, folder=tmp_path)
+    assert {row.verdict for row in away.rows} == {"correct"} and "M at" not in away.text()
+    at_kink = check(mirrored(x) * 2, at={"x": 0}, folder=tmp_path)
+    assert at_kink.passed and "near a kink (M at x = 0)" in at_kink.text()

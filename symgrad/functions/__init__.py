@@ -28,7 +28,6 @@ from symgrad.functions.primitive import NUMPY_EXTRAS, Primitive, function, np_er
 
 __all__ = [
     "ACTIVATIONS",
-    "KINKS",
     "ML_FUNCTIONS",
     "NUMPY_EXTRAS",
     "NUMPY_IMPLS",
@@ -59,6 +58,3 @@ NUMPY_IMPLS = {name: cls.numpy_impl for name, cls in PRIMITIVES.items() if cls.p
 #: Activation functions by name (SymPy's tanh among ours); see ``Primitive.parameters``.
 ACTIVATIONS = {name: cls for name, cls in PRIMITIVES.items() if cls.activation}
 ACTIVATIONS["tanh"] = sympy.tanh
-
-#: Functions with a kink where their first argument is 0, by the name check's reports use.
-KINKS = {cls: cls.kink for cls in PRIMITIVES.values() if cls.kink}

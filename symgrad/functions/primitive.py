@@ -131,7 +131,9 @@ def function(
         latex: its LaTeX head (default ``\\operatorname{name}``); ``text`` its Unicode
             head in the notes (default: the ``\\operatorname`` name, else ``name``).
         derivative: ``lambda x, ..., out: ∂f/∂x`` (a tuple for several arguments) in terms
-            of the output ``out``; default ``sympy.diff`` of the formula.
+            of the output ``out``; default ``sympy.diff`` of the formula (give one for a
+            formula with a kink: SymPy's answers ``Heaviside(0) = 1/2`` where symgrad's
+            convention is a one-sided derivative).
         numpy: a stable NumPy implementation; default the formula through ``lambdify``.
         numba_source, numpy_source: stable helper sources (see :class:`Primitive`).
         kink: a name for check's reports if the function has a kink at 0.
