@@ -90,7 +90,7 @@ def test_the_gelu_example_runs_as_written_trains_and_checks(tmp_path):
 
     gelu = symgrad.function(
         "gelu", lambda x: x / 2 * (1 + sympy.erf(x / sympy.sqrt(2))), latex=r"\operatorname{GELU}"
-    )  # noqa: E501
+    )
     net = Network([Dense(3, 4, gelu), Dense(4, 1, "sigmoid")], loss="bce")
 
     X = np.random.default_rng(1).standard_normal((64, 3))
