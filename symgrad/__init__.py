@@ -7,7 +7,7 @@ from symgrad._version import __version__ as __version__
 from symgrad.autodiff import grad, hessian, jacobian, value_and_grad
 from symgrad.codegen.scalar import CompiledFunction, compile_expr
 from symgrad.errors import SymgradError
-from symgrad.functions import leaky_relu, log_sigmoid, relu, sigmoid, softplus, step
+from symgrad.functions import function, leaky_relu, log_sigmoid, relu, sigmoid, softplus, step
 from symgrad.parsing import parse_expression, parse_steps
 from symgrad.printing import gradient_equations, latex, markdown, text
 from symgrad.trace import Trace, explain
@@ -18,6 +18,7 @@ __all__ = [
     "compile_expr",
     "Trace",
     "explain",
+    "function",
     "grad",
     "gradient_equations",
     "hessian",

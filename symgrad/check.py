@@ -56,16 +56,14 @@ KINK = "near a kink"
 ROUNDOFF_ULPS = 10
 _EPS = np.finfo(np.float64).eps
 _RANK = {"correct": 0, "look closer": 1, KINK: 1, "wrong": 2}
-#: Functions with a kink where their (first) argument is 0, by the name reports use.
+#: Functions with a kink where their (first) argument is 0, by the name reports use (our
+#: primitives name theirs in ``kink``: ReLU, leaky ReLU, step).
 _KINKS = {
-    F.relu: "ReLU",
-    F.leaky_relu: "leaky ReLU",
-    F.step: "step",
     sympy.Heaviside: "Heaviside",
     sympy.Abs: "|·|",
     sympy.sign: "sign",
 }
-_KINK_NODES = (*_KINKS, sympy.Max, sympy.Min, sympy.Piecewise)
+_KINK_NODES = (*_KINKS, F.Primitive, sympy.Max, sympy.Min, sympy.Piecewise)
 
 
 def relative_error(g, g_hat) -> float:
@@ -392,7 +390,8 @@ def _kink_arguments(node) -> tuple[str, list]:
         relations = set().union(*(pair.cond.atoms(Relational) for pair in node.args))
         args = [r.lhs - r.rhs for r in sorted(relations, key=sympy.default_sort_key)]
         return "Piecewise", args
-    return _KINKS[type(node)], [node.args[0]]
+    label = _KINKS.get(type(node)) or getattr(node, "kink", None)
+    return label, [node.args[0]] if label else []
 
 
 def _exact_error(computed: float, symbolic: sympy.Expr, point: dict) -> tuple:
@@ -503,7 +502,7 @@ def _layer_kink(kernel, Z: np.ndarray):
         for arg in args:
             if ARG[0] not in arg.free_symbols:
                 continue
-            f = sympy.lambdify(ARG[0], arg, modules=[F.NUMPY_IMPLS, "numpy"])
+            f = sympy.lambdify(ARG[0], arg, modules=[F.NUMPY_IMPLS, F.NUMPY_EXTRAS, "numpy"])
             distance = np.abs(f(Z) + np.zeros_like(Z)).min(axis=1)
             if nearest is None or distance.min() < nearest.min():
                 where = "at 0" if arg == ARG[0] else f"where {quote(arg.xreplace({ARG[0]: z}))} = 0"

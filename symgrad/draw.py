@@ -42,8 +42,7 @@ def _op(expr: sympy.Expr) -> str:
         return "−" if expr.args[0] == -1 and len(expr.args) == 2 else "·"
     if expr.is_Pow:
         return "1/x" if expr.exp == -1 else "√" if expr.exp == sympy.S.Half else "^"
-    name = type(expr).__name__
-    return "σ" if name == "sigmoid" else name
+    return getattr(type(expr), "text_name", None) or type(expr).__name__  # σ, ReLU, GELU
 
 
 def to_dot(trace: Trace, *, rankdir: str = "LR") -> str:

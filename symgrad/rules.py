@@ -191,7 +191,7 @@ def piecewise_indicator(node, i):
 
 
 def _fdiff_partial(node, i):
-    """Our ML functions carry their derivative in ``fdiff`` (in terms of their output)."""
+    """Our primitives carry their derivative in ``fdiff`` (in terms of their output)."""
     return node.fdiff(i + 1)
 
 
@@ -209,5 +209,5 @@ register(sympy.Min, partial=_min_partial)
 register(sympy.Piecewise, partial=piecewise_indicator)
 # a branch (expression, condition): the expression passes its adjoint on, the condition none
 register(ExprCondPair, partial=lambda node, i: S.One if i == 0 else S.Zero)
-for _fn in (F.sigmoid, F.relu, F.leaky_relu, F.softplus, F.log_sigmoid, F.step):
+for _fn in F.PRIMITIVES.values():
     register(_fn, partial=_fdiff_partial)

@@ -37,16 +37,16 @@ MAX_FLOAT = 1.7976931348623157e308  # a value beyond float64's range is an overf
 
 
 class _TextPrinter(StrPrinter):
-    """SymPy's ``str`` printer with ``·`` for products, ``^`` for powers, ``σ`` for sigmoid."""
+    """SymPy's ``str`` printer with ``·`` for products, ``^`` for powers, and our functions
+    in their own notation (``σ(z)``, ``ReLU(z)``: their ``_unicode``)."""
+
+    printmethod = "_unicode"
 
     def _print_Mul(self, expr):
         return super()._print_Mul(expr).replace("*", "·")
 
     def _print_Pow(self, expr, rational=False):
         return super()._print_Pow(expr, rational).replace("**", "^")
-
-    def _print_sigmoid(self, expr):
-        return f"σ({self._print(expr.args[0])})"
 
 
 def format_expr(expr) -> str:

@@ -28,7 +28,10 @@ PACKAGE = Path(symgrad.__file__).parent
 #: The pipeline, from its start to its end: each stage's modules (a package by its name).
 STAGES: list[tuple[str, list[str]]] = [
     ("base", ["symgrad._version", "symgrad.errors", "symgrad.paths"]),
-    ("scalar primitives", ["symgrad.functions"]),
+    (
+        "scalar primitives",
+        ["symgrad.functions.primitive", "symgrad.functions.builtins", "symgrad.functions"],
+    ),
     ("reading formulas", ["symgrad.reader", "symgrad.parsing"]),
     ("graph", ["symgrad.graph"]),
     ("rules", ["symgrad.rules"]),

@@ -102,6 +102,23 @@ SPECS = [
         lambda a: -sympy.log(1 + sympy.exp(-a)),
     ),
     Spec(F.step, lambda a: F.step(a), (rand_nonzero,), lambda a: (1 + sympy.sign(a)) / 2),
+    Spec(
+        F.logaddexp,
+        lambda a, b: F.logaddexp(a, b),
+        (rand_real,) * 2,
+        lambda a, b: sympy.log(sympy.exp(a) + sympy.exp(b)),
+    ),
+    # GELU(x) = x Φ(x), Φ written with erfc (not the erf of its own formula)
+    Spec(
+        F.gelu, lambda a: F.gelu(a), (rand_real,), lambda a: a * sympy.erfc(-a / sympy.sqrt(2)) / 2
+    ),
+    Spec(
+        F.elu,
+        lambda a: F.elu(a),
+        (rand_nonzero,),
+        lambda a: (a + sympy.Abs(a)) / 2 + (sympy.exp((a - sympy.Abs(a)) / 2) - 1),
+    ),
+    Spec(F.silu, lambda a: F.silu(a), (rand_real,), lambda a: a / (1 + sympy.exp(-a))),
     Spec(sympy.Abs, lambda a: sympy.Abs(a), (rand_nonzero,), lambda a: sympy.sqrt(a**2)),
     Spec(sympy.sign, lambda a: sympy.sign(a), (rand_nonzero,), _sign),
     Spec(

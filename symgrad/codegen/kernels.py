@@ -1,9 +1,10 @@
 """Codegen stage: scalar kernels as Numba-compilable Python source.
 
 SymPy's ``PythonCodePrinter`` prints standard functions as ``math.*`` calls; our
-activations print as calls of small ``@njit`` helpers whose source is emitted into
-the generated module (numerically stable forms: σ never overflows, softplus and
-log σ go through ``log1p``). Only the helpers a module uses are emitted.
+primitives print themselves (``_numbacode``, ``_numpykernelcode``) as calls of small
+helpers whose source is emitted into the generated module: the primitive's own stable
+source where it has one (σ never overflows, softplus and log σ go through ``log1p``), else
+its formula printed by the same printers. Only the helpers a module uses are emitted.
 """
 
 from __future__ import annotations
@@ -14,50 +15,17 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from symgrad import functions as F
-
-#: Source of each helper, by the name it is called with in kernels.
-HELPERS = {
-    "sigmoid": '''def sigmoid(x):
-    """σ(x), without overflow for large |x|."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)''',
-    "softplus": '''def softplus(x):
-    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|)."""
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))''',
-    "log_sigmoid": '''def log_sigmoid(x):
-    """log σ(x) = -softplus(-x)."""
-    return min(x, 0.0) - math.log1p(math.exp(-abs(x)))''',
-    "logaddexp": '''def logaddexp(a, b):
-    """log(e^a + e^b) = max(a, b) + log1p(e^-|a - b|)."""
-    if a == b:  # also a = b = ±inf, where a - b is NaN
-        return a + math.log(2.0)
-    return max(a, b) + math.log1p(math.exp(-abs(a - b)))''',
-    "relu": """def relu(x):
-    return x if x > 0.0 else 0.0""",
-    "leaky_relu": """def leaky_relu(x, s):
-    return x if x > 0.0 else s * x""",
-    "step": '''def step(x):
-    """1[x > 0]: ReLU's derivative, 0 at x = 0."""
-    return 1.0 if x > 0.0 else 0.0''',
-}
+from symgrad.functions.primitive import formula_symbols
 
 
 class KernelPrinter(PythonCodePrinter):
-    """Prints kernels for Numba; records which helpers they call."""
+    """Prints kernels for Numba; records which primitives' helpers they call."""
+
+    printmethod = "_numbacode"
 
     def __init__(self):
         super().__init__({"fully_qualified_modules": True})
-        self.helpers: set[str] = set()
-
-    def _helper(self, expr):
-        name = type(expr).__name__
-        self.helpers.add(name)
-        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
-
-    _print_sigmoid = _print_softplus = _print_log_sigmoid = _print_logaddexp = _helper
-    _print_relu = _print_leaky_relu = _print_step = _helper
+        self.helpers: set[type] = set()
 
     def _print_Rational(self, expr):
         return f"{float(expr)!r}"
@@ -91,39 +59,50 @@ def njit_source(signature: str, doc: str, body: list[str]) -> str:
     return f'@numba.njit(cache=True)\ndef {signature}:\n    """{doc}"""\n{lines}\n'
 
 
-def helper_source(names) -> str:
-    """The ``@njit`` helpers for ``names``, in a fixed order (generation is deterministic)."""
-    return "\n\n\n".join(f"@numba.njit(cache=True)\n{HELPERS[n]}" for n in sorted(names))
+def helper_source(helpers) -> str:
+    """The ``@njit`` helpers of the primitives ``helpers`` and of those their formulas call,
+    in a fixed order (generation is deterministic)."""
+    sources = _closure(helpers, lambda cls: cls.numba_source, KernelPrinter, "")
+    return "\n\n\n".join(f"@numba.njit(cache=True)\n{sources[n]}" for n in sorted(sources))
 
 
-#: Plain-Python NumPy versions of the helpers, for kernels run through NumPy's SIMD ufuncs.
-NUMPY_HELPERS = {
-    "sigmoid": """def _np_sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))""",
-    "softplus": """def _np_softplus(x):
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))""",
-    "log_sigmoid": """def _np_log_sigmoid(x):
-    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))""",
-    "logaddexp": """def _np_logaddexp(a, b):
-    return np.logaddexp(a, b)""",
-    "relu": """def _np_relu(x):
-    return np.maximum(x, 0.0)""",
-    "leaky_relu": """def _np_leaky_relu(x, s):
-    return np.where(x > 0.0, x, s * x)""",
-    "step": """def _np_step(x):
-    return np.where(x > 0.0, 1.0, 0.0)""",
-}
+def _closure(helpers, given, printer_class, prefix: str) -> dict:
+    """Source by name of each primitive in ``helpers``: ``given(cls)``, else its formula
+    printed by ``printer_class``, whose calls of further helpers join the set."""
+    sources, pending = {}, list(helpers)
+    while pending:
+        cls = pending.pop()
+        if isinstance(cls, str):  # a NumPy stand-in (``_np_erf``), not a primitive
+            sources[cls] = _NUMPY_STANDINS[cls]
+            continue
+        name = cls.__name__
+        if name in sources:
+            continue
+        if given(cls) is not None:
+            sources[name] = given(cls)
+            continue
+        printer = printer_class()
+        params = formula_symbols(cls)
+        formula = cls.formula(*params)
+        doc = docstring_safe(f"{cls.text_name}({', '.join(map(str, params))}) = {formula}.")
+        sources[name] = (
+            f"def {prefix}{name}({', '.join(map(str, params))}):\n"
+            f'    """{doc}"""\n'
+            f"    return {printer.doprint(formula)}"
+        )
+        pending.extend(printer.helpers)
+    return sources
+
+
+#: NumPy stand-ins for SymPy functions NumPy lacks, by the name printed in NumPy kernels.
+_NUMPY_STANDINS = {"erf": "_np_erf = np.vectorize(math.erf, otypes=[float])"}
 
 #: Functions that are slow in Numba without SVML (and fast in NumPy 2's SIMD ufuncs).
 TRANSCENDENTAL = (
     sympy.exp,
     sympy.log,
     sympy.tanh,
-    F.sigmoid,
-    F.softplus,
-    F.log_sigmoid,
-    F.logaddexp,
+    *(cls for cls in F.PRIMITIVES.values() if cls.transcendental),
 )
 
 
@@ -132,20 +111,18 @@ class NumpyKernelPrinter(NumPyPrinter):
 
     def __init__(self):
         super().__init__()
-        self.helpers: set[str] = set()
+        self.printmethod = "_numpykernelcode"  # NumPyPrinter sets its own in __init__
+        self.helpers: set = set()
 
-    def _helper(self, expr):
-        name = type(expr).__name__
-        self.helpers.add(name)
-        return f"_np_{name}({', '.join(self._print(a) for a in expr.args)})"
-
-    _print_sigmoid = _print_softplus = _print_log_sigmoid = _print_logaddexp = _helper
-    _print_relu = _print_leaky_relu = _print_step = _helper
+    def _print_erf(self, expr):
+        self.helpers.add("erf")
+        return f"_np_erf({self._print(expr.args[0])})"
 
     def doprint(self, expr, assign_to=None):
         return super().doprint(expr, assign_to).replace("numpy.", "np.")
 
 
-def numpy_helper_source(names) -> str:
-    """The plain NumPy helpers for ``names``, in a fixed order."""
-    return "\n\n\n".join(NUMPY_HELPERS[n] for n in sorted(names))
+def numpy_helper_source(helpers) -> str:
+    """The plain NumPy helpers of ``helpers`` and of what they call, in a fixed order."""
+    sources = _closure(helpers, lambda cls: cls.numpy_source, NumpyKernelPrinter, "_np_")
+    return "\n\n\n".join(sources[n] for n in sorted(sources))

@@ -41,7 +41,6 @@ from symgrad._version import __version__
 from symgrad.codegen import kernels
 from symgrad.codegen.files import check_file, digest, ensure_module, import_file, with_header
 from symgrad.codegen.kernels import (
-    HELPERS,
     KernelPrinter,
     docstring_safe,
     helper_source,
@@ -62,7 +61,7 @@ from symgrad.reader import as_expression
 _ENTRIES = ("value", "value_and_grad", "value_and_grad_many")
 #: Names an input cannot have in generated code (it is renamed x0, x1, ... instead).
 _RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"math", "numba", "np"}
-_RESERVED |= set(HELPERS) | set(_ENTRIES)
+_RESERVED |= set(functions.PRIMITIVES) | set(_ENTRIES)
 
 
 def compile_expr(
@@ -222,7 +221,8 @@ class CompiledFunction:
 @cache
 def _generator() -> str:
     """A hash of the code that shapes a generated body, so changing it regenerates files."""
-    shaping = (sys.modules[__name__], kernels, printing, functions, rules, autodiff, stabilize)
+    shaping = (sys.modules[__name__], kernels, printing, rules, autodiff, stabilize)
+    shaping += (functions, functions.builtins, functions.primitive)
     return digest("".join(Path(m.__file__).read_text() for m in shaping))
 
 
@@ -337,7 +337,7 @@ def _unprintable(exprs: list) -> str:
     names = ", ".join(sorted(bad)) or "an expression"
     return (
         f"cannot compile {names}: no Numba form (compilable: arithmetic, Python's math "
-        f"functions and {', '.join(sorted(HELPERS))})"
+        f"functions and {', '.join(sorted(functions.PRIMITIVES))})"
     )
 
 

@@ -23,7 +23,7 @@ import sympy
 
 from symgrad.autodiff import grad
 from symgrad.errors import NoDerivativeRuleError, ShapeError, SymgradError
-from symgrad.functions import leaky_relu, relu, sigmoid
+from symgrad.functions import ACTIVATIONS as _PRIMITIVE_ACTIVATIONS
 from symgrad.nn import losses
 from symgrad.nn.losses import Loss
 from symgrad.nn.tensor import (
@@ -45,11 +45,17 @@ from symgrad.reader import as_expression
 LAMBDA = sympy.Symbol("lambda", nonnegative=True)
 
 _X = ARG[0]
+
+
+def _activation(fn) -> Callable:
+    """Layer -> ``fn(Z, *parameters)``, the parameters read from the layer (leaky ReLU's slope)."""
+    parameters = getattr(fn, "parameters", ())
+    return lambda layer: fn(_X, *(sympy.nsimplify(getattr(layer, p)) for p in parameters))
+
+
+#: Activations by name: the registry's (symgrad.functions.ACTIVATIONS) and the identity.
 ACTIVATIONS: dict[str, Callable] = {
-    "sigmoid": lambda layer: sigmoid(_X),
-    "relu": lambda layer: relu(_X),
-    "leaky_relu": lambda layer: leaky_relu(_X, sympy.nsimplify(layer.slope)),
-    "tanh": lambda layer: sympy.tanh(_X),
+    **{name: _activation(fn) for name, fn in _PRIMITIVE_ACTIVATIONS.items()},
     "identity": lambda layer: _X,
 }
 #: The most layers (the graph's passes recurse per layer), the most inputs or outputs of one
@@ -75,9 +81,10 @@ def _finite_nonnegative(name: str, value) -> float:
 class Dense:
     """A dense layer: ``n_in`` inputs, ``n_out`` outputs, an activation.
 
-    ``activation`` is a name (sigmoid, relu, leaky_relu, tanh, identity, softmax) or
-    a callable taking a SymPy symbol and returning the activation's expression
-    (``sympy.sin``, a ``sympy.Function`` subclass). ``slope`` is leaky ReLU's.
+    ``activation`` is a name (:data:`ACTIVATIONS`: sigmoid, relu, leaky_relu, gelu, elu,
+    silu, tanh, identity; or softmax) or a callable taking a SymPy symbol and returning the
+    activation's expression (``sympy.sin``, a ``sympy.Function`` subclass, a primitive made
+    by :func:`symgrad.function`). ``slope`` is leaky ReLU's.
     """
 
     n_in: int

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from symgrad.functions import PRIMITIVES
 from symgrad.nn.backprop import Backprop
 from symgrad.nn.printing import sections as equation_sections
 from symgrad.paths import output_file
@@ -31,8 +32,12 @@ def _forward_sentence(ident: str, network) -> str:
             f"Layer {l} multiplies {source} by its {layer.n_out}×{layer.n_in} weights "
             f"and adds its bias to every column (every example)."
         )
-    act = layer.activation if isinstance(layer.activation, str) else "a custom function"
-    return f"It applies {_ACTIVATION_WORDS.get(act, act)} elementwise."
+    act = layer.activation
+    if isinstance(act, str):  # words, else the primitive's notation (GELU)
+        words = _ACTIVATION_WORDS.get(act) or getattr(PRIMITIVES.get(act), "text_name", act)
+    else:  # a primitive from symgrad.function by its notation
+        words = getattr(act, "text_name", None) or "a custom function"
+    return f"It applies {words} elementwise."
 
 
 def _backward_sentence(ident: str, backprop: Backprop) -> str:

@@ -3,7 +3,7 @@
 Renders tensor graphs in the lecture's notation as plain text (Unicode), Markdown
 (``$…$`` math) and LaTeX. Elementwise kernels print through subclasses of SymPy's
 ``StrPrinter`` and ``LatexPrinter`` in which a product of two tensors is a Hadamard
-product (⊙) and ReLU's derivative is the indicator ``1[Z > 0]``.
+product (⊙); our functions print themselves (``σ(Z)``, ReLU's derivative ``1[Z > 0]``).
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class _HadamardMixin:
 
 
 class _TextPrinter(_HadamardMixin, StrPrinter):
+    printmethod = "_unicode"  # our functions print themselves: σ(Z), ReLU(Z), 1[Z > 0]
+
     def __init__(self, tensors):
         super().__init__()
         self._tensors = tensors
@@ -71,19 +73,6 @@ class _TextPrinter(_HadamardMixin, StrPrinter):
         if expr.exp in _SUPERSCRIPT and expr.base.free_symbols & self._tensors:
             return self.parenthesize(expr.base, PRECEDENCE["Pow"]) + _SUPERSCRIPT[expr.exp]
         return super()._print_Pow(expr, rational)
-
-    def _print_step(self, expr):
-        return f"1[{self._print(expr.args[0])} > 0]"
-
-    def _print_sigmoid(self, expr):
-        return f"σ({self._print(expr.args[0])})"
-
-    def _print_relu(self, expr):
-        return f"ReLU({self._print(expr.args[0])})"
-
-    def _print_leaky_relu(self, expr):
-        x, slope = (self._print(a) for a in expr.args)
-        return f"LeakyReLU({x}, slope {slope})"
 
 
 class _TexPrinter(_HadamardMixin, LatexPrinter):

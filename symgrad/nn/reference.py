@@ -21,7 +21,7 @@ import numpy as np
 import sympy
 
 from symgrad.errors import DataError, ShapeError
-from symgrad.functions import NUMPY_IMPLS
+from symgrad.functions import NUMPY_EXTRAS, NUMPY_IMPLS
 from symgrad.graph import topological_order
 from symgrad.nn.tensor import (
     ARG,
@@ -133,7 +133,7 @@ def to_columns(network, X_rows, y) -> tuple[np.ndarray, np.ndarray]:
 
 @cache
 def _kernel_function(kernel: sympy.Expr, arity: int):
-    return sympy.lambdify(ARG[:arity], kernel, modules=[NUMPY_IMPLS, "numpy"])
+    return sympy.lambdify(ARG[:arity], kernel, modules=[NUMPY_IMPLS, NUMPY_EXTRAS, "numpy"])
 
 
 def _softmax(z):

@@ -1,0 +1,60 @@
+"""Build stage: machine-learning functions as SymPy functions.
+
+Each scalar primitive is one definition (:class:`~symgrad.functions.primitive.Primitive`):
+its formula or derivative, its printed forms, its NumPy and Numba implementations, its kink.
+:data:`PRIMITIVES` holds the built-ins; the tables below, the rule registry, the code
+printers' helpers, the reader's function names and the network's activation names are
+derived from it. :func:`function` makes a new primitive from a formula in one call.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from symgrad.functions.builtins import (
+    PRIMITIVES,
+    elu,
+    gelu,
+    leaky_relu,
+    log_sigmoid,
+    logaddexp,
+    relu,
+    sigmoid,
+    silu,
+    softplus,
+    step,
+)
+from symgrad.functions.primitive import NUMPY_EXTRAS, Primitive, function, np_erf, np_erfc
+
+__all__ = [
+    "ACTIVATIONS",
+    "ML_FUNCTIONS",
+    "NUMPY_EXTRAS",
+    "NUMPY_IMPLS",
+    "PRIMITIVES",
+    "Primitive",
+    "elu",
+    "function",
+    "gelu",
+    "leaky_relu",
+    "log_sigmoid",
+    "logaddexp",
+    "np_erf",
+    "np_erfc",
+    "relu",
+    "sigmoid",
+    "silu",
+    "softplus",
+    "step",
+]
+
+#: Our functions by the name users type (in text expressions and on the CLI).
+ML_FUNCTIONS = {name: cls for name, cls in PRIMITIVES.items() if cls.public}
+ML_FUNCTIONS.update({a: cls for cls in PRIMITIVES.values() if cls.public for a in cls.aliases})
+
+#: NumPy implementations for ``sympy.lambdify(..., modules=[NUMPY_IMPLS, "numpy"])``.
+NUMPY_IMPLS = {name: cls.numpy_impl for name, cls in PRIMITIVES.items() if cls.public}
+
+#: Activation functions by name (SymPy's tanh among ours); see ``Primitive.parameters``.
+ACTIVATIONS = {name: cls for name, cls in PRIMITIVES.items() if cls.activation}
+ACTIVATIONS["tanh"] = sympy.tanh
