@@ -102,15 +102,19 @@ def test_train_divergence_is_reported(data, capsys):
 
 
 @pytest.mark.parametrize("loss", ["huber", "mae"])
-def test_train_a_regression_with_per_layer_activations_and_rmsprop(data, capsys, loss):
+def test_train_a_regression_with_per_layer_activations_and_rmsprop(
+    data, capsys, loss, codegen_folder
+):
     rng = np.random.default_rng(1)
-    X = rng.standard_normal((100, 2))
-    np.savez(data / "r.npz", X=X, y=np.sin(X[:, 0]) + 0.5 * X[:, 1])
-    args = ["train", str(data / "r.npz"), "--layers", "2,8,1", "--activations", "tanh,identity"]
-    args += ["--loss", loss, "--optimizer", "rmsprop", "--folder", str(data / "code")]
+    X = rng.standard_normal((100, 3))
+    Y = np.c_[np.sin(X[:, 0]) + 0.5 * X[:, 1], X[:, 2]]
+    np.savez(data / "r.npz", X=X, y=Y)
+    args = ["train", str(data / "r.npz"), "--layers", "3,4,2", "--activations", "tanh,identity"]
+    # the session folder: test_losses trains the same network and optimizer (one compile)
+    args += ["--loss", loss, "--optimizer", "rmsprop", "--folder", str(codegen_folder)]
     assert main([*args, "--lr", "0.01", "--epochs", "300"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"2-8-1, tanh/identity, {loss}, rmsprop, α = 0.01, m = 100")
+    assert out.startswith(f"3-4-2, tanh/identity, {loss}, rmsprop, α = 0.01, m = 100")
     losses = [float(line.split("loss")[1]) for line in out.splitlines() if "epoch" in line]
     assert losses[-1] < 0.5 * losses[0]
     assert "accuracy" not in out  # regression: no classes to count

@@ -73,7 +73,8 @@ def test_gradients_match_central_differences(name):
 @pytest.mark.parametrize("name", sorted(NUMPY_LOSSES))
 def test_compiled_gradients_match_and_training_lowers_the_loss(name, codegen_folder):
     net, params, X, y = regression(name, seed=2, m=40)
-    compiled = CompiledNetwork(net, "gd", folder=codegen_folder)
+    # rmsprop, in the session folder: the same module the CLI's regression test trains
+    compiled = CompiledNetwork(net, "rmsprop", folder=codegen_folder)
     ref = reference(compiled.backprop, params, X, y)
     loss, grads = compiled.loss_and_grad(params, X, y)
     assert rel_err(loss, ref.loss) <= 1e-12
