@@ -1,4 +1,4 @@
-"""``python -m symgrad``: the command line, as the ``symgrad`` console script (see cli.py)."""
+"""``python -m symgrad``: the command line, as the ``symgrad`` console script (cli package)."""
 
 from symgrad.cli import main
 

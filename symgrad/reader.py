@@ -51,7 +51,8 @@ KNOWN_FUNCTIONS: dict[str, type] = {
 }
 #: Kept unevaluated when built (SymPy's own functions; ours evaluate only trivial cases).
 _UNEVALUATED = {"exp", "log", "tanh", "sin", "cos", "sqrt", "Abs"}
-#: Float approximations of constant calls, to bound constants such as exp(exp(100)).
+#: Float approximations of constant calls, to bound constants such as exp(exp(100)); a
+#: constant exponent without one (``2**(sigmoid(1)*10**300)``) is refused.
 _FLOAT_FUNCTIONS: dict[str, Callable[[float], float]] = {
     "exp": math.exp,
     "log": math.log,
@@ -60,6 +61,11 @@ _FLOAT_FUNCTIONS: dict[str, Callable[[float], float]] = {
     "cos": math.cos,
     "sqrt": math.sqrt,
     "Abs": abs,
+    "sign": lambda v: float((v > 0) - (v < 0)),
+    "Max": max,
+    "max": max,
+    "Min": min,
+    "min": min,
 }
 CONSTANTS = {"pi": sympy.pi}  # plain names that keep their SymPy meaning
 
@@ -313,6 +319,12 @@ class _Builder:
 
     def _power(self, node) -> _Built:
         base, exponent = self.build(node.left), self.build(node.right)
+        if exponent.approx is None and not exponent.expr.free_symbols:
+            raise ParseError(
+                f"the exponent in '{shorten(ast.get_source_segment(self.text, node) or '', 40)}' "
+                "must be a number symgrad can bound: use numbers, + - * / ** and exp, log, "
+                "sqrt, max, min there"
+            )
         if exponent.approx is not None and abs(exponent.approx) > MAX_EXPONENT:
             raise ParseError(
                 f"the exponent in '{shorten(ast.get_source_segment(self.text, node) or '', 40)}' "
@@ -343,8 +355,8 @@ class _Builder:
                 f"cannot call {name} with {len(args)} argument(s): {_reason(error)}"
             ) from None
         approx = None
-        if name in _FLOAT_FUNCTIONS and len(args) == 1:
-            approx = _approximately(_FLOAT_FUNCTIONS[name], args[0].approx)
+        if name in _FLOAT_FUNCTIONS:
+            approx = _approximately(_FLOAT_FUNCTIONS[name], *(a.approx for a in args))
         return self._bounded(expr, approx, ast.get_source_segment(self.text, node) or name)
 
 
@@ -356,7 +368,7 @@ def _approximately(fn, *args: float | None) -> float | None:
         return fn(*args)
     except OverflowError:
         return math.inf
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, TypeError):
         return None
 
 

@@ -378,10 +378,10 @@ def _evaluate(expr, values: dict, label: Callable[[], str]):
     """
     value = value_at(expr, values, PREC)
     if not (isinstance(value, sympy.Number) and value.is_finite):
-        raise EvaluationError(f"{_cause(expr, values)} in {label()} at the given point")
+        raise EvaluationError(f"{_cause(expr, values)} in {shorten(label())} at the given point")
     if abs(value) > MAX_FLOAT:
         raise EvaluationError(
-            f"overflow: {label()} is about {_magnitude(value)} at the given point, "
+            f"overflow: {shorten(label())} is about {_magnitude(value)} at the given point, "
             f"beyond float64's range ({MAX_FLOAT:.3g})"
         )
     return value

@@ -60,6 +60,7 @@ def workdir(tmp_path_factory):
     np.savez(folder / "objects.npz", X=np.array([[1, "a"]], dtype=object), y=y)
     np.savez(folder / "strings.npz", X=np.array([["a", "b"], ["c", "d"]]), y=y)
     np.savez(folder / "three.npz", X=X, Z=X, y=y)
+    np.savez(folder / "flat.npz", X=np.arange(10.0), y=np.arange(10.0))
     np.save(folder / "plain.npy", X)
     (folder / "plain.npz").write_bytes((folder / "plain.npy").read_bytes())
     return folder
@@ -146,6 +147,8 @@ ROWS = [
     (["train", "text.npz", *NET], "text.npz is not an NPZ file"),
     (["train", "plain.npz", *NET], "plain.npz is not an NPZ file"),
     (["train", "objects.npz", *NET], "objects.npz: array 'X' holds Python objects"),
+    (["train", "flat.npz", *NET], "flat.npz: the features must be a table"),
+    (["study", "--data", "flat.npz"], "flat.npz: the features must be a table"),
     (["train", "strings.npz", *NET], "strings.npz: array 'X' holds text, not real numbers"),
     (["train", "three.npz", *NET], "three.npz must hold one feature array beside 'y'"),
     (["train", "good.npz", "--label", "label", *NET], "good.npz has no array 'label'"),

@@ -127,3 +127,8 @@ def test_regression_losses_refuse_softmax_and_take_real_targets(name):
     net, params, X, y = regression(name)
     with pytest.raises(ShapeError, match="2 target"):
         reference(derive(net), params, X, y[:, :1])
+
+
+def test_huber_deltas_that_differ_in_any_digit_get_their_own_file():
+    assert huber(1.0000001).name != huber(1.0).name == "huber"
+    assert huber(0.5).name != huber(0.5000001).name

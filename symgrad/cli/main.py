@@ -6,8 +6,9 @@ on stdout or in files, and an exit status: 0 on success, 2 on bad input with one
 the command groups, read here in the order ``symgrad --help`` lists them; a new command is
 one entry in its group.
 
-Sits at the end of the pipeline: imports the command groups, which import the stages
-lazily, per command.
+Sits at the end of the pipeline: imports the command groups, which import the heavy stages
+(codegen, training, printing) per command; the network group reads the loss and optimizer
+registries while the parser is built, for its choices.
 """
 
 from __future__ import annotations

@@ -216,11 +216,14 @@ def load_data(path: str, label: str) -> tuple[np.ndarray, np.ndarray]:
     """
     file = input_file(path)
     suffix = file.suffix.lower()
-    if suffix == ".npz":
-        return _load_npz(file, path, label)
-    if suffix != ".csv":
+    if suffix not in (".npz", ".csv"):
         raise SymgradError(f"cannot read {path}: use a .csv or .npz file")
-    return _load_csv(file, path, label)
+    X, y = (_load_npz if suffix == ".npz" else _load_csv)(file, path, label)
+    if X.ndim != 2:
+        raise SymgradError(
+            f"{path}: the features must be a table (rows = examples), got {X.ndim} dimension(s)"
+        )
+    return X, y
 
 
 def _load_npz(file: Path, path: str, label: str) -> tuple[np.ndarray, np.ndarray]:

@@ -170,7 +170,7 @@ def huber(delta=1) -> Loss:
     d = sympy.nsimplify(delta)
     r = _A - _Y
     formula = sympy.Piecewise((r**2 / 2, sympy.Abs(r) <= d), (d * (sympy.Abs(r) - d / 2), True))
-    name = "huber" if d == 1 else f"huber_{float(d):g}"
+    name = "huber" if d == 1 else f"huber_{float(d)!r}"  # every digit: one file per δ
     return Loss(name, "Huber loss", f"Huber loss (δ = {float(d):g})", TARGETS, formula)
 
 

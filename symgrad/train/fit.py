@@ -262,6 +262,8 @@ def fit(
                         history=history[:done].copy(),
                     )
                 count = _next_chunk(count, seconds)
+            if interrupts.seen:  # Ctrl-C during the last chunk: still a stop
+                raise _interrupted(network, values, history, done)
         finally:
             if bar is not None:
                 bar.close()
