@@ -182,6 +182,7 @@ ROWS = [
     (["study", "--rates", "0.1,nan"], "--rates: learning rates must be > 0 and finite"),
     (["study", "--rates", "1,inf"], "--rates: learning rates must be > 0 and finite"),
     (["study", "--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["study", "--epochs", "1000000000000", "-o", "out"], "epochs must be an integer from 1"),
     (["study", "--batch-size", "-3", "-o", "out"], "--batch-size must be at least 1, got -3"),
     (["train", "good.csv", *NET, "--lr", "0.1", "--lr", "0.2"], "argument --lr: given twice"),
     (["notes", *NET, "--layers", "2,4,1"], "argument --layers: given twice"),

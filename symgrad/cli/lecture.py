@@ -101,6 +101,7 @@ def _study_data(args: argparse.Namespace):
 @command("study", "train with several learning rates and plot the loss curves", _study_arguments)
 def _study(args: argparse.Namespace) -> int:
     from symgrad.study import learning_rate_study
+    from symgrad.train.fit import check_settings
 
     X, y = _study_data(args)
     if args.layers is None and args.file is None:
@@ -110,6 +111,8 @@ def _study(args: argparse.Namespace) -> int:
         raise SymgradError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size is not None and args.batch_size < 1:
         raise SymgradError(f"--batch-size must be at least 1, got {args.batch_size}")
+    for rate in args.rates:  # fit's own ranges (epochs up to 10**9), before anything compiles
+        check_settings(lr=rate, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     cli_network.check_data(network, X, y, args.data)
     study = learning_rate_study(
         network,
