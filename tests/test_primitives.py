@@ -176,6 +176,18 @@ def test_erf_prints_as_math_erf_for_numba_and_scipy_free_numpy():
     assert F.np_erf(np.array([0.5, -2.0])).tolist() == [math.erf(0.5), math.erf(-2.0)]
 
 
+def test_erfc_has_its_numpy_stand_in_too():
+    """A user's primitive in erfc runs on big batches (NumPy kernels), not only in Numba loops."""
+    z = sympy.Symbol("z")
+    printer = NumpyKernelPrinter()
+    assert printer.doprint(sympy.erfc(z)) == "_np_erfc(z)" and printer.helpers == {"erfc"}
+    source = numpy_helper_source({"erfc"})
+    assert "_np_erfc = np.vectorize(math.erfc, otypes=[float])" in source
+    namespace = {"np": np, "math": math}
+    exec(source, namespace)  # the generated module's own text, run as it runs there
+    assert namespace["_np_erfc"](np.array([0.5, 3.0])).tolist() == [math.erfc(0.5), math.erfc(3.0)]
+
+
 def test_helpers_of_formula_primitives_bring_what_they_call():
     # SiLU's helpers are printed from x·σ(x): σ's stable helper comes along, in both printers
     numba = helper_source({F.silu})

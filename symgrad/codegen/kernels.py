@@ -15,7 +15,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from symgrad import functions as F
-from symgrad.functions.primitive import formula_symbols
+from symgrad.functions.primitive import NUMPY_EXTRAS, formula_symbols
 
 
 class KernelPrinter(PythonCodePrinter):
@@ -94,8 +94,11 @@ def _closure(helpers, given, printer_class, prefix: str) -> dict:
     return sources
 
 
-#: NumPy stand-ins for SymPy functions NumPy lacks, by the name printed in NumPy kernels.
-_NUMPY_STANDINS = {"erf": "_np_erf = np.vectorize(math.erf, otypes=[float])"}
+#: NumPy stand-ins for SymPy functions NumPy lacks (the names of
+#: :data:`symgrad.functions.primitive.NUMPY_EXTRAS`), as source for generated modules.
+_NUMPY_STANDINS = {
+    name: f"_np_{name} = np.vectorize(math.{name}, otypes=[float])" for name in NUMPY_EXTRAS
+}
 
 #: Functions that are slow in Numba without SVML (and fast in NumPy 2's SIMD ufuncs).
 TRANSCENDENTAL = (
@@ -115,8 +118,15 @@ class NumpyKernelPrinter(NumPyPrinter):
         self.helpers: set = set()
 
     def _print_erf(self, expr):
-        self.helpers.add("erf")
-        return f"_np_erf({self._print(expr.args[0])})"
+        return self._standin(expr)
+
+    def _print_erfc(self, expr):
+        return self._standin(expr)
+
+    def _standin(self, expr) -> str:
+        name = type(expr).__name__
+        self.helpers.add(name)
+        return f"_np_{name}({self._print(expr.args[0])})"
 
     def doprint(self, expr, assign_to=None):
         return super().doprint(expr, assign_to).replace("numpy.", "np.")
