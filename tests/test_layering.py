@@ -80,7 +80,16 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.train.fit",
         ],
     ),
-    ("check", ["symgrad.check"]),
+    (
+        "check",
+        [
+            "symgrad.check.report",
+            "symgrad.check.kinks",
+            "symgrad.check.scalar",
+            "symgrad.check.network",
+            "symgrad.check",
+        ],
+    ),
     ("public surface", ["symgrad"]),
     ("apps", ["symgrad.study", "symgrad.lecture"]),
     (

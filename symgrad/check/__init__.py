@@ -1,0 +1,112 @@
+"""Check stage: symbolic gradients against numbers, as a table.
+
+:func:`check` takes a scalar expression at a point (:mod:`~symgrad.check.scalar`), or a
+network with data and parameters (:mod:`~symgrad.check.network`), and gives a
+:class:`~symgrad.check.report.CheckReport` (:mod:`~symgrad.check.report`): per variable or
+parameter, the compiled symbolic gradient against central finite differences, and the
+compiled results against an independent evaluation (SymPy's exact value, NumPy's
+reference). Rows whose perturbation may cross a kink (:mod:`~symgrad.check.kinks`) are
+"near a kink" and do not fail. Each kind of check is a module of its own that builds rows
+with :mod:`~symgrad.check.report`; :func:`check` dispatches on the target.
+
+The last stage: may import every stage to its left (autodiff, nn, codegen, train).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symgrad.check.kinks import KINK_MARGIN
+from symgrad.check.network import check_network, synthetic_data
+from symgrad.check.report import (
+    CORRECT,
+    KINK,
+    LOOK_CLOSER,
+    ROUNDOFF_ULPS,
+    CheckReport,
+    Row,
+    relative_error,
+    verdict,
+)
+from symgrad.check.scalar import EXACT_DIGITS, FLOAT64_TINY, check_scalar
+from symgrad.errors import SymgradError
+from symgrad.nn.network import Network
+from symgrad.train.compiled import CompiledNetwork
+
+__all__ = [
+    "CORRECT",
+    "EXACT_DIGITS",
+    "FLOAT64_TINY",
+    "KINK",
+    "KINK_MARGIN",
+    "LOOK_CLOSER",
+    "ROUNDOFF_ULPS",
+    "CheckReport",
+    "Row",
+    "check",
+    "relative_error",
+    "synthetic_data",
+    "verdict",
+]
+
+
+def check(
+    target,
+    *,
+    at: dict | None = None,
+    data=None,
+    params: dict | None = None,
+    step: float = 1e-5,
+    per_entry: bool = False,
+    direction: bool = False,
+    seed: int = 0,
+    exact: bool = True,
+    name: str = "f",
+    folder=None,
+) -> CheckReport:
+    """Compare symbolic (compiled) gradients with finite differences and exact values.
+
+    Args:
+        target: a scalar SymPy expression, its text, or a
+            :class:`~symgrad.codegen.scalar.CompiledFunction` (then ``at`` is needed); or a
+            :class:`~symgrad.nn.Network` or
+            :class:`~symgrad.train.compiled.CompiledNetwork`.
+        at: scalar: the point, name (or symbol) -> number, one per variable. Integers,
+            fractions and floats are taken exactly for the exact evaluation.
+        data: network: ``(X_rows, y)``, rows = examples; default :func:`synthetic_data`.
+        params: network: ident -> array; default ``init_params(network, seed=seed)``.
+        step: the finite-difference step ``h``.
+        per_entry: network: add a row per parameter entry.
+        direction: network: compare directional derivatives along random unit directions
+            (one per parameter and one for all together) instead of every entry.
+        seed: for the default parameters, the synthetic data and the directions.
+        exact: scalar: also evaluate the value and the symbolic gradient with SymPy to 30
+            digits at the rational point and compare the compiled results with them. (A
+            network's results are always compared with the NumPy reference evaluator.)
+        name: scalar: the function's name in the rows (``∂f/∂a``).
+        folder: where generated modules go (default ``generated/``).
+
+    Returns:
+        A :class:`CheckReport`; ``.passed`` is False when some row is "wrong".
+
+    Raises:
+        SymgradError: a missing or extra value in ``at``, a bad step, data or parameters
+            that do not fit the network, or options that do not fit the target.
+
+    >>> import sympy, tempfile
+    >>> a, b, c = sympy.symbols("a b c")
+    >>> report = check(3 * (a + b * c), at={"a": 5, "b": 3, "c": 2}, folder=tempfile.mkdtemp())
+    >>> report.passed, [(r.name, r.symbolic, r.verdict) for r in report.rows[1:]]
+    (True, [('∂f/∂a', 3.0, 'correct'), ('∂f/∂b', 6.0, 'correct'), ('∂f/∂c', 9.0, 'correct')])
+    >>> print(report.text().splitlines()[3])
+    quantity  symbolic  numeric  rel. error  exact err.  verdict  note
+    """
+    if not (isinstance(step, (int, float)) and 0 < step < np.inf):
+        raise SymgradError(f"the step must be a positive number, got {step!r}")
+    if isinstance(target, (Network, CompiledNetwork)):
+        if at is not None:
+            raise SymgradError("at= is for scalar expressions; a network takes data=")
+        return check_network(target, data, params, float(step), per_entry, direction, seed, folder)
+    if data is not None or params is not None or per_entry or direction:
+        raise SymgradError("data, params, per_entry and direction are for networks")
+    return check_scalar(target, at, float(step), exact, name, folder)
