@@ -49,6 +49,8 @@ STAGES: list[tuple[str, list[str]]] = [
         "show",
         [
             "symgrad.printing",
+            "symgrad.trace.render",
+            "symgrad.trace.evaluation",
             "symgrad.trace",
             "symgrad.draw",
             "symgrad.nn.printing",

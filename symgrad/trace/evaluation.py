@@ -1,27 +1,24 @@
-"""Printing stage: the lecture's step-by-step chain rule at a given point.
+"""Printing stage: the lecture's step-by-step chain rule at a given point, evaluated.
 
 Takes steps (anything :func:`symgrad.parsing.parse_steps` reads) and input values; gives a
 :class:`Trace`: step values, local derivatives (by :func:`symgrad.autodiff.grad`, written with
 the step's own name where the rule reuses its output: σ gives ``a(1 - a)``) and the backward
 sweep of :func:`symgrad.autodiff.backward` over the named steps, each chain-rule product
 recorded. Values stay exact while rational, else float64-precision Floats; closed forms are
-kept while small (``MAX_NODES``), in inputs and the user's own step names. Rendered by SymPy's
-printers. Imports parsing, autodiff, graph, errors.
+kept while small (``MAX_NODES``), in inputs and the user's own step names. Rendered by
+:mod:`symgrad.trace.render`. Imports parsing, autodiff, graph, errors.
 """
 
 from __future__ import annotations
 
-import functools
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import NamedTuple
 
 import sympy
 from sympy import S
-from sympy.printing.str import StrPrinter
 
 from symgrad.autodiff import backward, grad
 from symgrad.errors import EvaluationError, UnknownSymbolError, shorten
@@ -30,36 +27,12 @@ from symgrad.graph import topological_order
 from symgrad.parsing import Step, parse_steps
 from symgrad.printing import has_high_power
 from symgrad.reader import read_number
+from symgrad.trace import render
+from symgrad.trace.render import format_expr
 
 MAX_NODES = 80  # closed forms with more nodes than this are dropped (shown as too large)
 PREC = 15  # digits (float64) of the floats that stand for irrational values
 MAX_FLOAT = 1.7976931348623157e308  # a value beyond float64's range is an overflow error
-
-
-class _TextPrinter(StrPrinter):
-    """SymPy's ``str`` printer with ``·`` for products, ``^`` for powers, and our functions
-    in their own notation (``σ(z)``, ``ReLU(z)``: their ``_unicode``)."""
-
-    printmethod = "_unicode"
-
-    def _print_Mul(self, expr):
-        return super()._print_Mul(expr).replace("*", "·")
-
-    def _print_Pow(self, expr, rational=False):
-        return super()._print_Pow(expr, rational).replace("**", "^")
-
-
-def format_expr(expr) -> str:
-    """One line of Unicode text for ``expr``: ``b·c``, ``σ(z)``, ``x^2``."""
-    return _TextPrinter().doprint(expr)
-
-
-def format_value(value) -> str:
-    """A SymPy number as text: an integer exactly, else a float with 6 significant digits."""
-    if value.is_Integer:
-        return str(value)
-    number = float(value)
-    return "0" if number == 0 else f"{number:.6g}"
 
 
 @dataclass(frozen=True)
@@ -103,36 +76,6 @@ class Adjoint:
     value: sympy.Number
 
 
-class _Dialect(NamedTuple):
-    """How one output format writes names, partials, expressions and products."""
-
-    name: Callable
-    partial: Callable
-    expr: Callable
-    dot: str
-
-
-_TEXT = _Dialect(str, lambda f, x: f"∂{f}/∂{x}", format_expr, " · ")
-_latex_name = functools.lru_cache(maxsize=4096)(sympy.latex)
-_LATEX = _Dialect(
-    _latex_name,
-    lambda f, x: rf"\frac{{\partial {_latex_name(f)}}}{{\partial {_latex_name(x)}}}",
-    sympy.latex,
-    r" \cdot ",
-)
-_TITLES = {
-    "forward": ("Forward", "step", "expression"),
-    "local": ("Local derivatives", "derivative", "expression"),
-    "backward": ("Backward (chain rule)", "adjoint", "chain rule"),
-    "gradient": ("Gradient", "gradient", "closed form"),
-}
-
-
-def _factor(value) -> str:
-    """A number inside a product: negative ones in parentheses."""
-    return f"({format_value(value)})" if value < 0 else format_value(value)
-
-
 @dataclass(frozen=True)
 class Trace:
     """The chain rule at one point; render with ``text()``, ``markdown()``, ``latex()``.
@@ -154,83 +97,20 @@ class Trace:
     def __str__(self) -> str:
         return self.text()
 
-    def _sections(self, d: _Dialect) -> list[tuple[str, list[tuple[str, list[str], str]]]]:
-        """(section key, rows); a row is (left side, middle parts, value)."""
-        out, p = self.output, d.partial
-        forward = [(d.name(s.name), _middle(s.expr, d), format_value(s.value)) for s in self.steps]
-        local = [
-            (p(ld.step, ld.wrt), _middle(ld.expr, d), format_value(ld.value))
-            for ld in self.local_derivatives
-        ]
-        back = [(p(out, out), [], "1")]
-        for adj in self.adjoints:
-            middle = []
-            if adj.terms and not (len(adj.terms) == 1 and adj.terms[0].consumer == out):
-                middle = [
-                    " + ".join(
-                        p(out, t.consumer) + d.dot + p(t.consumer, t.wrt) for t in adj.terms
-                    ),
-                    " + ".join(_factor(t.upstream) + d.dot + _factor(t.local) for t in adj.terms),
-                ]
-            back.append((p(out, adj.name), middle, format_value(adj.value)))
-        shown = {s.name for s in self.steps if not s.auto} | set(self.point)
-        summary = [
-            (p(out, a.name), _middle(a.expr, d), format_value(a.value))
-            for a in self.adjoints
-            if a.name in shown
-        ]
-        return [("forward", forward), ("local", local), ("backward", back), ("gradient", summary)]
-
-    def _at(self, d: _Dialect, sep: str) -> str:
-        """The point, ``a = 1, b = 2``, in dialect ``d``."""
-        return sep.join(f"{d.name(s)} = {format_value(v)}" for s, v in self.point.items())
-
     def text(self) -> str:
         """Plain Unicode text, one line per step, local derivative and adjoint."""
-        lines = []
-        for key, rows in self._sections(_TEXT):
-            title = _TITLES[key][0] + (f" at {self._at(_TEXT, ', ')}" if key == "forward" else "")
-            title = title.removesuffix(" at ")
-            lines += ["" if lines else None, title]
-            lines += ["  " + " = ".join([lhs, *middle, value]) for lhs, middle, value in rows]
-        return "\n".join(line for line in lines if line is not None)
+        return render.text(self)
 
     def markdown(self) -> str:
         """Markdown: one table per section, math in ``$…$``."""
-        parts = []
-        for key, rows in self._sections(_LATEX):
-            title, left, middle_title = _TITLES[key]
-            at = f" at ${self._at(_LATEX, '$, $')}$" if key == "forward" and self.point else ""
-            parts += [
-                f"**{title}**{at}",
-                "",
-                f"| {left} | {middle_title} | value |",
-                "|---" * 3 + "|",
-            ]
-            for lhs, middle, value in rows:
-                cells = [f"${lhs}$", f"${' = '.join(middle)}$" if middle else "", f"${value}$"]
-                parts.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")
-            parts.append("")
-        return "\n".join(parts).rstrip() + "\n"
+        return render.markdown(self)
 
     def latex(self, env: str = "align*") -> str:
         """The trace as one LaTeX ``align*`` (or ``aligned``) environment."""
-        lines = []
-        for key, rows in self._sections(_LATEX):
-            at = r" at } " + self._at(_LATEX, r",\; ") if key == "forward" and self.point else "}"
-            lines.append(r"&\text{" + _TITLES[key][0] + at)
-            lines += [f"{lhs} &= " + " = ".join([*middle, value]) for lhs, middle, value in rows]
-        return f"\\begin{{{env}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{env}}}"
+        return render.latex(self, env)
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex(env="aligned") + "$$"
-
-
-def _middle(expr, d: _Dialect) -> list[str]:
-    """The expression part of a row: none for a number, a note for a closed form too large."""
-    if expr is None:
-        return ["\\text{(too large to show)}" if d is _LATEX else "(too large to show)"]
-    return [] if expr.is_Number else [d.expr(expr)]
 
 
 def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
