@@ -69,6 +69,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.codegen.runtime",
             "symgrad.codegen.emit",
             "symgrad.codegen.scalarized",
+            "symgrad.codegen.scalar_source",
             "symgrad.codegen.scalar",
             "symgrad.codegen.network",
         ],
