@@ -94,7 +94,17 @@ STAGES: list[tuple[str, list[str]]] = [
         ],
     ),
     ("public surface", ["symgrad"]),
-    ("apps", ["symgrad.study", "symgrad.lecture"]),
+    (
+        "apps",
+        [
+            "symgrad.datasets",
+            "symgrad.study",
+            "symgrad.lecture.book",
+            "symgrad.lecture.chapters",
+            "symgrad.lecture.build",
+            "symgrad.lecture",
+        ],
+    ),
     (
         "cli",
         [

@@ -6,15 +6,13 @@ network is compiled once per session.
 """
 
 import re
-import sys
 
-import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
 
 from symgrad.cli import main  # noqa: E402
-from symgrad.lecture import breast_cancer, build_lecture, two_moons  # noqa: E402
+from symgrad.lecture import build_lecture  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -141,21 +139,3 @@ def test_cli_lecture_passes_its_options(monkeypatch, tmp_path):
     assert seen == {"folder": str(tmp_path), "quick": True}
     assert main(["lecture"]) == 0
     assert seen == {"folder": "generated/lecture", "quick": False}
-
-
-# ---- data, with and without scikit-learn ----
-
-
-def test_breast_cancer_is_standardized():
-    data = breast_cancer()
-    assert data.X.shape == (569, 30) and set(np.unique(data.y)) == {0.0, 1.0}
-    assert np.allclose(data.X.mean(axis=0), 0) and np.allclose(data.X.std(axis=0), 1)
-
-
-def test_fallbacks_without_scikit_learn(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    data = breast_cancer()
-    assert data.X.shape == (569, 30) and 'pip install "symgrad[data]"' in data.fallback
-    moons = two_moons(100)
-    assert moons.X.shape == (100, 2) and set(np.unique(moons.y)) == {0.0, 1.0}
-    assert "NumPy" in moons.about

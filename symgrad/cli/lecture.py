@@ -85,7 +85,7 @@ def _study_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _study_data(args: argparse.Namespace):
-    from symgrad.lecture import breast_cancer, two_moons
+    from symgrad.datasets import breast_cancer, two_moons
 
     if args.data == "moons":
         data = two_moons(seed=args.seed)

@@ -1,35 +1,28 @@
-"""The end of the pipeline: lecture 7 (forward and backward propagation, learning rates), rebuilt.
+"""Apps stage: the lecture's chapters, each derived once, printed, trained and checked.
 
-Takes an output folder; gives that folder filled with the lecture reproduced from one
-derivation per model: the toy graph ``j = 3(a + b·c)`` traced step by step (Markdown and a
-Graphviz picture), logistic regression (closed-form gradients, the single-example chain rule
-with ``∂L/∂z = a − y``, training on scikit-learn's breast-cancer data, a gradient check), the
+The toy graph ``j = 3(a + b·c)`` traced step by step (Markdown and a Graphviz picture),
+logistic regression (closed-form gradients, the single-example chain rule with
+``∂L/∂z = a − y``, training on the breast-cancer data, a gradient check), the
 one-hidden-layer network (forward and backprop equations, training on two moons, a gradient
-check), the learning-rate figures, an ``index.md`` that links every file, and the generated
-Numba modules in ``code/`` (where Numba's cache is reused across runs).
-
-May import every stage (it is the last, like the CLI); scikit-learn, matplotlib and graphviz
-are optional and replaced by a fallback or a note when missing.
+check), the learning-rate figures, and the list of generated modules. Each chapter writes
+its files and adds its part of the index through a :class:`~symgrad.lecture.book.Book`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import sympy
 
-from symgrad._version import __version__
 from symgrad.check import check
+from symgrad.datasets import breast_cancer, two_moons
 from symgrad.draw import MissingDependencyError, render
-from symgrad.errors import SymgradError
+from symgrad.lecture.book import Book, figure_links, link
 from symgrad.nn import Network, derive, logistic_regression, mlp
 from symgrad.nn.notes import notes
 from symgrad.nn.printing import sections
-from symgrad.paths import DEFAULT_FOLDER, output_folder
 from symgrad.study import descent_picture, figure, learning_rate_study, save_figure
 from symgrad.trace import explain
 from symgrad.train.compiled import CompiledNetwork
@@ -45,90 +38,6 @@ RATES = (0.01, 1.0, 10.0, 50.0)
 EPOCHS = {"logistic": (500, 100), "network": (3000, 400), "study": (500, 150)}
 
 
-@dataclass
-class Dataset:
-    """Features (rows = examples), labels, and a sentence on where they came from."""
-
-    X: np.ndarray
-    y: np.ndarray
-    about: str
-    fallback: str | None = None
-
-
-def standardize(X) -> np.ndarray:
-    """Each column to mean 0 and standard deviation 1 (constant columns left at 0)."""
-    X = np.asarray(X, dtype=float)
-    std = X.std(axis=0)
-    return (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
-
-
-def breast_cancer() -> Dataset:
-    """scikit-learn's bundled breast-cancer set, standardized; synthetic data without sklearn."""
-    try:
-        from sklearn.datasets import load_breast_cancer
-    except ImportError:
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal((569, 30))
-        y = (X[:, :5].sum(axis=1) + 0.5 * rng.standard_normal(569) > 0).astype(float)
-        note = (
-            'scikit-learn is not installed (pip install "symgrad[data]"), so the breast-cancer '
-            "data is replaced by 569 synthetic examples of 30 standard normal features"
-        )
-        return Dataset(X, y, "569 synthetic examples with 30 features", note)
-    X, y = load_breast_cancer(return_X_y=True)
-    about = (
-        f"scikit-learn's breast-cancer data: {X.shape[0]} examples, {X.shape[1]} features, "
-        "standardized (mean 0, standard deviation 1)"
-    )
-    return Dataset(standardize(X), y.astype(float), about)
-
-
-def two_moons(m: int = 400, noise: float = 0.2, seed: int = 0) -> Dataset:
-    """Two interleaving half circles in 2-D: scikit-learn's ``make_moons``, else NumPy's."""
-    about = f"two moons: {m} points in 2-D with noise {noise:g}"
-    try:
-        from sklearn.datasets import make_moons
-    except ImportError:
-        rng = np.random.default_rng(seed)
-        t = np.pi * rng.random(m)
-        half = np.arange(m) % 2
-        X = np.where(
-            half[:, None] == 0,
-            np.c_[np.cos(t), np.sin(t)],
-            np.c_[1 - np.cos(t), 0.5 - np.sin(t)],
-        )
-        X = X + noise * rng.standard_normal((m, 2))
-        return Dataset(X, half.astype(float), about + " (NumPy)")
-    X, y = make_moons(m, noise=noise, random_state=seed)
-    return Dataset(X, y.astype(float), about + " (scikit-learn's make_moons)")
-
-
-@dataclass
-class _Book:
-    """What the build has written: the folder, the index's parts, the notes to show."""
-
-    folder: Path
-    progress: Callable
-    parts: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    plots: bool = True
-
-    def write(self, name: str, text: str) -> str:
-        (self.folder / name).write_text(text, encoding="utf-8")
-        return name
-
-    def add(self, *lines: str) -> None:
-        self.parts += [*lines, ""]
-
-
-def _link(path: str, label: str | None = None) -> str:
-    return f"[{label or path}]({path})"
-
-
-def _figure_links(names: list[Path]) -> str:
-    return " · ".join(_link(p.name) for p in names)
-
-
 def _chain_paths(trace, name) -> list[list]:
     """Every path of local derivatives from the output down to ``name``, outermost first."""
     local = {(d.step, d.wrt): d for d in trace.local_derivatives}
@@ -141,13 +50,14 @@ def _chain_paths(trace, name) -> list[list]:
     return paths
 
 
-def _toy_graph(book: _Book) -> None:
+def toy_graph(book: Book) -> None:
+    """Section 1: the toy graph traced step by step, its picture, the chain rule per input."""
     book.progress("[1/5] toy graph j = 3(a + b·c): trace and picture")
     trace = explain(TOY, TOY_POINT)
     trace_file = book.write("toy_graph_trace.md", "# The toy graph\n\n" + trace.markdown())
     dot = render(trace, book.folder / "toy_graph.dot").name
     try:
-        picture = _link(render(trace, book.folder / "toy_graph.svg").name)
+        picture = link(render(trace, book.folder / "toy_graph.svg").name)
     except MissingDependencyError as error:
         picture = None
         book.notes.append(
@@ -182,13 +92,13 @@ def _toy_graph(book: _Book) -> None:
         *rows,
         "",
         f"The whole trace (forward values, local derivatives, chain-rule products): "
-        f"{_link(trace_file)}. The graph with values and gradients: {_link(dot)}"
+        f"{link(trace_file)}. The graph with values and gradients: {link(dot)}"
         + (f", {picture}" if picture else " (SVG: see the notes at the end)")
         + ".",
     )
 
 
-def _loss_figure(book: _Book, history, title: str, name: str) -> list[Path]:
+def _loss_figure(book: Book, history, title: str, name: str) -> list[Path]:
     if not book.plots:
         return []
     fig = figure(figsize=(6, 3.6))
@@ -227,17 +137,18 @@ def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, rep
         f"{epochs} epochs: the loss goes from ${result.history[0]:.4f}$ to "
         f"${result.history[-1]:.4f}$; training accuracy ${100 * accuracy:.1f}\\%$.",
         "",
-        f"Loss curve: {_figure_links(figures) or '(not drawn: see the notes)'}.",
+        f"Loss curve: {figure_links(figures) or '(not drawn: see the notes)'}.",
         "",
         "Gradient check at the trained parameters on the first 100 examples: the compiled "
         "gradients against central differences of the compiled loss "
-        f"(also in {_link(check_file)}):",
+        f"(also in {link(check_file)}):",
         "",
         report.markdown(),
     ]
 
 
-def _logistic(book: _Book, quick: bool, code: Path) -> None:
+def logistic(book: Book, quick: bool, code: Path) -> None:
+    """Section 2: logistic regression: one example traced, the batch equations, training."""
     book.progress("[2/5] logistic regression: equations, training, gradient check")
     trace = explain(LOGISTIC, LOGISTIC_POINT)
     single = book.write(
@@ -267,13 +178,13 @@ def _logistic(book: _Book, quick: bool, code: Path) -> None:
         "cross-entropy $L = -(y \\log a + (1 - y) \\log(1 - a))$. Through the sigmoid "
         "($\\frac{\\partial a}{\\partial z} = a (1 - a)$) and the loss the chain rule "
         f"simplifies to $\\frac{{\\partial L}}{{\\partial z}} = {sympy.latex(dz)}$, here "
-        f"${float(dz_value):.6g}$; the step-by-step trace: {_link(single)}.",
+        f"${float(dz_value):.6g}$; the step-by-step trace: {link(single)}.",
         "",
         "Over a batch of $m$ examples ($X$ is $n \\times m$) the same derivation gives",
         "",
         *[f"- ${lhs} = {rhs}$" for lhs, rhs in back],
         "",
-        f"and the forward pass and loss in {_link(equations)}.",
+        f"and the forward pass and loss in {link(equations)}.",
         "",
         *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
     )
@@ -298,7 +209,8 @@ def _boundary_figure(book, compiled, params, data) -> list[Path]:
     return save_figure(fig, book.folder, "network_decision_boundary")
 
 
-def _network(book: _Book, quick: bool, code: Path) -> tuple:
+def network_chapter(book: Book, quick: bool, code: Path) -> tuple:
+    """Section 3: the one-hidden-layer network on two moons; ``(network, compiled, data)``."""
     book.progress("[3/5] one-hidden-layer network: equations, training, gradient check")
     data = two_moons()
     network = Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce")
@@ -324,16 +236,17 @@ def _network(book: _Book, quick: bool, code: Path) -> tuple:
         "",
         *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts["Backward pass"]],
         "",
-        f"With a sentence per step: {_link(notes_file)}.",
+        f"With a sentence per step: {link(notes_file)}.",
         "",
         *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
         "",
-        f"Decision boundary: {_figure_links(boundary) or '(not drawn: see the notes)'}.",
+        f"Decision boundary: {figure_links(boundary) or '(not drawn: see the notes)'}.",
     )
     return network, compiled, data
 
 
-def _learning_rates(book: _Book, quick: bool, network, compiled, data) -> None:
+def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
+    """Section 4: gradient descent in 1-D and the network trained with several rates."""
     book.progress("[4/5] learning rates: the 1-D picture and the study")
     if not book.plots:
         book.add("## 4. The learning rate", "", "(Figures not drawn: see the notes.)")
@@ -359,17 +272,18 @@ def _learning_rates(book: _Book, quick: bool, network, compiled, data) -> None:
         "",
         f"On $L({w}) = {loss}$ the derived gradient is $L'({w}) = "
         f"{sympy.latex(descent.gradient)}$ and each step is ${w} \\leftarrow {w} - \\alpha "
-        f"L'({w})$ from ${w} = 0$: {behaviour}. Figure: {_figure_links(descent.files)}.",
+        f"L'({w})$ from ${w} = 0$: {behaviour}. Figure: {figure_links(descent.files)}.",
         "",
         f"The network of section 3 trained from the same initial parameters with "
         f"{len(RATES)} learning rates for {epochs} epochs each: "
-        f"{_figure_links(study.files)}.",
+        f"{figure_links(study.files)}.",
         "",
         study.markdown(),
     )
 
 
-def _code(book: _Book, code: Path) -> None:
+def generated_code(book: Book, code: Path) -> None:
+    """Section 5: the generated modules training ran in, linked."""
     book.progress("[5/5] index")
     lines = []
     for path in sorted(code.glob("*.py")):
@@ -379,7 +293,7 @@ def _code(book: _Book, code: Path) -> None:
             if len(doc) > 1
             else ""
         )
-        lines.append(f"- {_link(f'code/{path.name}')}" + (f" — {what}" if what else ""))
+        lines.append(f"- {link(f'code/{path.name}')}" + (f" — {what}" if what else ""))
     book.add(
         "## 5. The generated code",
         "",
@@ -389,69 +303,3 @@ def _code(book: _Book, code: Path) -> None:
         "",
         *lines,
     )
-
-
-def _all_files(folder: Path) -> list[str]:
-    skip = {"index.md"}
-    return sorted(
-        p.relative_to(folder).as_posix()
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.name not in skip
-        and "__pycache__" not in p.parts
-        and not p.name.startswith(".")
-    )
-
-
-def build_lecture(
-    folder=DEFAULT_FOLDER / "lecture", *, quick: bool = False, progress: Callable = print
-) -> Path:
-    """Reproduce the lecture into ``folder``: traces, equations, training, checks, figures.
-
-    Args:
-        folder: the output folder (created); generated modules go to ``folder/code``.
-        quick: fewer epochs (for tests and a first look).
-        progress: called with one line per step (``print`` by default; ``lambda s: None``).
-
-    Returns:
-        The path of the folder's ``index.md``, which links every file written.
-
-    Raises:
-        SymgradError: ``folder`` (or ``folder/code``) is a file or lies under one, or a
-            stage failed (e.g. training diverged).
-    """
-    started = time.perf_counter()
-    folder = output_folder(folder)  # a file in the way is refused before any work
-    code = output_folder(folder / "code")
-    book = _Book(folder, progress)
-    try:
-        figure()
-    except SymgradError as error:
-        book.plots = False
-        book.notes.append(f"No figures: {error}.")
-        progress(f"      note: no figures: {error}")
-    _toy_graph(book)
-    _logistic(book, quick, code)
-    network, compiled, data = _network(book, quick, code)
-    _learning_rates(book, quick, network, compiled, data)
-    _code(book, code)
-    head = [
-        "# Lecture 7: forward and backward propagation, gradient descent and the learning rate",
-        "",
-        f"Rebuilt by symgrad {__version__} with `symgrad lecture`"
-        + (" --quick" if quick else "")
-        + ". Every gradient below was derived once by the "
-        "chain rule (reverse mode); the same derivation was printed here, compiled into the "
-        "training code in `code/` and checked against finite differences.",
-        "",
-        "Gradient descent moves every parameter against its gradient, "
-        "$\\theta \\leftarrow \\theta - \\alpha \\frac{\\partial L}{\\partial \\theta}$, where "
-        "$\\alpha$ is the learning rate; backpropagation computes those gradients.",
-        "",
-    ]
-    tail = ["## Notes", "", *[f"- {n}" for n in book.notes], ""] if book.notes else []
-    files = ["## All files", "", *[f"- {_link(f)}" for f in _all_files(folder)], ""]
-    index = folder / "index.md"
-    index.write_text("\n".join(head + book.parts + tail + files), encoding="utf-8")
-    progress(f"wrote {index} in {time.perf_counter() - started:.1f} s")
-    return index
