@@ -32,7 +32,10 @@ STAGES: list[tuple[str, list[str]]] = [
         "scalar primitives",
         ["symgrad.functions.primitive", "symgrad.functions.builtins", "symgrad.functions"],
     ),
-    ("reading formulas", ["symgrad.reader", "symgrad.parsing"]),
+    (
+        "reading formulas",
+        ["symgrad.reader.tree", "symgrad.reader.builder", "symgrad.reader", "symgrad.parsing"],
+    ),
     ("graph", ["symgrad.graph"]),
     ("rules", ["symgrad.rules"]),
     ("autodiff", ["symgrad.autodiff"]),

@@ -1,23 +1,20 @@
-"""Build stage: formula text to SymPy objects, read by a whitelist and never evaluated as code.
+"""Reading formulas: a parse tree to SymPy objects, by a whitelist and never evaluated as code.
 
-Text typed by users is data. It is parsed by Python's :mod:`ast` (a parser only; nothing is
-compiled or run) and the tree is walked with a whitelist: numbers, names, ``+ - * / **`` (and
-``^``), unary minus, parentheses and calls of known functions. SymPy objects are built from the
-tree directly, unevaluated, so the written structure is kept. Everything else (strings,
-f-strings, attributes, subscripts, lambdas, comprehensions, keywords, starred arguments, walrus,
-comparisons, dunder names) is a :class:`~symgrad.errors.ParseError` that names what was refused.
-
-Sizes are bounded before SymPy sees them, so no input can make SymPy compute for long: the
-text's length, the nesting depth, the number of tree nodes, every number (within float64's
-range, 1.8e308) and every constant exponent (``MAX_EXPONENT``). Imports SymPy,
-:mod:`symgrad.functions` and :mod:`symgrad.errors` only.
+The tree (from :mod:`symgrad.reader.tree`) is walked with a whitelist: numbers, names,
+``+ - * / **``, unary minus, parentheses and calls of known functions. SymPy objects are
+built from the tree directly, unevaluated, so the written structure is kept. Everything else
+(strings, f-strings, attributes, subscripts, lambdas, comprehensions, keywords, starred
+arguments, walrus, comparisons, dunder names) is a :class:`~symgrad.errors.ParseError` that
+names what was refused. While building, every constant is approximated in floats, so every
+number stays within float64's range and every constant exponent within ``MAX_EXPONENT``: no
+input can make SymPy compute for long. Imports SymPy, :mod:`symgrad.functions` and
+:mod:`symgrad.errors` only.
 """
 
 from __future__ import annotations
 
 import ast
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,10 +22,8 @@ import sympy
 
 from symgrad.errors import ParseError, shorten
 from symgrad.functions import ML_FUNCTIONS
+from symgrad.reader.tree import KEYWORD_NAMES, MANGLE, chain_kind, reason
 
-MAX_LENGTH = 10_000  # characters of formula text
-MAX_DEPTH = 100  # nesting levels (parentheses, calls, operators of different kinds)
-MAX_NODES = 5_000  # nodes of the parsed tree
 MAX_EXPONENT = 1_000  # |constant exponent|: higher powers expand into huge numbers
 MAX_NUMBER = 1.7976931348623157e308  # float64's largest: a formula's numbers stay below it
 
@@ -68,12 +63,6 @@ _FLOAT_FUNCTIONS: dict[str, Callable[[float], float]] = {
     "min": min,
 }
 CONSTANTS = {"pi": sympy.pi}  # plain names that keep their SymPy meaning
-
-_UNICODE = str.maketrans({"·": "*", "×": "*", "−": "-", "÷": "/"})
-_SUPERSCRIPT = re.compile("[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
-_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
-_KEYWORD_NAMES = {"lambda"}  # Python keywords that are ordinary names in mathematics
-_MANGLE = "__kw_"
 
 #: What each refused kind of syntax is called in the error message.
 _REFUSED = {
@@ -128,87 +117,7 @@ def _refuse(what: str, text: str) -> ParseError:
     )
 
 
-def _prepare(text: str) -> str:
-    """Unicode operators and superscript powers as ASCII; ``^`` as ``**``; bounded length."""
-    if len(text) > MAX_LENGTH:
-        raise ParseError(
-            f"the formula is too long: {len(text):,} characters (at most {MAX_LENGTH:,})"
-        )
-    text = _SUPERSCRIPT.sub(lambda m: "**" + m.group().translate(_SUPERSCRIPT_DIGITS), text)
-    return text.translate(_UNICODE).replace("^", "**")
-
-
-def _check_depth(text: str) -> None:
-    """Refuse deep parenthesis nesting before Python's parser sees it (it gives up at 200)."""
-    depth = deepest = 0
-    for char in text:
-        if char in "([{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in ")]}":
-            depth -= 1
-    if deepest > MAX_DEPTH:
-        raise ParseError(
-            f"the formula is nested too deeply: {deepest} levels (at most {MAX_DEPTH})"
-        )
-
-
-def _python_tree(text: str) -> ast.expr:
-    """Python's parse tree of one expression; a keyword used as a name (``lambda``) is renamed."""
-    source = text.strip()
-    _check_depth(source)
-    try:
-        return ast.parse(source, mode="eval").body
-    except SyntaxError as error:
-        first = error
-    except (ValueError, MemoryError, RecursionError) as error:  # e.g. 5,000-digit literals
-        raise ParseError(f"cannot parse '{shorten(source)}': {_reason(error)}") from None
-    renamed = re.sub(
-        r"(?<![\w.])(" + "|".join(_KEYWORD_NAMES) + r")(?!\w)", _MANGLE + r"\1", source
-    )
-    if renamed != source:
-        try:
-            return ast.parse(renamed, mode="eval").body
-        except (SyntaxError, ValueError, MemoryError, RecursionError):
-            pass
-    raise ParseError(f"cannot parse '{shorten(source)}': {_reason(first)}") from None
-
-
-def _reason(error: Exception) -> str:
-    if "digits" in str(error):  # Python's own bound on integer literals (4,300 digits)
-        return "a number with too many digits"
-    if isinstance(error, SyntaxError):
-        reason = error.msg or "invalid syntax"
-        if "never closed" in reason or "unexpected EOF" in reason:
-            reason = "unexpected end of input (unclosed parenthesis?)"
-        return reason.splitlines()[0]
-    if isinstance(error, (MemoryError, RecursionError)):
-        return "too complex"
-    return (str(error).splitlines() or [type(error).__name__])[0]
-
-
-def _check_size(tree: ast.expr) -> None:
-    """Refuse trees with too many nodes or nested too deeply (chains of + or * count once)."""
-    count, stack = 0, [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            raise ParseError(f"the formula is too large: more than {MAX_NODES:,} parts")
-        if depth > MAX_DEPTH:
-            raise ParseError(f"the formula is nested too deeply (at most {MAX_DEPTH} levels)")
-        kind = _chain_kind(node)
-        for child in ast.iter_child_nodes(node):
-            same = kind is not None and _chain_kind(child) is kind
-            stack.append((child, depth if same else depth + 1))
-
-
-def _chain_kind(node):
-    """``ast.Add`` for a + or - node, ``ast.Mult`` for a * or / node, else None."""
-    return _kind(node.op) if isinstance(node, ast.BinOp) else None
-
-
-class _Builder:
+class Builder:
     """Builds SymPy objects from a whitelisted tree, as SymPy's ``evaluate=False`` parser does."""
 
     def __init__(self, text: str, exact_decimals: bool):
@@ -253,8 +162,8 @@ class _Builder:
 
     def _Name(self, node) -> _Built:
         name = node.id
-        if name.startswith(_MANGLE) and name[len(_MANGLE) :] in _KEYWORD_NAMES:
-            name = name[len(_MANGLE) :]
+        if name.startswith(MANGLE) and name[len(MANGLE) :] in KEYWORD_NAMES:
+            name = name[len(MANGLE) :]
         elif name.startswith("__"):
             raise _refuse(f"the dunder name '{shorten(name, 40)}'", self.text)
         if name in CONSTANTS:
@@ -278,7 +187,7 @@ class _Builder:
             raise _refuse(f"the operator {_OPERATORS.get(op, op.__name__)}", self.text)
         if op is ast.Pow:
             return self._power(node)
-        kind = _kind(node.op)
+        kind = chain_kind(node.op)
         cls, unit = (sympy.Add, 0.0) if kind is ast.Add else (sympy.Mul, 1.0)
         terms = self._operands(node, kind)
         approx = unit
@@ -298,7 +207,7 @@ class _Builder:
         ``a - (b + c)`` is not. The left spine is walked without recursion (long sums).
         """
         spine = []
-        while isinstance(node, ast.BinOp) and _kind(node.op) is kind:
+        while isinstance(node, ast.BinOp) and chain_kind(node.op) is kind:
             spine.append((type(node.op), node.right))
             node = node.left
         terms = [self.build(node)]
@@ -307,7 +216,7 @@ class _Builder:
                 terms.append(self._wrap(right, lambda e: sympy.Mul(-1, e, evaluate=False), _negate))
             elif op is ast.Div:
                 terms.append(self._wrap(right, lambda e: sympy.Pow(e, -1, evaluate=False), _invert))
-            elif isinstance(right, ast.BinOp) and _kind(right.op) is kind:
+            elif isinstance(right, ast.BinOp) and chain_kind(right.op) is kind:
                 terms.extend(self._operands(right, kind))
             else:
                 terms.append(self.build(right))
@@ -352,7 +261,7 @@ class _Builder:
             )
         except (TypeError, ValueError) as error:
             raise ParseError(
-                f"cannot call {name} with {len(args)} argument(s): {_reason(error)}"
+                f"cannot call {name} with {len(args)} argument(s): {reason(error)}"
             ) from None
         approx = None
         if name in _FLOAT_FUNCTIONS:
@@ -372,80 +281,9 @@ def _approximately(fn, *args: float | None) -> float | None:
         return None
 
 
-def _kind(op):
-    if isinstance(op, (ast.Add, ast.Sub)):
-        return ast.Add
-    if isinstance(op, (ast.Mult, ast.Div)):
-        return ast.Mult
-    return None
-
-
 def _negate(value: float) -> float:
     return -value
 
 
 def _invert(value: float) -> float | None:
     return None if value == 0 else 1.0 / value
-
-
-def read_expression(text: str, *, exact_decimals: bool = False) -> sympy.Expr:
-    """One formula as an unevaluated SymPy expression, read by the whitelist.
-
-    Args:
-        text: e.g. ``"3*(a + b*c)"``; ``^`` and superscripts (``x²``) are powers.
-        exact_decimals: read ``0.1`` as the Rational 1/10 instead of a Float.
-
-    Returns:
-        The expression as written (every plain name a ``Symbol``, ``pi`` is π).
-
-    Raises:
-        ParseError: empty text, a syntax error, refused syntax, an unknown function, or a
-            bound exceeded (length, depth, size, a number or an exponent too large).
-
-    >>> read_expression("3*(a + b*c)")
-    3*(a + b*c)
-    """
-    if not isinstance(text, str):
-        raise ParseError(f"expected formula text, got {type(text).__name__}")
-    if not text.strip():
-        raise ParseError("empty expression")
-    prepared = _prepare(text)
-    tree = _python_tree(prepared)
-    _check_size(tree)
-    expr = _Builder(prepared.strip(), exact_decimals).build(tree).expr
-    if not isinstance(expr, sympy.Expr):
-        raise ParseError(f"'{shorten(text.strip())}' is not an expression")
-    return expr
-
-
-def read_number(text: str) -> sympy.Expr:
-    """A number written as a formula (``3``, ``-0.5``, ``1/2``, ``pi/4``), exact where rational.
-
-    Raises:
-        ParseError: the text is not a finite real constant, or is refused by the whitelist.
-    """
-    expr = read_expression(text, exact_decimals=True)
-    if expr.free_symbols:
-        raise ParseError(f"'{shorten(text.strip())}' is not a number")
-    value = expr.doit()
-    if not (value.is_number and value.is_real and value.is_finite):
-        raise ParseError(f"'{shorten(text.strip())}' is not a finite real number")
-    return value
-
-
-def as_expression(obj) -> sympy.Expr:
-    """``obj`` as a SymPy expression: text through :func:`read_expression`, numbers and SymPy
-    objects as they are. Never hands a string to ``sympify``.
-
-    Raises:
-        ParseError: text the reader refuses, or an object that is not an expression.
-    """
-    if isinstance(obj, str):
-        return read_expression(obj)
-    try:
-        expr = sympy.sympify(obj, strict=True)
-    except (sympy.SympifyError, TypeError, ValueError):
-        expr = None
-    if not isinstance(expr, sympy.Expr):
-        raise ParseError(f"expected an expression, got {shorten(repr(obj), 60)}")
-    return expr
