@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from symgrad.cli.common import Commands, parse_source, point
-from symgrad.cli.network import _network_arguments, check_data, load_data, network_from, seed
+from symgrad.cli.network import check_data, load_data, network_arguments, network_from, seed
 from symgrad.errors import SymgradError
 from symgrad.paths import DEFAULT_FOLDER
 
@@ -40,7 +40,7 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
         help='an expression or "j = 3*(a + b*c)"; leave it out to check a network',
     )
     p.add_argument("--at", type=point, metavar="a=1,b=2", help="the point (with EXPR)")
-    _network_arguments(p)
+    network_arguments(p)
     p.add_argument("--data", metavar="FILE", help="a .csv or .npz file (default: synthetic)")
     p.add_argument("--label", default="y", help="the label column or array (default y)")
     p.add_argument("--step", type=_positive, default=1e-5, help="the step h (default 1e-5)")

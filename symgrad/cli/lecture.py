@@ -56,7 +56,7 @@ def _rates(text: str) -> list[float]:
 
 
 def _study_arguments(p: argparse.ArgumentParser) -> None:
-    cli_network._network_arguments(p)
+    cli_network.network_arguments(p)
     p.add_argument(
         "--data",
         default="moons",

@@ -68,7 +68,9 @@ def optimizer_help() -> str:
     return f"{_one_of(OPTIMIZERS)} (default gd)"
 
 
-def _network_arguments(p: argparse.ArgumentParser) -> None:
+def network_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options that describe a network (``--layers`` ... or ``--file``) to ``p``;
+    :func:`network_from` reads them. Shared by every command that takes a network."""
     from symgrad.nn.losses import LOSSES
 
     p.add_argument("--layers", help="sizes, inputs first: 2,3,1")
@@ -156,7 +158,7 @@ def network_from(args: argparse.Namespace):
 
 
 def _notes_arguments(p: argparse.ArgumentParser) -> None:
-    _network_arguments(p)
+    network_arguments(p)
     p.add_argument("-o", "--out", help="Markdown file (default generated/notes_<model>.md)")
 
 
@@ -175,7 +177,7 @@ def _notes(args: argparse.Namespace) -> int:
 
 
 def _compile_arguments(p: argparse.ArgumentParser) -> None:
-    _network_arguments(p)
+    network_arguments(p)
     p.add_argument("--optimizer", default="gd", help=optimizer_help())
     p.add_argument(
         "--folder",
