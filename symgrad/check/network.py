@@ -39,6 +39,7 @@ def synthetic_data(network: Network, m: int = 16, *, seed: int = 0) -> tuple:
 
 
 def check_network(target, data, params, h, per_entry, direction, seed, folder) -> CheckReport:
+    """:func:`~symgrad.check.check` of a network (or a compiled one) on ``data`` at ``params``."""
     if isinstance(target, CompiledNetwork):
         compiled = target
     else:

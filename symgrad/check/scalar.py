@@ -93,6 +93,7 @@ def _exact_error(computed: float, symbolic: sympy.Expr, point: dict) -> tuple:
 
 
 def check_scalar(target, at, h, exact, name, folder) -> CheckReport:
+    """:func:`~symgrad.check.check` of a formula (or a compiled function) at ``at``, step ``h``."""
     if isinstance(target, CompiledFunction):
         compiled, expr, wrt = target, target.expr, target.wrt
         written, point, symbolic = expr, _point(at, wrt), grad(expr, wrt)
