@@ -9,6 +9,7 @@ Imports only :mod:`symgrad.errors`.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from symgrad.errors import SymgradError
@@ -16,6 +17,29 @@ from symgrad.errors import SymgradError
 #: Where generated modules go when no folder is given: relative to the working directory,
 #: and created only when something is written there.
 DEFAULT_FOLDER = Path("generated")
+
+#: The environment variable that names the folder of compiled code (see :func:`cache_folder`).
+CACHE_VARIABLE = "SYMGRAD_CACHE"
+
+
+def cache_folder() -> Path:
+    """The user's folder of compiled code, shared by every output folder.
+
+    ``$SYMGRAD_CACHE`` when set, else the platform's user cache folder, chosen as pip and
+    platformdirs choose it: ``$XDG_CACHE_HOME/symgrad`` (an absolute one) or
+    ``~/.cache/symgrad`` on Linux, ``~/Library/Caches/symgrad`` on macOS,
+    ``%LOCALAPPDATA%\\symgrad\\Cache`` on Windows. Created only when something is written.
+    """
+    chosen = os.environ.get(CACHE_VARIABLE, "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA", "").strip()
+        return Path(local or Path.home() / "AppData" / "Local") / "symgrad" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "symgrad"
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "symgrad"
 
 
 def _path(path) -> Path:

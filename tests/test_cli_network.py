@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from symgrad.cli import main
+from symgrad.paths import CACHE_VARIABLE
 
 LAYERS = ["--layers", "2,3,1", "--hidden", "relu", "--output", "sigmoid", "--loss", "bce"]
 
@@ -48,11 +49,19 @@ def test_notes_from_a_python_file(tmp_path):
     assert "$dZ = A - Y$" in out.read_text()
 
 
-def test_compile_writes_the_generated_module(data, capsys):
+def test_compile_writes_the_generated_module(data, capsys, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"  # its own, empty: compile must fill it
+    monkeypatch.setenv(CACHE_VARIABLE, str(cache))
     assert main(["compile", *LAYERS, "--folder", str(data / "code")]) == 0
     path = data / "code" / "mlp_2_3_1_relu_sigmoid_bce_gd.py"
     assert f"wrote {path}" in capsys.readouterr().out
     assert "dZ[2] = A[2] - Y" in path.read_text()
+    for entry in ["train", "predict"]:  # compiled, in the cache
+        assert list(cache.glob(f"*/__pycache__/{path.stem}.{entry}-*.nbc")), entry
+    compiled = sorted(cache.rglob("*"))
+    args = ["train", str(data / "d.csv"), "--label", "label", *LAYERS, "--folder", str(tmp_path)]
+    assert main([*args, "--epochs", "3"]) == 0
+    assert sorted(cache.rglob("*")) == compiled  # train compiled nothing more
 
 
 @pytest.mark.parametrize("file, label", [("d.csv", "label"), ("d.npz", "y")])

@@ -28,6 +28,7 @@ from symgrad.codegen.files import check_file, with_header
 from symgrad.codegen.network import NetworkModule
 from symgrad.errors import GeneratedFileError
 from symgrad.nn import Network, derive, init_params, logistic_regression, mlp, reference
+from symgrad.paths import CACHE_VARIABLE
 from symgrad.train import optimizers
 from symgrad.train.compiled import CompiledNetwork, module_name
 
@@ -378,7 +379,7 @@ def _env() -> dict:
 
 
 def test_two_processes_generating_the_same_module_at_once(tmp_path):
-    folder = tmp_path / "fresh"
+    folder, cache = tmp_path / "fresh", tmp_path / "cache"  # both written by the two at once
     snippet = textwrap.dedent(
         """
         import sys
@@ -393,7 +394,7 @@ def test_two_processes_generating_the_same_module_at_once(tmp_path):
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", snippet, str(folder)],
-            env=_env(),
+            env={**_env(), CACHE_VARIABLE: str(cache)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -409,6 +410,9 @@ def test_two_processes_generating_the_same_module_at_once(tmp_path):
     assert files == ["mlp_2_3_1_relu_sigmoid_bce_momentum.py"]  # no temporary file left over
     path = folder / files[0]
     check_file(path)
+    (copy,) = cache.glob("*/*.py")  # one copy in the cache, no temporary file beside it
+    assert copy.read_bytes() == path.read_bytes()
+    assert not [f for f in copy.parent.iterdir() if f.name.endswith(".tmp")]
     expected = CompiledNetwork(relu_bce(), "momentum", folder=tmp_path / "here").path
     assert path.read_bytes() == expected.read_bytes()
 
@@ -440,8 +444,10 @@ def _run_standalone(compiled, model_case, module_name_: str):
     loss, grads = compiled.loss_and_grad(params, X, y)  # also fills Numba's cache
     data = compiled.path.parent / "standalone_case.npz"
     np.savez(data, X=X.T.copy(), Y=y[None, :].copy(), **params)
+    imported = compiled.module.__file__  # the cache's copy, beside Numba's cache
+    assert Path(imported).read_text() == compiled.path.read_text()
     run = subprocess.run(
-        [sys.executable, "-c", _STANDALONE, str(compiled.path), module_name_, str(data)],
+        [sys.executable, "-c", _STANDALONE, imported, module_name_, str(data)],
         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         capture_output=True,
         text=True,
@@ -468,7 +474,8 @@ _COMPILE_AND_CACHE = textwrap.dedent(
     c = CompiledNetwork(net, "gd", folder=sys.argv[1])
     assert c.module.__name__ == c.path.stem, c.module.__name__
     c.loss_and_grad(init_params(net), np.ones((4, 2)), np.array([0, 1, 1, 0]))
-    print(c.path)
+    assert open(c.module.__file__).read() == c.path.read_text()
+    print(c.module.__file__)  # the cache's copy, beside Numba's cache
     """
 )
 

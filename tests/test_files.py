@@ -1,12 +1,18 @@
-"""Generated files: imported from their file under a name Numba's cache can find again."""
+"""Generated files: imported from their copy in the user's cache (SYMGRAD_CACHE), under a name
+Numba's cache can find again; a cache that cannot be written falls back to the file's folder."""
 
+import hashlib
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import symgrad
-from symgrad.codegen.files import import_file
+from symgrad.codegen.files import check_file, import_file
+from symgrad.paths import CACHE_VARIABLE
 
 #: A module whose compiled function needs its module at load time (objmode keeps an
 #: environment that Numba's cache pickles by module name).
@@ -49,3 +55,87 @@ def test_a_cache_written_under_a_private_name_loads_in_a_fresh_process(tmp_path)
     assert done.returncode == 0, done.stderr
     value, hits = done.stdout.split()
     assert float(value) == 3.0 and hits == "1"
+
+
+# ---- the user's cache of compiled code (SYMGRAD_CACHE) ---------------------------------------
+
+PLAIN = "import numba\n\n\n@numba.njit(cache=True)\ndef g(x):\n    return 2.0 * x + {offset}\n"
+
+
+def test_the_module_is_imported_from_its_copy_in_symgrad_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_VARIABLE, str(cache))
+    text = PLAIN.format(offset=0.25)
+    a, b = tmp_path / "a" / "plain_cache_model.py", tmp_path / "b" / "plain_cache_model.py"
+    for path in (a, b):
+        path.parent.mkdir()
+        path.write_text(text)
+    module = import_file(a)
+    copy = cache / hashlib.sha256(text.encode()).hexdigest()[:16] / "plain_cache_model.py"
+    assert Path(module.__file__) == copy.resolve() and copy.read_text() == text
+    assert module.g(1.0) == 2.25
+    assert import_file(b) is module  # the same text in another folder: the same module
+    assert sorted(p.name for p in cache.iterdir()) == [copy.parent.name]
+    assert not (tmp_path / "a" / "__pycache__").exists()  # Numba caches beside the copy
+    assert list((copy.parent / "__pycache__").glob("plain_cache_model.g-*.nbi"))
+
+
+@pytest.mark.parametrize("blocked", ["under a file", "read-only"])
+def test_a_cache_that_cannot_be_written_falls_back_to_the_users_folder(
+    tmp_path, monkeypatch, blocked
+):
+    (tmp_path / "afile").write_text("")
+    cache = tmp_path / "afile" / "cache"
+    if blocked == "read-only":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        cache = tmp_path / "readonly"
+        cache.mkdir(mode=0o555)
+    monkeypatch.setenv(CACHE_VARIABLE, str(cache))
+    path = tmp_path / "user" / f"fallback_model_{blocked.replace(' ', '_').replace('-', '_')}.py"
+    path.parent.mkdir()
+    path.write_text(PLAIN.format(offset=0.5))
+    module = import_file(path)
+    assert Path(module.__file__) == path.resolve() and module.g(1.0) == 2.5
+    assert list((path.parent / "__pycache__").glob(f"{path.stem}.g-*.nbi"))
+
+
+_FIT_IN = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from symgrad.nn import logistic_regression
+    from symgrad.train.fit import fit
+
+    X, y = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]), np.array([0, 1, 1, 0])
+    result = fit(logistic_regression(2), X, y, epochs=3, folder=sys.argv[1])
+    stats = result.compiled.module.train.stats
+    print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+    print(result.history.tolist())
+    """
+)
+
+
+def _fit_in(folder: Path, cache: Path) -> list[str]:
+    root = Path(symgrad.__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), CACHE_VARIABLE: str(cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", _FIT_IN, str(folder)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_a_second_process_in_a_new_folder_loads_the_compiled_code(tmp_path):
+    cache = tmp_path / "cache"  # empty: the first process must compile
+    first = _fit_in(tmp_path / "A", cache)
+    assert first[0] == "0 1"  # compiled: one miss
+    written = sorted(p.relative_to(cache) for p in cache.rglob("*"))
+    second = _fit_in(tmp_path / "B", cache)
+    assert second[0] == "1 0"  # loaded from the cache, nothing compiled
+    assert second[1] == first[1]
+    assert sorted(p.relative_to(cache) for p in cache.rglob("*")) == written  # nothing new
+    name = "mlp_2_1_sigmoid_bce_gd.py"
+    readable = tmp_path / "B" / name
+    assert readable.read_bytes() == (tmp_path / "A" / name).read_bytes()
+    check_file(readable)

@@ -1,12 +1,14 @@
 """Paths checked before work starts (symgrad.paths), and the API writers that use them."""
 
+import sys
+
 import numpy as np
 import pytest
 
 from symgrad.errors import SymgradError
 from symgrad.nn import Network, derive, mlp
 from symgrad.nn.notes import write_notes
-from symgrad.paths import input_file, output_file, output_folder
+from symgrad.paths import CACHE_VARIABLE, cache_folder, input_file, output_file, output_folder
 
 
 @pytest.fixture
@@ -88,3 +90,22 @@ def test_learning_rate_study_refuses_bad_folders_and_rates_before_compiling(file
         with pytest.raises(SymgradError, match="need finite learning rates > 0"):
             learning_rate_study(net, X, y, rates, folder=files / "s")
     assert not (files / "s").exists()
+
+
+def test_cache_folder_is_symgrad_cache_else_the_platforms_user_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "mine"))
+    assert cache_folder() == tmp_path / "mine"
+    monkeypatch.delenv(CACHE_VARIABLE)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_folder() == tmp_path / "xdg" / "symgrad"
+    for ignored in ["", "relative/path"]:  # the XDG spec ignores a relative one
+        monkeypatch.setenv("XDG_CACHE_HOME", ignored)
+        assert cache_folder() == tmp_path / "home" / ".cache" / "symgrad"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert cache_folder() == tmp_path / "home" / "Library" / "Caches" / "symgrad"
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
+    assert cache_folder() == tmp_path / "local" / "symgrad" / "Cache"
+    assert not (tmp_path / "home").exists()  # nothing created

@@ -187,15 +187,23 @@ def _compile_arguments(p: argparse.ArgumentParser) -> None:
 
 
 @command(
-    "compile", "write (and compile) the generated training module of a network", _compile_arguments
+    "compile", "write and compile the generated training module of a network", _compile_arguments
 )
 def _compile(args: argparse.Namespace) -> int:
     from symgrad.train.compiled import CompiledNetwork
+    from symgrad.train.fit import fit
 
     network = network_from(args)
     output_folder(args.folder, create=False)
     compiled = CompiledNetwork(network, args.optimizer, folder=args.folder)
     print(f"wrote {compiled.path}")
+    sys.stdout.flush()
+    # one epoch on two zero examples compiles what `train` runs (loop and prediction) into
+    # the cache, with the argument types `train` passes
+    X = np.zeros((2, network.layers[0].n_in))
+    y = network.loss_fn.labels.sample(np.random.default_rng(0), 2, network.classes)
+    fit(network, X, y, epochs=1, compiled=compiled).predict(X)
+    print(f"compiled it into {compiled.module.__file__}")
     return 0
 
 

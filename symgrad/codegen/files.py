@@ -1,13 +1,15 @@
 """Codegen stage: write generated modules to files, reuse them, import them.
 
-Numba's ``cache=True`` only works for code that lives in a file, so generated
-source is written to a folder (``generated/`` by default) and imported from there.
-Each file starts with a header holding two hashes: one of the source expressions
-it was generated from (reuse when it matches, regenerate when it does not) and one
-of its own body (a file edited by hand is reported, never silently trusted). Files
-are written atomically under a lock, so processes generating the same module at
-the same time neither corrupt nor half-read it.
-"""
+Numba's ``cache=True`` only works for code that lives in a file, so generated source
+is written to a folder (``generated/`` by default) for the user to read, and imported
+from a copy in the user's cache folder (:func:`symgrad.paths.cache_folder`) named by
+the hash of its text: Numba's cache sits beside that copy, so every folder holding the
+same module reuses the same compiled code. Each file starts with a header holding two
+hashes: one of the source expressions it was generated from (reuse when it matches,
+regenerate when it does not) and one of its own body (a file edited by hand is
+reported, never silently trusted). Files and copies are written atomically under a
+lock, so processes generating the same module at the same time neither corrupt nor
+half-read it."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from symgrad.errors import GeneratedFileError
+from symgrad.paths import cache_folder
 
 _HEADER = re.compile(r"^# symgrad-source-hash: (\w+)\n# symgrad-body-hash: (\w+)\n", re.M)
 
@@ -80,12 +83,22 @@ def ensure_module(
     with _locked(folder, name):
         if path.exists() and not overwrite and check_file(path) == source_hash:
             return path
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        _replace(path, with_header(body, source_hash))
+    return path
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` at once (a temporary file renamed over it); call it under its lock."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
         with os.fdopen(fd, "w") as f:
-            f.write(with_header(body, source_hash))
+            f.write(text)
         os.chmod(tmp, 0o644 & ~_umask())  # mkstemp makes 0600; a module is for everyone
         os.replace(tmp, path)
-    return path
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _umask() -> int:
@@ -94,8 +107,29 @@ def _umask() -> int:
     return mask
 
 
+def cached_copy(path: Path, text: str) -> Path:
+    """The user cache's copy of ``path`` (whose text is ``text``), written if missing.
+
+    It is ``<cache folder>/<hash of text>/<file name>``: the same text in any folder has
+    one copy, hence one Numba cache. Returns ``path`` itself when the cache folder cannot
+    be written (Numba then caches beside ``path``, as without a cache folder).
+    """
+    folder = cache_folder() / digest(text)
+    copy = folder / path.name
+    try:
+        if not (copy.is_file() and copy.read_text() == text):
+            with _locked(folder, path.stem):
+                if not (copy.is_file() and copy.read_text() == text):
+                    _replace(copy, text)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return path
+    except (OSError, UnicodeDecodeError):
+        return path
+    return copy.resolve()
+
+
 def import_file(path: Path):
-    """Import a generated module from its file (so Numba can cache it).
+    """Import a generated module from its :func:`cached_copy` (so Numba caches it there).
 
     The module is named after its file, as a plain ``import`` would name it: Numba's cache
     records that name, so the cached file stays importable without symgrad. Only when
@@ -103,17 +137,18 @@ def import_file(path: Path):
     from its path; every process registers the file under that private name too, so a cache
     written by a process that used it loads in one that did not.
     """
-    path = Path(path).resolve()
+    text = Path(path).read_text()
+    path = cached_copy(Path(path).resolve(), text)
     name = private = f"symgrad_generated_{path.stem}_{digest(str(path))}"
     module = sys.modules.get(path.stem)
     if module is None or Path(getattr(module, "__file__", "") or "").resolve() == path:
         name = path.stem
     module = sys.modules.get(name)
-    if module is not None and getattr(module, "__symgrad_source__", None) == path.read_text():
+    if module is not None and getattr(module, "__symgrad_source__", None) == text:
         return module
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = sys.modules[private] = module
     spec.loader.exec_module(module)
-    module.__symgrad_source__ = path.read_text()
+    module.__symgrad_source__ = text
     return module
