@@ -298,8 +298,8 @@ def generated_code(book: Book, code: Path) -> None:
         "## 5. The generated code",
         "",
         "Training ran in these generated modules (NumPy and Numba only; the equations are in "
-        "each module's docstring). Numba's compiled cache is kept in `code/__pycache__/`, so a "
-        "second build starts at once.",
+        "each module's docstring). Numba's compiled code is kept in your cache of compiled "
+        "code (symgrad's README says where), so a second build, in any folder, starts at once.",
         "",
         *lines,
     )
