@@ -21,6 +21,7 @@ import pytest
 
 import symgrad
 from symgrad.errors import TrainingDivergedError, TrainingInterrupted
+from symgrad.paths import CACHE_VARIABLE
 from symgrad.train.fit import fit
 
 INTERRUPTED = re.compile(r"interrupted at epoch (\d+); parameters after epoch (\d+) kept")
@@ -111,13 +112,16 @@ def csv_file(tmp_path_factory):
     return path
 
 
-def train_and_interrupt(csv_file, folder, wait: float):
+def train_and_interrupt(csv_file, folder, wait: float, cache=None):
     """Start ``symgrad train ... --epochs 100000000``; SIGINT ``wait`` s after its first line.
 
+    ``cache``: its own folder of compiled code (default: the session's).
     Returns (exit status, seconds from the signal to the exit, stderr).
     """
     root = str(Path(symgrad.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    if cache is not None:
+        env[CACHE_VARIABLE] = str(cache)
     args = ["train", str(csv_file), "--layers", "2,3,1", "--epochs", "100000000"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "symgrad", *args, "--folder", str(folder)],
@@ -150,8 +154,8 @@ def test_sigint_during_the_compiled_loop_exits_130_within_a_second(net, csv_file
 
 
 def test_sigint_while_numba_compiles_exits_130_within_a_second(csv_file, tmp_path):
-    # a new folder: its module is compiled from scratch, which takes several seconds
-    status, seconds, err = train_and_interrupt(csv_file, tmp_path / "cold", 0.5)
+    # a new folder and an empty cache: its module is compiled from scratch (several seconds)
+    status, seconds, err = train_and_interrupt(csv_file, tmp_path / "cold", 0.5, tmp_path / "c")
     assert status == 130, err
     assert seconds < 1.0
     assert err == "symgrad: interrupted at epoch 1; parameters after epoch 0 kept\n"
