@@ -3,6 +3,9 @@
 Run in-process through ``main``; one generated folder for the module, so Numba compiles once.
 """
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -49,9 +52,9 @@ def test_notes_from_a_python_file(tmp_path):
     assert "$dZ = A - Y$" in out.read_text()
 
 
-def test_compile_writes_the_generated_module(data, capsys, tmp_path, monkeypatch):
-    cache = tmp_path / "cache"  # its own, empty: compile must fill it
-    monkeypatch.setenv(CACHE_VARIABLE, str(cache))
+def test_compile_writes_the_generated_module(data, capsys, tmp_path):
+    # the session's cache (test_files checks with an empty one that another process loads it)
+    cache = Path(os.environ[CACHE_VARIABLE])
     assert main(["compile", *LAYERS, "--folder", str(data / "code")]) == 0
     path = data / "code" / "mlp_2_3_1_relu_sigmoid_bce_gd.py"
     assert f"wrote {path}" in capsys.readouterr().out

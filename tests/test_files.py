@@ -116,25 +116,24 @@ _FIT_IN = textwrap.dedent(
 )
 
 
-def _fit_in(folder: Path, cache: Path) -> list[str]:
+def _run(args: list[str], cache: Path) -> list[str]:
     root = Path(symgrad.__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root), CACHE_VARIABLE: str(cache)}
-    done = subprocess.run(
-        [sys.executable, "-c", _FIT_IN, str(folder)], env=env, capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 
 
-def test_a_second_process_in_a_new_folder_loads_the_compiled_code(tmp_path):
+def test_a_second_process_in_a_new_folder_loads_what_symgrad_compile_compiled(tmp_path):
     cache = tmp_path / "cache"  # empty: the first process must compile
-    first = _fit_in(tmp_path / "A", cache)
-    assert first[0] == "0 1"  # compiled: one miss
+    layers = ["--layers", "2,1", "--output", "sigmoid", "--loss", "bce"]
+    _run(["-m", "symgrad", "compile", *layers, "--folder", str(tmp_path / "A")], cache)
     written = sorted(p.relative_to(cache) for p in cache.rglob("*"))
-    second = _fit_in(tmp_path / "B", cache)
-    assert second[0] == "1 0"  # loaded from the cache, nothing compiled
-    assert second[1] == first[1]
+    assert [p for p in written if p.suffix == ".nbc"]  # compiled into the cache
+    hits_misses, history = _run(["-c", _FIT_IN, str(tmp_path / "B")], cache)
+    assert hits_misses == "1 0"  # loaded from the cache, nothing compiled
     assert sorted(p.relative_to(cache) for p in cache.rglob("*")) == written  # nothing new
+    assert len(history.strip("[]").split(",")) == 3  # three epochs trained
     name = "mlp_2_1_sigmoid_bce_gd.py"
     readable = tmp_path / "B" / name
     assert readable.read_bytes() == (tmp_path / "A" / name).read_bytes()
