@@ -11,6 +11,8 @@ the loop version.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy
 
 from symgrad.autodiff import grad
@@ -23,11 +25,16 @@ from symgrad.nn.tensor import (
     Map,
     MatMul,
     Ones,
+    Ref,
     Scale,
+    Softmax,
+    SoftmaxCrossEntropy,
     Sum,
     SumAll,
+    SumExamples,
     Transpose,
     Var,
+    entry,
     m,
 )
 
@@ -36,41 +43,51 @@ MAX_SCALARS = 128
 
 
 def _symbols(var: Var) -> sympy.Matrix:
-    rows, cols = (int(sympy.sympify(var.shape[0], strict=True).subs(m, 1)), 1)
-    if len(var.shape) == 2:
-        cols = int(sympy.sympify(var.shape[1], strict=True).subs(m, 1))
     if len(var.shape) == 1:
-        return sympy.Matrix(rows, 1, lambda i, _: sympy.Symbol(f"{var.ident}_{i}"))
+        return sympy.Matrix(*_one(var.shape), 1, lambda i, _: sympy.Symbol(f"{var.ident}_{i}"))
+    rows, cols = _one(var.shape)
     return sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{var.ident}_{i}_{j}"))
 
 
-def _value(node, args: list, env: dict):
-    """The node's value for one example: a Matrix (one column per example) or a scalar."""
-    if isinstance(node, Var):
-        return env[node.ident]
-    if isinstance(node, MatMul):
-        return args[0] * args[1]
-    if isinstance(node, Transpose):
-        return args[0].T
-    if isinstance(node, AddBias):
-        z, b = args
-        return sympy.Matrix(z.rows, z.cols, lambda i, j: z[i, j] + b[i, 0])
-    if isinstance(node, Map):
-        first = args[0]
-        return sympy.Matrix(
-            first.rows,
-            first.cols,
-            lambda i, j: node.kernel.xreplace({ARG[k]: a[i, j] for k, a in enumerate(args)}),
-        )
-    if isinstance(node, SumAll):
-        return sum(args[0], sympy.S.Zero)
-    if isinstance(node, Scale):
-        return node.c.xreplace({m: sympy.S.One, LAMBDA: sympy.Symbol("lam")}) * args[0]
-    if isinstance(node, Sum):
-        return sum(args[1:], args[0])
-    if isinstance(node, Ones):
-        return sympy.ones(*[int(sympy.sympify(d, strict=True).subs(m, 1)) for d in node.shape])
-    return None  # softmax and the rest: not scalarized
+def _one(shape) -> list[int]:
+    """A shape's extents at m = 1."""
+    return [int(sympy.sympify(d, strict=True).subs(m, 1)) for d in shape]
+
+
+def _add_bias(node, args, env):
+    z, b = args
+    return sympy.Matrix(z.rows, z.cols, lambda i, j: z[i, j] + b[i, 0])
+
+
+def _map(node, args, env):
+    first = args[0]
+    return sympy.Matrix(
+        first.rows,
+        first.cols,
+        lambda i, j: node.kernel.xreplace({ARG[k]: a[i, j] for k, a in enumerate(args)}),
+    )
+
+
+#: Each tensor node class's value for one example, from its children's values ``args`` and
+#: the leaves' symbols ``env``: a Matrix (one column: the example) or a scalar.
+SCALARIZERS: dict[type, Callable] = {
+    Var: lambda node, args, env: env[node.ident],
+    MatMul: lambda node, args, env: args[0] * args[1],
+    Transpose: lambda node, args, env: args[0].T,
+    AddBias: _add_bias,
+    Map: _map,
+    SumAll: lambda node, args, env: sum(args[0], sympy.S.Zero),
+    Scale: lambda node, args, env: (
+        node.c.xreplace({m: sympy.S.One, LAMBDA: sympy.Symbol("lam")}) * args[0]
+    ),
+    Sum: lambda node, args, env: sum(args[1:], args[0]),
+    Ones: lambda node, args, env: sympy.ones(*_one(node.shape)),
+}
+
+#: Node classes not scalarized, on purpose: a softmax's stable form needs a running maximum
+#: over the classes, so softmax outputs keep the loop version of the step. SumExamples and
+#: Ref appear only in the gradient graphs, which are not scalarized.
+NOT_SCALARIZED = frozenset({Softmax, SoftmaxCrossEntropy, SumExamples, Ref})
 
 
 def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) -> list | None:
@@ -88,9 +105,10 @@ def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) 
     env = {v.ident: _symbols(v) for v in (*params, net.X, net.Y)}
     values: dict = {}
     for node in topological_order([backprop.fused_loss], lambda n: n.children()):
-        values[node] = _value(node, [values[c] for c in node.children()], env)
-        if values[node] is None:
+        if type(node) in NOT_SCALARIZED:
             return None
+        scalarize = entry(SCALARIZERS, node, "scalarization (scalarized.SCALARIZERS)")
+        values[node] = scalarize(node, [values[c] for c in node.children()], env)
     loss = values[backprop.fused_loss]
     flat = [s for p in params for s in env[p.ident]]
     replacements, reduced = sympy.cse(
