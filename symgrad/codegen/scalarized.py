@@ -2,11 +2,11 @@
 
 In per-example SGD a step of a small network is a few dozen floating-point operations;
 loops over 3×1 buffers cost more than the arithmetic. For networks with few weights the
-per-example loss is written out as one scalar expression of every weight (the fused,
-stable loss graph evaluated on symbols), its gradient derived by the scalar engine's
-reverse sweep, CSE'd, and printed as straight-line code: what one would write by hand.
-Larger networks, and softmax outputs (whose stable form needs a running maximum), keep
-the loop version.
+fused, stable loss graph and the derived gradient graphs (the backprop equations that
+print, not a second derivation) are evaluated on symbols at m = 1 through one table,
+:data:`SCALARIZERS`, CSE'd together, and printed as straight-line code: what one would
+write by hand. Larger networks, and softmax outputs (whose stable form needs a running
+maximum), keep the loop version.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import sympy
 
-from symgrad.autodiff import grad
 from symgrad.codegen.kernels import KernelPrinter
 from symgrad.graph import topological_order
 from symgrad.nn.network import LAMBDA
@@ -80,14 +79,15 @@ SCALARIZERS: dict[type, Callable] = {
     Scale: lambda node, args, env: (
         node.c.xreplace({m: sympy.S.One, LAMBDA: sympy.Symbol("lam")}) * args[0]
     ),
+    SumExamples: lambda node, args, env: args[0] * sympy.ones(args[0].cols, 1),
     Sum: lambda node, args, env: sum(args[1:], args[0]),
-    Ones: lambda node, args, env: sympy.ones(*_one(node.shape)),
+    Ones: lambda node, args, env: sympy.ones(*_one(node.shape)) if node.shape else sympy.S.One,
+    Ref: lambda node, args, env: args[0],
 }
 
 #: Node classes not scalarized, on purpose: a softmax's stable form needs a running maximum
-#: over the classes, so softmax outputs keep the loop version of the step. SumExamples and
-#: Ref appear only in the gradient graphs, which are not scalarized.
-NOT_SCALARIZED = frozenset({Softmax, SoftmaxCrossEntropy, SumExamples, Ref})
+#: over the classes, so softmax outputs keep the loop version of the step.
+NOT_SCALARIZED = frozenset({Softmax, SoftmaxCrossEntropy})
 
 
 def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) -> list | None:
@@ -103,16 +103,16 @@ def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) 
     if sum(int(sympy.Mul(*p.shape)) for p in params) > MAX_SCALARS:  # before any symbol
         return None
     env = {v.ident: _symbols(v) for v in (*params, net.X, net.Y)}
+    grads = [backprop.gradients[p.ident] for p in params]
     values: dict = {}
-    for node in topological_order([backprop.fused_loss], lambda n: n.children()):
+    for node in topological_order([backprop.fused_loss, *grads], lambda n: n.children()):
         if type(node) in NOT_SCALARIZED:
             return None
         scalarize = entry(SCALARIZERS, node, "scalarization (scalarized.SCALARIZERS)")
         values[node] = scalarize(node, [values[c] for c in node.children()], env)
-    loss = values[backprop.fused_loss]
-    flat = [s for p in params for s in env[p.ident]]
+    flat = [g for node in grads for _, g in _entries(values[node])]
     replacements, reduced = sympy.cse(
-        [loss, *grad(loss, flat)], symbols=sympy.numbered_symbols("_s")
+        [values[backprop.fused_loss], *flat], symbols=sympy.numbered_symbols("_s")
     )
     lines = [
         f"{s} = {p.ident}{_at(p, i, j)}" for p in params for (i, j), s in _entries(env[p.ident])
