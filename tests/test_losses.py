@@ -87,6 +87,29 @@ def test_compiled_gradients_match_and_training_lowers_the_loss(name, codegen_fol
     assert np.allclose(result.predict(X), compiled.predict_proba(result.params, X))
 
 
+@pytest.mark.parametrize("name", sorted(NUMPY_LOSSES))
+def test_the_straight_line_step_is_an_rmsprop_step_on_the_reference_gradient(name, codegen_folder):
+    """Per-example SGD (the straight-line ``_step_one``) on two copies of one example: two
+    RMSprop steps along the NumPy reference's gradients, written out here."""
+    net, params, X, y = regression(name, seed=4, m=1)
+    X, y = np.repeat(X, 2, axis=0), np.repeat(y, 2, axis=0)  # any shuffle: the same steps
+    compiled = CompiledNetwork(net, "rmsprop", folder=codegen_folder)
+    assert "def _step_one(" in compiled.source()
+    result = fit(net, X, y, lr=0.05, epochs=1, params=params, batch_size=1, compiled=compiled)
+    p = {k: v.copy() for k, v in params.items()}
+    s = {k: np.zeros_like(v) for k, v in p.items()}
+    losses = []
+    for _ in range(2):
+        ref = reference(compiled.backprop, p, X[:1], y[:1])
+        losses.append(ref.loss)
+        for k, g in ref.gradients.items():
+            s[k] = 0.9 * s[k] + 0.1 * g**2
+            p[k] = p[k] - 0.05 * g / (np.sqrt(s[k]) + 1e-8)
+    assert rel_err(result.history[0], np.mean(losses)) <= 1e-12
+    for k in p:
+        assert rel_err(result.params[k], p[k]) <= 1e-12, k
+
+
 @pytest.mark.parametrize(
     "name, words", [("huber", "Huber loss (δ = 1)"), ("mae", "absolute error")]
 )

@@ -16,6 +16,7 @@ that is itself out of range, such as ``(a − y)²/2`` for ``|a − y| > 1.3e154
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import sympy
 
@@ -38,6 +39,7 @@ from symgrad.nn.tensor import (
     SumExamples,
     Transpose,
     Var,
+    entry,
     m,
 )
 
@@ -48,7 +50,8 @@ SMALL_PRODUCT = 4096
 LARGE_MAP = 20000
 _BATCH = sympy.Symbol("B")
 _SCALARS = {m: _BATCH, LAMBDA: sympy.Symbol("lam")}
-_INDEX = {1: "[i]", 2: "[i, j]"}
+#: The loop indices of an entry of a 1-d or 2-d buffer.
+INDEX = {1: "[i]", 2: "[i, j]"}
 
 
 class Emitter:
@@ -79,14 +82,9 @@ class Emitter:
         self.code_only: set = set()
         temp = 0
         for node in self.order:
-            if isinstance(node, Var):
-                self.code[node] = node.ident
-                self.code_only.add(node)
-            elif isinstance(node, Ref):
-                self.code[node] = self.code[node.target]
-                self.code_only.add(node)
-            elif isinstance(node, Transpose):  # a view, never a copy
-                self.code[node] = self.code[node.a] + ".T"
+            view = VIEWS.get(type(node))
+            if view is not None:  # a name for another array: no buffer, no statement
+                self.code[node] = view(self, node)
                 self.code_only.add(node)
             else:
                 if node in preferred:
@@ -99,17 +97,13 @@ class Emitter:
             self._mark_inline(node)
 
     def _mark_inline(self, node) -> None:
+        """Fuse ``node``'s only child into it (no buffer of its own) where FUSED says so."""
         child = node.children()[0] if node.children() else None
         if child is None or self.consumers[child] != 1:
             return
         if child.shape == () and not (isinstance(node, Scale) and isinstance(child, SumAll)):
             return
-        fused = (
-            (isinstance(node, AddBias) and isinstance(child, MatMul))
-            or (isinstance(node, SumAll) and isinstance(child, Map | SoftmaxCrossEntropy))
-            or (isinstance(node, Scale) and isinstance(child, MatMul | SumExamples | SumAll))
-        )
-        if fused:
+        if type(child) in FUSED.get(type(node), ()):
             self.inline.add(child)
             self.buffers = [b for b in self.buffers if b[0] != self.code[child]]
             self.code[child] = self.code[node]
@@ -225,51 +219,13 @@ class Emitter:
         ]
 
     def _map_body(self, node: Map, target: str) -> list[str]:
-        idx = _INDEX[len(node.shape)]
+        idx = INDEX[len(node.shape)]
         reads = [f"{ARG[k]} = {self.code[a]}{idx}" for k, a in enumerate(node.args)]
         return [*reads, f"{target} = {self.printer.doprint(node.kernel)}"]
 
     def _emit(self, node) -> None:
-        out = self.code[node]
-        if isinstance(node, MatMul):
-            self._say(node, *self._matmul(node, out))
-        elif isinstance(node, AddBias):
-            z, b = node.z, self.code[node.b]
-            first = self._matmul(z, out) if z in self.inline else []
-            src = out if z in self.inline else self.code[z]
-            add = self._loops(out, node.shape, [f"{out}[i, j] = {src}[i, j] + {b}[i]"])
-            self._say(node, *first, *add)
-        elif isinstance(node, Map):
-            idx = _INDEX[len(node.shape)]
-            loops = self._loops(out, node.shape, self._map_body(node, f"{out}{idx}"))
-            self._say(node, *self._numpy_path(node, loops))
-        elif isinstance(node, SumAll):
-            self._say(node, *self._sum_all(node, out))
-        elif isinstance(node, SumExamples):
-            a = self.code[node.a]
-            self._say(node, *self._sum_examples(a, out))
-        elif isinstance(node, Scale):
-            self._say(node, *self._scale(node, out))
-        elif isinstance(node, Sum):
-            terms = [self.code[t] for t in node.terms]
-            if node.shape == ():
-                self._say(node, f"{out} = {' + '.join(terms)}")
-            else:
-                idx = _INDEX[len(node.shape)]
-                body = [f"{out}{idx} = " + " + ".join(t + idx for t in terms)]
-                self._say(node, *self._loops(out, node.shape, body))
-        elif isinstance(node, Softmax):
-            self.runtime.add("_softmax")
-            self._say(node, f"_softmax({self.code[node.z]}, {out})")
-        elif isinstance(node, SoftmaxCrossEntropy):
-            self.runtime.update(("_softmax_cross_entropy", "_logsumexp", "_scaled_gap"))
-            self._say(
-                node, f"_softmax_cross_entropy({self.code[node.z]}, {self.code[node.y]}, {out})"
-            )
-        elif isinstance(node, Ones):
-            self._say(node, f"{out}[...] = 1.0")
-        else:
-            raise TypeError(f"no code generation for {type(node).__name__}")
+        emit = entry(EMITTERS, node, "Numba emission (emit.EMITTERS)")
+        self._say(node, *emit(self, node, self.code[node]))
 
     def _sum_all(self, node: SumAll, out: str, scale: str | None = None) -> list[str]:
         """``out = Σ node.a``, or with ``scale`` (code of a scalar) ``Σ scale · node.a``."""
@@ -303,7 +259,7 @@ class Emitter:
             return self._sum_all(node.a, out, scale=c)
         if node.shape == ():
             return [f"{out} = {c} * {self.code[node.a]}"]
-        idx = _INDEX[len(node.shape)]
+        idx = INDEX[len(node.shape)]
         child = node.a
         if child in self.inline:
             first = (
@@ -313,3 +269,66 @@ class Emitter:
             )
             return [*first, *self._loops(out, node.shape, [f"{out}{idx} *= {c}"])]
         return self._loops(out, node.shape, [f"{out}{idx} = {c} * {self.code[child]}{idx}"])
+
+
+def _add_bias(e: Emitter, node: AddBias, out: str) -> list[str]:
+    z, b = node.z, e.code[node.b]
+    first = e._matmul(z, out) if z in e.inline else []
+    src = out if z in e.inline else e.code[z]
+    return [*first, *e._loops(out, node.shape, [f"{out}[i, j] = {src}[i, j] + {b}[i]"])]
+
+
+def _map(e: Emitter, node: Map, out: str) -> list[str]:
+    idx = INDEX[len(node.shape)]
+    return e._numpy_path(node, e._loops(out, node.shape, e._map_body(node, f"{out}{idx}")))
+
+
+def _sum(e: Emitter, node: Sum, out: str) -> list[str]:
+    terms = [e.code[t] for t in node.terms]
+    if node.shape == ():
+        return [f"{out} = {' + '.join(terms)}"]
+    idx = INDEX[len(node.shape)]
+    return e._loops(out, node.shape, [f"{out}{idx} = " + " + ".join(t + idx for t in terms)])
+
+
+def _softmax(e: Emitter, node: Softmax, out: str) -> list[str]:
+    e.runtime.add("_softmax")
+    return [f"_softmax({e.code[node.z]}, {out})"]
+
+
+def _softmax_cross_entropy(e: Emitter, node: SoftmaxCrossEntropy, out: str) -> list[str]:
+    e.runtime.update(("_softmax_cross_entropy", "_logsumexp", "_scaled_gap"))
+    return [f"_softmax_cross_entropy({e.code[node.z]}, {e.code[node.y]}, {out})"]
+
+
+#: The statements computing each tensor node class into its buffer ``out``:
+#: ``(emitter, node, out) -> lines``.
+EMITTERS: dict[type, Callable] = {
+    MatMul: lambda e, node, out: e._matmul(node, out),
+    AddBias: _add_bias,
+    Map: _map,
+    SumAll: lambda e, node, out: e._sum_all(node, out),
+    SumExamples: lambda e, node, out: e._sum_examples(e.code[node.a], out),
+    Scale: lambda e, node, out: e._scale(node, out),
+    Sum: _sum,
+    Softmax: _softmax,
+    SoftmaxCrossEntropy: _softmax_cross_entropy,
+    Ones: lambda e, node, out: [f"{out}[...] = 1.0"],
+}
+
+#: Node classes that are names for other arrays, with the code naming them: no buffer, no
+#: statement (a transpose is a view, never a copy).
+VIEWS: dict[type, Callable] = {
+    Var: lambda e, node: node.ident,
+    Ref: lambda e, node: e.code[node.target],
+    Transpose: lambda e, node: e.code[node.a] + ".T",
+}
+
+#: Which children each node class computes in place (the child gets no buffer of its own):
+#: the bias added after its product, a loss's sum over its terms without storing them, a
+#: scale applied to a product, a row sum or a sum where it is computed.
+FUSED: dict[type, tuple] = {
+    AddBias: (MatMul,),
+    SumAll: (Map, SoftmaxCrossEntropy),
+    Scale: (MatMul, SumExamples, SumAll),
+}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sympy
 
 from symgrad._version import __version__
-from symgrad.codegen.emit import _INDEX, LARGE_MAP, SMALL_PRODUCT, Emitter
+from symgrad.codegen.emit import INDEX, LARGE_MAP, SMALL_PRODUCT, Emitter
 from symgrad.codegen.kernels import (
     KernelPrinter,
     helper_source,
@@ -140,7 +140,7 @@ class NetworkModule:
         rule = self._rule()
         lines = []
         for var, g in zip(self.bp.network.params, self.grads, strict=True):
-            p, idx = var.ident, _INDEX[len(var.shape)]
+            p, idx = var.ident, INDEX[len(var.shape)]
             state = [f"{s}_{p}" for s in self.opt.state]
             body = [f"_theta = {p}{idx}", f"_g = {g}{idx}"]
             body += [f"_{s} = {a}{idx}" for s, a in zip(self.opt.state, state, strict=True)]

@@ -2,18 +2,19 @@
 
 In per-example SGD a step of a small network is a few dozen floating-point operations;
 loops over 3×1 buffers cost more than the arithmetic. For networks with few weights the
-per-example loss is written out as one scalar expression of every weight (the fused,
-stable loss graph evaluated on symbols), its gradient derived by the scalar engine's
-reverse sweep, CSE'd, and printed as straight-line code: what one would write by hand.
-Larger networks, and softmax outputs (whose stable form needs a running maximum), keep
-the loop version.
+fused, stable loss graph and the derived gradient graphs (the backprop equations that
+print, not a second derivation) are evaluated on symbols at m = 1 through one table,
+:data:`SCALARIZERS`, CSE'd together, and printed as straight-line code: what one would
+write by hand. Larger networks, and softmax outputs (whose stable form needs a running
+maximum), keep the loop version.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy
 
-from symgrad.autodiff import grad
 from symgrad.codegen.kernels import KernelPrinter
 from symgrad.graph import topological_order
 from symgrad.nn.network import LAMBDA
@@ -23,11 +24,16 @@ from symgrad.nn.tensor import (
     Map,
     MatMul,
     Ones,
+    Ref,
     Scale,
+    Softmax,
+    SoftmaxCrossEntropy,
     Sum,
     SumAll,
+    SumExamples,
     Transpose,
     Var,
+    entry,
     m,
 )
 
@@ -36,41 +42,52 @@ MAX_SCALARS = 128
 
 
 def _symbols(var: Var) -> sympy.Matrix:
-    rows, cols = (int(sympy.sympify(var.shape[0], strict=True).subs(m, 1)), 1)
-    if len(var.shape) == 2:
-        cols = int(sympy.sympify(var.shape[1], strict=True).subs(m, 1))
     if len(var.shape) == 1:
-        return sympy.Matrix(rows, 1, lambda i, _: sympy.Symbol(f"{var.ident}_{i}"))
+        return sympy.Matrix(*_one(var.shape), 1, lambda i, _: sympy.Symbol(f"{var.ident}_{i}"))
+    rows, cols = _one(var.shape)
     return sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{var.ident}_{i}_{j}"))
 
 
-def _value(node, args: list, env: dict):
-    """The node's value for one example: a Matrix (one column per example) or a scalar."""
-    if isinstance(node, Var):
-        return env[node.ident]
-    if isinstance(node, MatMul):
-        return args[0] * args[1]
-    if isinstance(node, Transpose):
-        return args[0].T
-    if isinstance(node, AddBias):
-        z, b = args
-        return sympy.Matrix(z.rows, z.cols, lambda i, j: z[i, j] + b[i, 0])
-    if isinstance(node, Map):
-        first = args[0]
-        return sympy.Matrix(
-            first.rows,
-            first.cols,
-            lambda i, j: node.kernel.xreplace({ARG[k]: a[i, j] for k, a in enumerate(args)}),
-        )
-    if isinstance(node, SumAll):
-        return sum(args[0], sympy.S.Zero)
-    if isinstance(node, Scale):
-        return node.c.xreplace({m: sympy.S.One, LAMBDA: sympy.Symbol("lam")}) * args[0]
-    if isinstance(node, Sum):
-        return sum(args[1:], args[0])
-    if isinstance(node, Ones):
-        return sympy.ones(*[int(sympy.sympify(d, strict=True).subs(m, 1)) for d in node.shape])
-    return None  # softmax and the rest: not scalarized
+def _one(shape) -> list[int]:
+    """A shape's extents at m = 1."""
+    return [int(sympy.sympify(d, strict=True).subs(m, 1)) for d in shape]
+
+
+def _add_bias(node, args, env):
+    z, b = args
+    return sympy.Matrix(z.rows, z.cols, lambda i, j: z[i, j] + b[i, 0])
+
+
+def _map(node, args, env):
+    first = args[0]
+    return sympy.Matrix(
+        first.rows,
+        first.cols,
+        lambda i, j: node.kernel.xreplace({ARG[k]: a[i, j] for k, a in enumerate(args)}),
+    )
+
+
+#: Each tensor node class's value for one example, from its children's values ``args`` and
+#: the leaves' symbols ``env``: a Matrix (one column: the example) or a scalar.
+SCALARIZERS: dict[type, Callable] = {
+    Var: lambda node, args, env: env[node.ident],
+    MatMul: lambda node, args, env: args[0] * args[1],
+    Transpose: lambda node, args, env: args[0].T,
+    AddBias: _add_bias,
+    Map: _map,
+    SumAll: lambda node, args, env: sum(args[0], sympy.S.Zero),
+    Scale: lambda node, args, env: (
+        node.c.xreplace({m: sympy.S.One, LAMBDA: sympy.Symbol("lam")}) * args[0]
+    ),
+    SumExamples: lambda node, args, env: args[0] * sympy.ones(args[0].cols, 1),
+    Sum: lambda node, args, env: sum(args[1:], args[0]),
+    Ones: lambda node, args, env: sympy.ones(*_one(node.shape)) if node.shape else sympy.S.One,
+    Ref: lambda node, args, env: args[0],
+}
+
+#: Node classes not scalarized, on purpose: a softmax's stable form needs a running maximum
+#: over the classes, so softmax outputs keep the loop version of the step.
+NOT_SCALARIZED = frozenset({Softmax, SoftmaxCrossEntropy})
 
 
 def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) -> list | None:
@@ -86,15 +103,16 @@ def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) 
     if sum(int(sympy.Mul(*p.shape)) for p in params) > MAX_SCALARS:  # before any symbol
         return None
     env = {v.ident: _symbols(v) for v in (*params, net.X, net.Y)}
+    grads = [backprop.gradients[p.ident] for p in params]
     values: dict = {}
-    for node in topological_order([backprop.fused_loss], lambda n: n.children()):
-        values[node] = _value(node, [values[c] for c in node.children()], env)
-        if values[node] is None:
+    for node in topological_order([backprop.fused_loss, *grads], lambda n: n.children()):
+        if type(node) in NOT_SCALARIZED:
             return None
-    loss = values[backprop.fused_loss]
-    flat = [s for p in params for s in env[p.ident]]
+        scalarize = entry(SCALARIZERS, node, "scalarization (scalarized.SCALARIZERS)")
+        values[node] = scalarize(node, [values[c] for c in node.children()], env)
+    flat = [g for node in grads for _, g in _entries(values[node])]
     replacements, reduced = sympy.cse(
-        [loss, *grad(loss, flat)], symbols=sympy.numbered_symbols("_s")
+        [values[backprop.fused_loss], *flat], symbols=sympy.numbered_symbols("_s")
     )
     lines = [
         f"{s} = {p.ident}{_at(p, i, j)}" for p in params for (i, j), s in _entries(env[p.ident])

@@ -8,6 +8,8 @@ product (⊙); our functions print themselves (``σ(Z)``, ReLU's derivative ``1[
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
@@ -29,6 +31,7 @@ from symgrad.nn.tensor import (
     SumExamples,
     Transpose,
     Var,
+    entry,
 )
 
 _SUPERSCRIPT = {2: "²", 3: "³"}
@@ -89,6 +92,8 @@ class _TexPrinter(_HadamardMixin, LatexPrinter):
 _TRANSPOSE = {"text": "ᵀ", "latex": "^{T}"}
 #: What a scalar factor can stand in front of without parentheses.
 _UNDER_SCALE = (Softmax, Transpose, MatMul, SumAll, SumExamples)
+#: Node classes that always print as their names (``W[1]``, ``dZ[2]``): no RENDERERS entry.
+NAMED = frozenset({Var, Ref})
 
 
 class Renderer:
@@ -99,7 +104,7 @@ class Renderer:
         self.names = names
 
     def name(self, node):
-        if isinstance(node, (Var, Ref)):
+        if type(node) in NAMED:
             return node.tex if self.fmt == "latex" else node.text
         named = self.names.get(node)
         if named is not None:
@@ -123,46 +128,55 @@ class Renderer:
         name = self.name(node)
         if name is not None:
             return name
-        tex = self.fmt == "latex"
-        if isinstance(node, MatMul):
-            return f"{self.atom(node.a)} {self.atom(node.b)}"
-        if isinstance(node, Transpose):
-            inner = self.atom(node.a)
-            if tex and inner.endswith("]}"):
-                return inner[:-1] + "T}"  # W^{[2]} -> W^{[2]T}, the textbook form
-            return inner + _TRANSPOSE[self.fmt]
-        if isinstance(node, AddBias):
-            return f"{self(node.z)} + {self.atom(node.b)}"
-        if isinstance(node, Scale):
-            return f"{self.scalar(node.c)} {self.atom(node.a, _UNDER_SCALE)}"
-        if isinstance(node, Sum):
-            return " + ".join(self(t) for t in node.terms)
-        if isinstance(node, SumExamples):
-            inner = self.atom(node.a)
-            if tex:
-                inner = inner[:-1] + "(i)}" if inner.endswith("]}") else inner + "^{(i)}"
-                return rf"\sum_{{i=1}}^{{m}} {inner}"
-            return f"Σᵢ {inner}⁽ⁱ⁾"
-        if isinstance(node, SumAll):
-            return (r"\sum " if tex else "Σ ") + self.atom(node.a)
-        if isinstance(node, Softmax):
-            return (r"\operatorname{softmax}" if tex else "softmax") + f"({self(node.z)})"
-        if isinstance(node, SoftmaxCrossEntropy):
-            y, z = self.atom(node.y), self(node.z)
-            if tex:
-                return rf"-\sum_{{k}} {y} \odot \log \operatorname{{softmax}}({z})"
-            return f"-Σₖ {y} ⊙ log softmax({z})"
-        if isinstance(node, Ones):
-            return "1"
-        if isinstance(node, Map):
-            return self.kernel(node)
-        raise TypeError(f"cannot print {type(node).__name__}")
+        return entry(RENDERERS, node, "printing (printing.RENDERERS)")(self, node)
 
     def kernel(self, node: Map) -> str:
         symbols = [sympy.Symbol(self.atom(a)) for a in node.args]
         expr = node.kernel.xreplace(dict(zip(ARG, symbols, strict=False)))
         printer = (_TexPrinter if self.fmt == "latex" else _TextPrinter)(set(symbols))
         return printer.doprint(expr)
+
+
+def _transpose(r: Renderer, node: Transpose) -> str:
+    inner = r.atom(node.a)
+    if r.fmt == "latex" and inner.endswith("]}"):
+        return inner[:-1] + "T}"  # W^{[2]} -> W^{[2]T}, the textbook form
+    return inner + _TRANSPOSE[r.fmt]
+
+
+def _sum_examples(r: Renderer, node: SumExamples) -> str:
+    inner = r.atom(node.a)
+    if r.fmt == "latex":
+        inner = inner[:-1] + "(i)}" if inner.endswith("]}") else inner + "^{(i)}"
+        return rf"\sum_{{i=1}}^{{m}} {inner}"
+    return f"Σᵢ {inner}⁽ⁱ⁾"
+
+
+def _softmax(r: Renderer, node: Softmax) -> str:
+    return (r"\operatorname{softmax}" if r.fmt == "latex" else "softmax") + f"({r(node.z)})"
+
+
+def _softmax_cross_entropy(r: Renderer, node: SoftmaxCrossEntropy) -> str:
+    y, z = r.atom(node.y), r(node.z)
+    if r.fmt == "latex":
+        return rf"-\sum_{{k}} {y} \odot \log \operatorname{{softmax}}({z})"
+    return f"-Σₖ {y} ⊙ log softmax({z})"
+
+
+#: How each tensor node class prints (when it has no name), given the :class:`Renderer`.
+RENDERERS: dict[type, Callable] = {
+    MatMul: lambda r, node: f"{r.atom(node.a)} {r.atom(node.b)}",
+    Transpose: _transpose,
+    AddBias: lambda r, node: f"{r(node.z)} + {r.atom(node.b)}",
+    Scale: lambda r, node: f"{r.scalar(node.c)} {r.atom(node.a, _UNDER_SCALE)}",
+    Sum: lambda r, node: " + ".join(r(t) for t in node.terms),
+    SumExamples: _sum_examples,
+    SumAll: lambda r, node: (r"\sum " if r.fmt == "latex" else "Σ ") + r.atom(node.a),
+    Softmax: _softmax,
+    SoftmaxCrossEntropy: _softmax_cross_entropy,
+    Ones: lambda r, node: "1",
+    Map: lambda r, node: r.kernel(node),
+}
 
 
 def sections(bp, fmt: str) -> dict:

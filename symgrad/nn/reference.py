@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -38,6 +39,7 @@ from symgrad.nn.tensor import (
     SumExamples,
     Transpose,
     Var,
+    entry,
     m,
 )
 
@@ -190,34 +192,37 @@ def _scaled_sum(c: float, a, values: dict) -> float:
     return np.sum(_softmax_cross_entropy(values[a.z], values[a.y], c))
 
 
+def _ones(node, args, env, scalars):
+    return np.ones(tuple(int(sympy.sympify(d, strict=True).subs(scalars)) for d in node.shape))
+
+
+def _map(node, args, env, scalars):
+    return _kernel_function(node.kernel, len(args))(*args) + np.zeros_like(args[0])
+
+
+#: The NumPy value of each tensor node class from its children's values ``args``, the leaf
+#: values ``env`` (ident -> array) and ``scalars`` (m, λ): ``(node, args, env, scalars)``.
+EVALUATORS: dict[type, Callable] = {
+    Var: lambda node, args, env, scalars: env[node.ident],
+    Ones: _ones,
+    MatMul: lambda node, args, env, scalars: args[0] @ args[1],
+    Transpose: lambda node, args, env, scalars: args[0].T,
+    AddBias: lambda node, args, env, scalars: args[0] + args[1][:, None],
+    Map: _map,
+    Softmax: lambda node, args, env, scalars: _softmax(args[0]),
+    SoftmaxCrossEntropy: lambda node, args, env, scalars: _softmax_cross_entropy(*args),
+    SumAll: lambda node, args, env, scalars: np.sum(args[0]),
+    SumExamples: lambda node, args, env, scalars: args[0].sum(axis=1),
+    Scale: lambda node, args, env, scalars: float(node.c.subs(scalars)) * args[0],
+    Sum: lambda node, args, env, scalars: sum(args[1:], args[0]),
+    Ref: lambda node, args, env, scalars: args[0],
+}
+
+
 def _evaluate(node, args, env, scalars):
-    if isinstance(node, Var):
-        return env[node.ident]
-    if isinstance(node, Ones):
-        return np.ones(tuple(int(sympy.sympify(d, strict=True).subs(scalars)) for d in node.shape))
-    if isinstance(node, MatMul):
-        return args[0] @ args[1]
-    if isinstance(node, Transpose):
-        return args[0].T
-    if isinstance(node, AddBias):
-        return args[0] + args[1][:, None]
-    if isinstance(node, Map):
-        return _kernel_function(node.kernel, len(args))(*args) + np.zeros_like(args[0])
-    if isinstance(node, Softmax):
-        return _softmax(args[0])
-    if isinstance(node, SoftmaxCrossEntropy):
-        return _softmax_cross_entropy(*args)
-    if isinstance(node, SumAll):
-        return np.sum(args[0])
-    if isinstance(node, SumExamples):
-        return args[0].sum(axis=1)
-    if isinstance(node, Scale):
-        return float(node.c.subs(scalars)) * args[0]
-    if isinstance(node, Sum):
-        return sum(args[1:], args[0])
-    if isinstance(node, Ref):
-        return args[0]
-    raise TypeError(f"cannot evaluate {type(node).__name__}")
+    return entry(EVALUATORS, node, "NumPy evaluation (reference.EVALUATORS)")(
+        node, args, env, scalars
+    )
 
 
 @dataclass

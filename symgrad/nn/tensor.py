@@ -8,11 +8,18 @@ everything else is one matrix operation. Shapes are tuples of SymPy expressions
 (layer widths are integers, the batch size is the symbol ``m``), so the cost of a
 graph does not depend on how many scalar weights a layer has.
 
+Each interpretation of the nodes (VJP in :mod:`symgrad.nn.vjp`, NumPy evaluation in
+:mod:`symgrad.nn.reference`, printing in :mod:`symgrad.nn.printing`, Numba emission in
+:mod:`symgrad.codegen.emit`, scalarization in :mod:`symgrad.codegen.scalarized`) is a table
+keyed by node class beside its code, looked up with :func:`entry`; a class an
+interpretation leaves out on purpose is in that module's explicit exclusion set.
+
 Imports SymPy and symgrad.errors only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import sympy
@@ -255,6 +262,14 @@ class Ref(Tensor):
 
 
 _cache_hashes()
+
+
+def entry(table: Mapping[type, Callable], node: Tensor, interpretation: str) -> Callable:
+    """``table``'s entry for ``node``'s class; a TypeError naming both when there is none."""
+    try:
+        return table[type(node)]
+    except KeyError:
+        raise TypeError(f"no {interpretation} for tensor node {type(node).__name__}") from None
 
 
 def _fmt(shape: tuple) -> str:

@@ -30,6 +30,7 @@ from symgrad.nn.tensor import (
     Map,
     MatMul,
     Ones,
+    Ref,
     Scale,
     Softmax,
     SoftmaxCrossEntropy,
@@ -37,6 +38,7 @@ from symgrad.nn.tensor import (
     SumAll,
     SumExamples,
     Transpose,
+    Var,
     elementwise,
     scale,
     split_scale,
@@ -134,6 +136,12 @@ TENSOR_RULES: dict[type, Rule] = {
         Rule(Sum, vjp=lambda node, g, i: g),
     )
 }
+
+#: Node classes without a rule, on purpose: the leaves (Var, Ones) pass no adjoint on;
+#: SumExamples and Ref appear only in derived gradients, which are not differentiated again;
+#: a softmax output's loss is built on its logits as SoftmaxCrossEntropy
+#: (:mod:`symgrad.nn.losses`), whose rule is the short ``A − Y``, so no sweep meets Softmax.
+NO_VJP = frozenset({Var, Ones, SumExamples, Ref, Softmax})
 
 
 def contribution(node, g, i):
