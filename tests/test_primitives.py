@@ -95,7 +95,7 @@ def test_the_gelu_example_runs_as_written_trains_and_checks(tmp_path):
 
     X = np.random.default_rng(1).standard_normal((64, 3))
     y = (X @ [1.0, -1.0, 0.5] > 0).astype(float)  # linearly separable
-    result = fit(net, X, y, lr=0.5, epochs=300, seed=2, folder=tmp_path)
+    result = fit(net, X, y, lr=0.5, epochs=300, seed=4, folder=tmp_path)
     assert result.history[-1] < 0.5 * result.history[0]
     report = check(net, data=(X, y), params=result.params, per_entry=True, folder=tmp_path)
     assert report.passed and {row.verdict for row in report.rows} == {"correct"}, report.text()
@@ -282,3 +282,37 @@ def test_check_reports_a_primitives_own_kink(tmp_path):
     assert {row.verdict for row in away.rows} == {"correct"} and "M at" not in away.text()
     at_kink = check(mirrored(x) * 2, at={"x": 0}, folder=tmp_path)
     assert at_kink.passed and "near a kink (M at x = 0)" in at_kink.text()
+
+
+@pytest.mark.parametrize(
+    "activation, gain",
+    [
+        ("relu", 2.0),
+        ("leaky_relu", 2.0),
+        ("gelu", 2.0),
+        ("elu", 2.0),
+        ("silu", 2.0),
+        ("sigmoid", 1.0),
+        ("tanh", 1.0),
+        ("identity", 1.0),
+        (symgrad.function("ramp", lambda x: sympy.Max(x, 0)), 2.0),  # ReLU by another name
+        (symgrad.function("squash", lambda x: x / (1 + sympy.Abs(x))), 1.0),  # tanh-like
+        (USER_GELU, 2.0),
+        (sympy.sin, 1.0),
+    ],
+)
+def test_init_scale_is_the_activations_gain(activation, gain):
+    """W[1] ~ N(0, gain/n_in): the seeded normals times √(gain/n_in), gain from the function."""
+    net = Network([Dense(5, 4, activation), Dense(4, 1, "sigmoid")], loss="bce")
+    rng = np.random.default_rng(3)
+    want_w1 = rng.standard_normal((4, 5)) * math.sqrt(gain / 5)
+    want_w2 = rng.standard_normal((1, 4)) * math.sqrt(1 / 4)
+    params = init_params(net, seed=3)
+    np.testing.assert_array_equal(params["W1"], want_w1)
+    np.testing.assert_array_equal(params["W2"], want_w2)
+    assert not params["b1"].any() and params["b1"].shape == (4,)
+
+
+def test_a_given_gain_wins():
+    flat = symgrad.function("flat", lambda x: sympy.tanh(x), gain=25 / 9)
+    assert flat.gain() == 25 / 9

@@ -95,6 +95,7 @@ class leaky_relu(Primitive):
     nargs = 2
     formula = staticmethod(lambda x, s: sympy.Piecewise((x, x > 0), (s * x, True)))
     kink = "leaky ReLU"
+    init_gain = 2.0
     activation = True
     parameters = ("slope",)
     numpy_impl = staticmethod(lambda x, s: np.where(x > 0, x, s * x))

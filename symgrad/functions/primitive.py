@@ -38,7 +38,9 @@ class Primitive(sympy.Function):
     ``def _np_<name>(...)`` where the formula printed as code would not be stable; without
     them codegen prints the formula. ``kink`` names a kink where the first argument is 0
     (for check), ``activation`` puts the function among the network's activation names with
-    extra arguments read from the layer's attributes named in ``parameters``.
+    extra arguments read from the layer's attributes named in ``parameters``. ``init_gain``
+    is the variance gain of the weights feeding the function (He's 2 for ReLU); left None,
+    :meth:`gain` works it out from the function's shape.
     """
 
     formula: ClassVar[Callable | None] = None
@@ -48,6 +50,7 @@ class Primitive(sympy.Function):
     numba_source: ClassVar[str | None] = None
     numpy_source: ClassVar[str | None] = None
     kink: ClassVar[str | None] = None
+    init_gain: ClassVar[float | None] = None
     transcendental: ClassVar[bool] = False
     activation: ClassVar[bool] = False
     parameters: ClassVar[tuple[str, ...]] = ()
@@ -63,6 +66,17 @@ class Primitive(sympy.Function):
             cls.text_name = named.group(1) if named else cls.__name__
         if "numpy_impl" in cls.__dict__:
             cls._imp_ = cls.__dict__["numpy_impl"]  # lambdify's hook: numbers without a table
+
+    @classmethod
+    def gain(cls) -> float:
+        """The weights' variance gain: ``init_gain``, else 2 for a ReLU-like function (like x
+        far right, flat far left: GELU, SiLU, ELU, softplus), else 1 (Glorot/LeCun)."""
+        if cls.init_gain is not None:
+            return cls.init_gain
+        far = 1e6
+        with np.errstate(all="ignore"):
+            right, left = (float(cls.numpy_impl(np.float64(x))) / x for x in (far, -far))
+        return 2.0 if abs(right - 1) < 1e-3 and abs(left) < 1e-3 else 1.0
 
     @classmethod
     def eval(cls, *args):
@@ -122,6 +136,7 @@ def function(
     numpy_source: str | None = None,
     kink: str | None = None,
     activation: bool = True,
+    gain: float | None = None,
 ) -> type[Primitive]:
     """A new scalar primitive from its formula, in one call.
 
@@ -137,6 +152,7 @@ def function(
         numpy: a stable NumPy implementation; default the formula through ``lambdify``.
         numba_source, numpy_source: stable helper sources (see :class:`Primitive`).
         kink: a name for check's reports if the function has a kink at 0.
+        gain: the initial weights' variance gain (default: see :meth:`Primitive.gain`).
 
     >>> import sympy
     >>> gelu = function("gelu", lambda x: x / 2 * (1 + sympy.erf(x / sympy.sqrt(2))),
@@ -153,6 +169,7 @@ def function(
         "numba_source": numba_source,
         "numpy_source": numpy_source,
         "kink": kink,
+        "init_gain": gain,
         "activation": activation and n == 1,
         "__doc__": f"{name}, defined by its formula (see :func:`symgrad.functions.function`).",
         "__module__": __name__,

@@ -24,6 +24,7 @@ import sympy
 from symgrad.autodiff import grad
 from symgrad.errors import NoDerivativeRuleError, ShapeError, SymgradError
 from symgrad.functions import ACTIVATIONS as _PRIMITIVE_ACTIVATIONS
+from symgrad.functions import Primitive
 from symgrad.nn import losses
 from symgrad.nn.losses import Loss
 from symgrad.nn.tensor import (
@@ -113,6 +114,14 @@ class Dense:
                 f"{where}: activation {kernel} has no derivative: {e}"
             ) from None
         return kernel
+
+    def init_gain(self) -> float:
+        """The variance gain of this layer's initial weights, the activation primitive's
+        (:meth:`~symgrad.functions.Primitive.gain`); 1 for any other activation."""
+        fn = self.activation
+        if isinstance(fn, str):
+            fn = _PRIMITIVE_ACTIVATIONS.get(fn)
+        return fn.gain() if isinstance(fn, type) and issubclass(fn, Primitive) else 1.0
 
 
 def mlp(sizes: Sequence[int], *, hidden="relu", output="sigmoid", slope: float = 0.01) -> list:

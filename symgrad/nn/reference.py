@@ -265,13 +265,14 @@ def reference(backprop, params: dict, X_rows, y) -> Evaluation:
 
 
 def init_params(network, *, seed: int = 0, dtype=np.float64) -> dict:
-    """Scaled random initialization: W[l] ~ N(0, 1/n_in) (He's 2/n_in for ReLU), b = 0."""
+    """Scaled random initialization: W[l] ~ N(0, gain/n_in), b = 0; the gain is the
+    activation's (He's 2 for ReLU-like functions, else 1)."""
     rng = np.random.default_rng(seed)
     params = {}
     for layer, (W, b) in zip(
         network.layers, zip(network.params[::2], network.params[1::2], strict=False), strict=False
     ):
-        gain = 2.0 if layer.activation in ("relu", "leaky_relu") else 1.0
+        gain = layer.init_gain()
         params[W.ident] = (
             rng.standard_normal((layer.n_out, layer.n_in)) * np.sqrt(gain / layer.n_in)
         ).astype(dtype)
