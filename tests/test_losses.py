@@ -155,3 +155,13 @@ def test_regression_losses_refuse_softmax_and_take_real_targets(name):
 def test_huber_deltas_that_differ_in_any_digit_get_their_own_file():
     assert huber(1.0000001).name != huber(1.0).name == "huber"
     assert huber(0.5).name != huber(0.5000001).name
+
+
+def test_huber_and_mae_print_readably_as_text():
+    """Cases in braces, |r| and ≤ (no ``Piecewise((...))``, ``Abs`` or ``<=``), by hand."""
+    net = Network([Dense(2, 1, "identity")], loss=huber(0.5))
+    text = derive(net).text().splitlines()
+    assert "L = (1/m) Σ ({(A - Y)²/2 if |A - Y| ≤ 1/2; |A - Y|/2 - 1/8 otherwise})" in text
+    assert "dZ = {A - Y if |A - Y| ≤ 1/2; sign(A - Y)/2 otherwise}" in text
+    mae = derive(Network([Dense(2, 1, "identity")], loss="mae")).text().splitlines()
+    assert "L = (1/m) Σ (|A - Y|)" in mae

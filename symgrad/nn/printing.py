@@ -35,6 +35,7 @@ from symgrad.nn.tensor import (
 )
 
 _SUPERSCRIPT = {2: "²", 3: "³"}
+_RELATIONS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
 
 
 class _HadamardMixin:
@@ -71,6 +72,25 @@ class _TextPrinter(_HadamardMixin, StrPrinter):
 
     def _wrap(self, text):
         return f"({text})"
+
+    def _print_Piecewise(self, expr):
+        """``{r²/2 if |r| ≤ 1; |r| - 1/2 otherwise}``: cases as the textbook reads them."""
+        cases = [
+            f"{self._print(e)} otherwise"
+            if c == sympy.true
+            else f"{self._print(e)} if {self._print(c)}"
+            for e, c in expr.args
+        ]
+        return "{" + "; ".join(cases) + "}"
+
+    def _print_Abs(self, expr):
+        return f"|{self._print(expr.args[0])}|"
+
+    def _print_Relational(self, expr):
+        op = _RELATIONS.get(expr.rel_op)
+        if op is None:
+            return super()._print_Relational(expr)
+        return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"
 
     def _print_Pow(self, expr, rational=False):
         if expr.exp in _SUPERSCRIPT and expr.base.free_symbols & self._tensors:
