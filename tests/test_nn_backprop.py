@@ -7,6 +7,8 @@ and loss written here in plain NumPy, independent of the derived graph. Also: lo
 gradients stay finite at logits of ±1000, and the graph's size does not depend on layer widths.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 import sympy
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 from symgrad.graph import topological_order
 from symgrad.nn import Dense, Network, derive, init_params, logistic_regression, mlp, reference
+from symgrad.nn.notes import notes
 
 EPS = 1e-5
 TOL = 1e-7
@@ -374,3 +377,27 @@ def test_graph_size_does_not_depend_on_layer_widths():
     assert tensor_nodes(big) < 60
     assert big.text() == small.text()
     assert tensor_nodes(net([784, 128, 128, 10])) > tensor_nodes(big)  # depth does count
+
+
+def test_layer_identity_lives_in_the_ir_not_in_names():
+    """Parameters and equations carry their layer and kind; notes and init read those, so
+    renaming every ident (what a string trick would parse) changes neither."""
+    net = Network(mlp([2, 3, 2, 1], hidden="relu", output="sigmoid"))
+    assert [(p.ident, p.layer, p.kind) for p in net.params] == [
+        (f"{k}{l}", l, k) for l in (1, 2, 3) for k in "Wb"
+    ]
+    bp = derive(net)
+    assert [(e.kind, e.layer) for e in bp.backward] == [
+        (k, l) for l in (3, 2, 1) for k in ("dZ", "dW", "db")
+    ]
+    assert [(f.kind, f.layer) for f in bp.forward] == [(k, l) for l in (1, 2, 3) for k in "ZA"]
+    assert net.layer_params(2) == (net.params[2], net.params[3])
+    want = notes(bp)
+    renamed = dataclasses.replace(
+        bp,
+        forward=[dataclasses.replace(f, ident=f"f{i}") for i, f in enumerate(bp.forward)],
+        backward=[dataclasses.replace(e, ident=f"e{i}") for i, e in enumerate(bp.backward)],
+    )
+    assert notes(renamed) == want
+    assert "The error flows back through the transposed weights of layer 3" in want
+    assert init_params(net)["W3"].shape == (1, 2)

@@ -98,7 +98,8 @@ def network_kinks(net: Network, params: dict, forward: dict, X: np.ndarray, h: f
     L = len(net.layers)
     inputs = [X] + [forward[f"A{k}"] for k in range(1, L)]
     reach_in = [h * (1 + float(np.sqrt((a * a).sum(axis=0)).max())) for a in inputs]
-    spread = [float(np.abs(params[f"W{k}"]).sum(axis=1).max()) for k in range(1, L + 1)]
+    weights = [net.layer_params(k)[0].ident for k in range(1, L + 1)]
+    spread = [float(np.abs(params[w]).sum(axis=1).max()) for w in weights]
     z_names = {f.ident: f.text for f in net.forward}
     kinks = [
         _layer_kink(layer.kernel(f"layer {k}"), forward[f"Z{k}"])

@@ -71,7 +71,7 @@ class NetworkModule:
         preferred = {f.node: f.ident for f in reversed(backprop.forward)}
         preferred.update({g: "g" + p for p, g in backprop.gradients.items()})
         for e in backprop.backward:
-            if e.ident.startswith("dZ"):
+            if e.kind == "dZ":
                 preferred.setdefault(e.node, e.ident)
         roots = [backprop.fused_loss, *backprop.gradients.values()]
         preferred[backprop.fused_loss] = "loss"

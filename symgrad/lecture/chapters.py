@@ -22,7 +22,7 @@ from symgrad.draw import MissingDependencyError, render
 from symgrad.lecture.book import Book, figure_links, link
 from symgrad.nn import Network, derive, logistic_regression, mlp
 from symgrad.nn.notes import notes
-from symgrad.nn.printing import sections
+from symgrad.nn.printing import equations
 from symgrad.study import descent_picture, figure, learning_rate_study, save_figure
 from symgrad.trace import explain
 from symgrad.train.compiled import CompiledNetwork
@@ -161,7 +161,7 @@ def logistic(book: Book, quick: bool, code: Path) -> None:
         book.notes.append(data.fallback + ".")
     network = logistic_regression(data.X.shape[1])
     backprop = derive(network)
-    equations = book.write(
+    equations_file = book.write(
         "logistic_regression_equations.md",
         f"# Logistic regression with {data.X.shape[1]} inputs\n\n" + backprop.markdown(),
     )
@@ -170,7 +170,7 @@ def logistic(book: Book, quick: bool, code: Path) -> None:
         book, network, data, lr, epochs, "logistic_regression", code
     )
     dz, dz_value = trace.gradients["z"]
-    back = sections(backprop, "markdown")["Backward pass"]
+    back = equations(backprop, "markdown").backward
     book.add(
         "## 2. Logistic regression",
         "",
@@ -184,7 +184,7 @@ def logistic(book: Book, quick: bool, code: Path) -> None:
         "",
         *[f"- ${lhs} = {rhs}$" for lhs, rhs in back],
         "",
-        f"and the forward pass and loss in {link(equations)}.",
+        f"and the forward pass and loss in {link(equations_file)}.",
         "",
         *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
     )
@@ -221,20 +221,20 @@ def network_chapter(book: Book, quick: bool, code: Path) -> tuple:
         book, network, data, lr, epochs, "network", code
     )
     boundary = _boundary_figure(book, compiled, result.params, data)
-    parts = sections(backprop, "markdown")
+    parts = equations(backprop, "markdown")
     book.add(
         f"## 3. A network with one hidden layer ({network.describe()})",
         "",
         f"$n = 2$ inputs, {HIDDEN} ReLU units, a sigmoid output and binary cross-entropy. "
         "Forward propagation, one column per example:",
         "",
-        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts["Forward pass"]],
-        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts["Loss"]],
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts.forward],
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts.loss],
         "",
         "Backward propagation, from the output layer down ($dZ^{[l]}$ is $m$ times "
         "$\\partial \\mathcal{L} / \\partial Z^{[l]}$):",
         "",
-        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts["Backward pass"]],
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts.backward],
         "",
         f"With a sentence per step: {link(notes_file)}.",
         "",

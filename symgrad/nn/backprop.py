@@ -85,18 +85,17 @@ def derive(network: Network) -> Backprop:
 
     layers = len(network.layers)
     single = layers == 1
-    equations = []
+    equations, gradients = [], {}
     for l in range(layers, 0, -1):
-        z = next(f.node for f in network.forward if f.ident == f"Z{l}")
+        z = network.layer_tensor(l, "Z")
         tag = "" if single else f"[{l}]"
         tex_tag = "" if single else f"^{{[{l}]}}"
         _, old = split_scale(adjoints[z])
         core = rewrite([old], name, memo)[0]
         ref = refs[core] = memo[old] = Ref(f"dZ{tag}", f"dZ{tex_tag}", f"dZ{l}", core)
-        equations.append(Named(ref.text, ref.tex, ref.ident, core))
-        for p in network.params[2 * l - 2 : 2 * l]:
-            g = rewrite([adjoints[p]], name, memo)[0]
-            d = p.ident[0]
-            equations.append(Named(f"d{d}{tag}", f"d{d}{tex_tag}", f"d{p.ident}", g))
-    gradients = {e.ident[1:]: e.node for e in equations if not e.ident.startswith("dZ")}
+        equations.append(Named(ref.text, ref.tex, ref.ident, core, l, "dZ"))
+        for p in network.layer_params(l):
+            g = gradients[p.ident] = rewrite([adjoints[p]], name, memo)[0]
+            d = f"d{p.kind}"
+            equations.append(Named(f"{d}{tag}", f"{d}{tex_tag}", f"d{p.ident}", g, l, d))
     return Backprop(network, network.forward, network.loss, loss, equations, gradients)

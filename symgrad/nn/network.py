@@ -155,12 +155,15 @@ def _check_sizes(where: str, layer: Dense) -> None:
 
 @dataclass(frozen=True)
 class Named:
-    """A tensor of the forward pass with the name it prints under."""
+    """A named tensor of the forward pass (``kind`` Z or A) or of the backward pass (dZ, dW,
+    db) with the name it prints under and the ``layer`` (from 1) it belongs to."""
 
     text: str
     tex: str
     ident: str
     node: Tensor
+    layer: int
+    kind: str
 
 
 class Network:
@@ -193,6 +196,15 @@ class Network:
     def loss_name(self) -> str:
         return self.loss_fn.name
 
+    def layer_params(self, l: int) -> tuple[Var, Var]:
+        """``(W[l], b[l])``, layers counted from 1."""
+        mine = {p.kind: p for p in self.params if p.layer == l}
+        return mine["W"], mine["b"]
+
+    def layer_tensor(self, l: int, kind: str) -> Tensor:
+        """The forward tensor ``Z[l]`` (kind ``"Z"``) or ``A[l]`` (``"A"``)."""
+        return next(f.node for f in self.forward if f.layer == l and f.kind == kind)
+
     @property
     def classes(self) -> int:
         return self.layers[-1].n_out
@@ -208,14 +220,14 @@ class Network:
         if layer.activation == "softmax" and l != len(self.layers):
             raise SymgradError(f"{where}: softmax is supported on the output layer only")
         tag, tex = ("", "") if len(self.layers) == 1 else (f"[{l}]", f"^{{[{l}]}}")
-        W = Var(f"W{l}", (layer.n_out, layer.n_in), "param", f"W{tag}", f"W{tex}")
-        b = Var(f"b{l}", (layer.n_out,), "param", f"b{tag}", f"b{tex}")
+        W = Var(f"W{l}", (layer.n_out, layer.n_in), "param", f"W{tag}", f"W{tex}", l, "W")
+        b = Var(f"b{l}", (layer.n_out,), "param", f"b{tag}", f"b{tex}", l, "b")
         self.params += [W, b]
         z = AddBias(MatMul(W, a), b)
-        self.forward.append(Named(f"Z{tag}", f"Z{tex}", f"Z{l}", z))
+        self.forward.append(Named(f"Z{tag}", f"Z{tex}", f"Z{l}", z, l, "Z"))
         kernel = layer.kernel(where)
         out = Softmax(z) if kernel is None else Map(kernel, (z,)) if kernel != _X else z
-        self.forward.append(Named(f"A{tag}", f"A{tex}", f"A{l}", out))
+        self.forward.append(Named(f"A{tag}", f"A{tex}", f"A{l}", out, l, "A"))
         return out
 
     def _loss(self) -> tuple:
@@ -227,7 +239,7 @@ class Network:
             terms += [
                 scale(LAMBDA / (2 * m), SumAll(Map(ARG[0] ** 2, (W,))))
                 for W in self.params
-                if len(W.shape) == 2
+                if W.kind == "W"
             ]
         return tuple(terms)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from symgrad.functions import PRIMITIVES
 from symgrad.nn.backprop import Backprop
-from symgrad.nn.printing import sections as equation_sections
+from symgrad.nn.printing import equations
 from symgrad.paths import output_file
 
 _ACTIVATION_WORDS = {
@@ -23,8 +23,8 @@ _ACTIVATION_WORDS = {
 }
 
 
-def _forward_sentence(ident: str, network) -> str:
-    kind, l = ident[0], int(ident[1:])
+def _forward_sentence(f, network) -> str:
+    kind, l = f.kind, f.layer
     layer = network.layers[l - 1]
     source = "the input X" if l == 1 else f"the activations of layer {l - 1}"
     if kind == "Z":
@@ -40,10 +40,10 @@ def _forward_sentence(ident: str, network) -> str:
     return f"It applies {words} elementwise."
 
 
-def _backward_sentence(ident: str, backprop: Backprop) -> str:
+def _backward_sentence(e, backprop: Backprop) -> str:
     net = backprop.network
-    l = int(ident.lstrip("dZWb"))
-    if ident.startswith("dZ"):
+    l = e.layer
+    if e.kind == "dZ":
         if l == len(net.layers):
             return (
                 f"The error at the output: the chain rule through the {net.loss_fn.words} "
@@ -54,7 +54,7 @@ def _backward_sentence(ident: str, backprop: Backprop) -> str:
             f"The error flows back through the transposed weights of layer {l + 1} and is "
             f"multiplied elementwise by the derivative of layer {l}'s activation."
         )
-    if ident.startswith("dW"):
+    if e.kind == "dW":
         return (
             f"The weight gradient: the error times the transposed inputs of layer {l}, "
             "averaged over the m examples" + (", plus the L2 term." if net.l2 else ".")
@@ -65,7 +65,7 @@ def _backward_sentence(ident: str, backprop: Backprop) -> str:
 def notes(backprop: Backprop, title: str | None = None) -> str:
     """The lecture-notes Markdown document of ``backprop``."""
     net = backprop.network
-    sections = equation_sections(backprop, "markdown")
+    printed = equations(backprop, "markdown")
     lines = [f"# {title or 'Backpropagation for a ' + net.describe() + ' network'}", ""]
     lines += [
         "Notation: X is n×m with one example per column; W[l] is h×n and b[l] has h entries;",
@@ -75,9 +75,9 @@ def notes(backprop: Backprop, title: str | None = None) -> str:
         "## Forward pass",
         "",
     ]
-    for f, (lhs, rhs) in zip(backprop.forward, sections["Forward pass"], strict=False):
-        lines += [f"${lhs} = {rhs}$", "", _forward_sentence(f.ident, net), ""]
-    lhs, rhs = sections["Loss"][0]
+    for f, (lhs, rhs) in zip(backprop.forward, printed.forward, strict=True):
+        lines += [f"${lhs} = {rhs}$", "", _forward_sentence(f, net), ""]
+    [(lhs, rhs)] = printed.loss
     penalty = f" plus the L2 penalty with λ = {net.l2:g}" if net.l2 else ""
     lines += [
         "## Loss",
@@ -89,8 +89,8 @@ def notes(backprop: Backprop, title: str | None = None) -> str:
         "## Backward pass",
         "",
     ]
-    for e, (lhs, rhs) in zip(backprop.backward, sections["Backward pass"], strict=False):
-        lines += [f"${lhs} = {rhs}$", "", _backward_sentence(e.ident, backprop), ""]
+    for e, (lhs, rhs) in zip(backprop.backward, printed.backward, strict=True):
+        lines += [f"${lhs} = {rhs}$", "", _backward_sentence(e, backprop), ""]
     lines += [
         "## Update",
         "",

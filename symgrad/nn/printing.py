@@ -9,6 +9,7 @@ product (⊙); our functions print themselves (``σ(Z)``, ReLU's derivative ``1[
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import sympy
 from sympy.printing.latex import LatexPrinter
@@ -199,8 +200,25 @@ RENDERERS: dict[type, Callable] = {
 }
 
 
+class Equations(NamedTuple):
+    """(lhs, rhs) pairs: one per forward tensor, the loss, one per backward equation."""
+
+    forward: list
+    loss: list
+    backward: list
+
+
+#: Each part of :class:`Equations` by its section title.
+TITLES = {"forward": "Forward pass", "loss": "Loss", "backward": "Backward pass"}
+
+
 def sections(bp, fmt: str) -> dict:
     """Forward, loss and backward equations as (lhs, rhs) pairs, by section title."""
+    return {TITLES[part]: eqs for part, eqs in equations(bp, fmt)._asdict().items()}
+
+
+def equations(bp, fmt: str) -> Equations:
+    """Forward, loss and backward equations, in the order of ``bp.forward``/``bp.backward``."""
     names = {f.node: f for f in bp.forward}  # an identity activation's Z[l] prints as A[l]
     pick = (lambda n: n.tex) if fmt != "text" else (lambda n: n.text)
     named = Renderer(fmt, names)
@@ -213,7 +231,7 @@ def sections(bp, fmt: str) -> dict:
             forward.append((pick(f), Renderer(fmt, _without(names, f.node))(f.node)))
     loss = [("L" if fmt == "text" else r"\mathcal{L}", named(bp.loss))]
     backward = [(pick(e), named(e.node)) for e in bp.backward]
-    return {"Forward pass": forward, "Loss": loss, "Backward pass": backward}
+    return Equations(forward, loss, backward)
 
 
 def _without(names: dict, node) -> dict:

@@ -269,9 +269,8 @@ def init_params(network, *, seed: int = 0, dtype=np.float64) -> dict:
     activation's (He's 2 for ReLU-like functions, else 1)."""
     rng = np.random.default_rng(seed)
     params = {}
-    for layer, (W, b) in zip(
-        network.layers, zip(network.params[::2], network.params[1::2], strict=False), strict=False
-    ):
+    for l, layer in enumerate(network.layers, start=1):
+        W, b = network.layer_params(l)
         gain = layer.init_gain()
         params[W.ident] = (
             rng.standard_normal((layer.n_out, layer.n_in)) * np.sqrt(gain / layer.n_in)

@@ -68,7 +68,8 @@ class Var(Tensor):
     """A leaf: a parameter (``role="param"``) or data (``"data"``, ``"labels"``).
 
     ``ident`` is the Python name (``W1``); ``text`` and ``tex`` are how it prints
-    (``W[1]``, ``W^{[1]}``).
+    (``W[1]``, ``W^{[1]}``); ``layer`` (from 1) and ``kind`` (``W``, ``b``) say whose
+    parameter it is, so no stage reads them back out of the name.
     """
 
     ident: str
@@ -76,6 +77,8 @@ class Var(Tensor):
     role: str = "param"
     text: str = ""
     tex: str = ""
+    layer: int | None = None
+    kind: str = ""
 
 
 @dataclass(frozen=True)
