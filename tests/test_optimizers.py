@@ -181,3 +181,43 @@ def test_rmsprop_prints_its_rule_and_checks_its_decay():
     ]
     with pytest.raises(SymgradError, match="rmsprop: rho must be a number in"):
         optimizers.rmsprop(1.0)
+
+
+#: optimizer -> a line of its rule in the notes, written out by hand from its textbook form.
+RULE_LINES = {
+    "gd": r"\theta &\leftarrow \theta - \alpha g",
+    "momentum": r"v &\leftarrow \beta v + g \\",
+    "adam": r"\theta &\leftarrow \theta - \frac{\alpha v}{\left(1 - \beta_{1}^{t}\right) "
+    r"\left(\epsilon + \sqrt{\frac{s}{1 - \beta_{2}^{t}}}\right)}",
+    "rmsprop": r"\theta &\leftarrow \theta - \frac{\alpha g}{\epsilon + \sqrt{s}}",
+}
+RULE_WORDS = {
+    "gd": "Gradient descent with learning rate α, for every",
+    "momentum": "Heavy-ball momentum with learning rate α (β = 0.9)",
+    "adam": "Adam (bias-corrected) with learning rate α (β₁ = 0.9, β₂ = 0.999, ε = 1e-08)",
+    "rmsprop": "RMSprop with learning rate α (ρ = 0.9, ε = 1e-08)",
+}
+
+
+@pytest.mark.parametrize("name", list(RULE_LINES))
+def test_notes_print_the_optimizers_update_rule(name, tmp_path):
+    from symgrad.cli import main
+    from symgrad.nn import logistic_regression
+    from symgrad.nn.notes import notes
+
+    update = notes(derive(logistic_regression(2)), optimizer=optimizers.get(name))
+    update = update.split("## Update")[1]
+    assert RULE_LINES[name] in update.splitlines()
+    assert RULE_WORDS[name] in update
+    assert ("state" in update) == (name != "gd")
+    out = tmp_path / "n.md"
+    assert main(["notes", "--layers", "2,1", "--optimizer", name, "-o", str(out)]) == 0
+    assert RULE_LINES[name] in out.read_text(encoding="utf-8").splitlines()
+
+
+def test_notes_without_an_optimizer_keep_the_lectures_rule():
+    from symgrad.nn import logistic_regression
+    from symgrad.nn.notes import notes
+
+    text = notes(derive(logistic_regression(2)))
+    assert r"Gradient descent with learning rate $\alpha$: $\theta \leftarrow" in text

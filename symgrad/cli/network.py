@@ -160,6 +160,7 @@ def network_from(args: argparse.Namespace):
 def _notes_arguments(p: argparse.ArgumentParser) -> None:
     network_arguments(p)
     p.add_argument("-o", "--out", help="Markdown file (default generated/notes_<model>.md)")
+    p.add_argument("--optimizer", default="gd", help=optimizer_help())
 
 
 @command("notes", "write the lecture notes (backprop equations) of a network", _notes_arguments)
@@ -167,12 +168,14 @@ def _notes(args: argparse.Namespace) -> int:
     from symgrad.nn import derive
     from symgrad.nn.notes import write_notes
     from symgrad.train.compiled import module_name
+    from symgrad.train.optimizers import get
 
     network = network_from(args)
+    optimizer = get(args.optimizer)
     if args.out is None:
         args.out = DEFAULT_FOLDER / f"notes_{module_name(network, None)}.md"
     output_file(args.out, create=False)
-    print(f"wrote {write_notes(derive(network), args.out)}")
+    print(f"wrote {write_notes(derive(network), args.out, optimizer)}")
     return 0
 
 

@@ -62,8 +62,12 @@ def _backward_sentence(e, backprop: Backprop) -> str:
     return "The bias gradient: the error summed over the examples, divided by m."
 
 
-def notes(backprop: Backprop, title: str | None = None) -> str:
-    """The lecture-notes Markdown document of ``backprop``."""
+def notes(backprop: Backprop, title: str | None = None, optimizer=None) -> str:
+    """The lecture-notes Markdown document of ``backprop``.
+
+    ``optimizer`` (a :class:`symgrad.train.optimizers.Optimizer`, or anything with its
+    ``notes()``) writes the update section; without one it is gradient descent's rule.
+    """
     net = backprop.network
     printed = equations(backprop, "markdown")
     lines = [f"# {title or 'Backpropagation for a ' + net.describe() + ' network'}", ""]
@@ -91,22 +95,24 @@ def notes(backprop: Backprop, title: str | None = None) -> str:
     ]
     for e, (lhs, rhs) in zip(backprop.backward, printed.backward, strict=True):
         lines += [f"${lhs} = {rhs}$", "", _backward_sentence(e, backprop), ""]
-    lines += [
-        "## Update",
-        "",
-        r"Gradient descent with learning rate $\alpha$: $\theta \leftarrow \theta - \alpha "
-        r"\frac{\partial \mathcal{L}}{\partial \theta}$ for every parameter θ.",
-        "",
-    ]
-    return "\n".join(lines)
+    lines += ["## Update", ""]
+    if optimizer is None:
+        lines.append(
+            r"Gradient descent with learning rate $\alpha$: $\theta \leftarrow \theta - \alpha "
+            r"\frac{\partial \mathcal{L}}{\partial \theta}$ for every parameter θ."
+        )
+    else:
+        lines += optimizer.notes()
+    return "\n".join([*lines, ""])
 
 
-def write_notes(backprop: Backprop, path) -> Path:
-    """Write :func:`notes` to ``path`` (folders created); returns the path.
+def write_notes(backprop: Backprop, path, optimizer=None) -> Path:
+    """Write :func:`notes` (with ``optimizer``'s update rule) to ``path`` (folders created);
+    returns the path.
 
     Raises:
         SymgradError: ``path`` is a folder, lies under a file or cannot be written.
     """
     path = output_file(path)
-    path.write_text(notes(backprop), encoding="utf-8")
+    path.write_text(notes(backprop, optimizer=optimizer), encoding="utf-8")
     return path

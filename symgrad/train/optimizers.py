@@ -63,13 +63,14 @@ class Optimizer:
     """Update rule ``updates`` [(target, expression)] over ``theta`` and its gradient ``g``,
     its per-parameter state, and its tuned hyperparameters' values (symbol -> value, in the
     order the generated step takes them). ``names`` declares hyperparameters not in
-    :data:`HYPERS`."""
+    :data:`HYPERS`. ``words`` names the rule in the notes."""
 
     name: str
     updates: tuple
     state: tuple = ()
     hyper: dict = field(default_factory=dict)
     names: tuple = ()
+    words: str = ""
 
     #: The parameter and its gradient, as the rule writes them.
     theta: ClassVar = theta
@@ -104,9 +105,36 @@ class Optimizer:
         """The rule as text: ``θ ← θ - α*g`` lines (g is ∂L/∂θ)."""
         return [f"{self._text(lhs)} ← {self._text(rhs)}" for lhs, rhs in self.updates]
 
+    def notes(self) -> list[str]:
+        """The notes' update section: the rule in words, its hyperparameters' values, and
+        its equations as displayed LaTeX."""
+        tuned = ", ".join(f"{h.text} = {self.hyper[h.symbol]:g}" for h in self.tuned)
+        state = ", ".join(str(x) for x in self.state)
+        return [
+            f"{self.words or self.name} with learning rate α"
+            + (f" ({tuned})" if tuned else "")
+            + ", for every parameter θ with gradient g = ∂L/∂θ"
+            + (f" and state {state} (zero at the start)" if state else "")
+            + (", t the step count from 1" if self.uses(t) else "")
+            + ":",
+            "",
+            "$$",
+            self.latex(),
+            "$$",
+        ]
+
+    def uses(self, symbol) -> bool:
+        """Whether the rule's right-hand sides use ``symbol``."""
+        return any(rhs.has(symbol) for _, rhs in self.updates)
+
     def latex(self) -> str:
-        rows = [rf"{sympy.latex(lhs)} &\leftarrow {sympy.latex(rhs)}" for lhs, rhs in self.updates]
+        rows = [rf"{sympy.latex(lhs)} &\leftarrow {self._tex(rhs)}" for lhs, rhs in self.updates]
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+    def _tex(self, expr) -> str:
+        if expr.is_Add and len(expr.args) == 2 and expr.args[1].could_extract_minus_sign():
+            return f"{self._tex(expr.args[0])} - {self._tex(-expr.args[1])}"
+        return sympy.latex(expr)
 
     def _text(self, expr) -> str:
         if expr.is_Add and len(expr.args) == 2 and expr.args[1].could_extract_minus_sign():
@@ -125,13 +153,17 @@ def _minus(a, b):
 
 def gradient_descent() -> Optimizer:
     """θ ← θ − α ∂L/∂θ: the lecture's rule."""
-    return Optimizer("gd", ((theta, _minus(theta, alpha * g)),))
+    return Optimizer("gd", ((theta, _minus(theta, alpha * g)),), words="Gradient descent")
 
 
 def momentum(beta_value: float = 0.9) -> Optimizer:
     """Heavy-ball momentum (PyTorch's form): v ← βv + g; θ ← θ − αv."""
     return Optimizer(
-        "momentum", ((v, beta * v + g), (theta, _minus(theta, alpha * v))), (v,), {beta: beta_value}
+        "momentum",
+        ((v, beta * v + g), (theta, _minus(theta, alpha * v))),
+        (v,),
+        {beta: beta_value},
+        words="Heavy-ball momentum",
     )
 
 
@@ -148,6 +180,7 @@ def adam(beta1_value=0.9, beta2_value=0.999, eps_value=1e-8) -> Optimizer:
         ),
         (v, s),
         {beta1: beta1_value, beta2: beta2_value, eps: eps_value},
+        words="Adam (bias-corrected)",
     )
 
 
@@ -167,6 +200,7 @@ def rmsprop(rho_value=0.9, eps_value=1e-8) -> Optimizer:
         (s,),
         {rho: rho_value, eps: eps_value},
         (RHO,),
+        "RMSprop",
     )
 
 
