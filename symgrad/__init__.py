@@ -1,16 +1,11 @@
 """symgrad: derive gradients by the chain rule, print them, compile them, check them.
 
-The public surface; everything else lives in the stage modules (see DESIGN.md).
+The public surface; everything else lives in the stage modules (see DESIGN.md). The names
+load on first use (:func:`__getattr__`): importing any stage module runs this file first,
+so an eager import here would pull every later stage into the earliest one.
 """
 
 from symgrad._version import __version__ as __version__
-from symgrad.autodiff import grad, hessian, jacobian, value_and_grad
-from symgrad.codegen.scalar import CompiledFunction, compile_expr
-from symgrad.errors import SymgradError
-from symgrad.functions import function, leaky_relu, log_sigmoid, relu, sigmoid, softplus, step
-from symgrad.parsing import parse_expression, parse_steps
-from symgrad.printing import gradient_equations, latex, markdown, text
-from symgrad.trace import Trace, explain
 
 __all__ = [
     "CompiledFunction",
@@ -36,3 +31,50 @@ __all__ = [
     "text",
     "value_and_grad",
 ]
+
+
+def _public() -> dict:
+    """Every public name, imported from its stage."""
+    from symgrad.autodiff import grad, hessian, jacobian, value_and_grad
+    from symgrad.codegen.scalar import CompiledFunction, compile_expr
+    from symgrad.errors import SymgradError
+    from symgrad.functions import function, leaky_relu, log_sigmoid, relu, sigmoid, softplus, step
+    from symgrad.parsing import parse_expression, parse_steps
+    from symgrad.printing import gradient_equations, latex, markdown, text
+    from symgrad.trace import Trace, explain
+
+    return {
+        "CompiledFunction": CompiledFunction,
+        "SymgradError": SymgradError,
+        "Trace": Trace,
+        "compile_expr": compile_expr,
+        "explain": explain,
+        "function": function,
+        "grad": grad,
+        "gradient_equations": gradient_equations,
+        "hessian": hessian,
+        "jacobian": jacobian,
+        "latex": latex,
+        "leaky_relu": leaky_relu,
+        "log_sigmoid": log_sigmoid,
+        "markdown": markdown,
+        "parse_expression": parse_expression,
+        "parse_steps": parse_steps,
+        "relu": relu,
+        "sigmoid": sigmoid,
+        "softplus": softplus,
+        "step": step,
+        "text": text,
+        "value_and_grad": value_and_grad,
+    }
+
+
+def __getattr__(name: str):
+    if name not in __all__:
+        raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
+    globals().update(_public())
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -3,11 +3,14 @@
 Every import of every module is read with ``ast`` — at the top of a module and inside its
 functions alike — and checked against :data:`STAGES`, the pipeline's order written as data:
 a module may import modules of its own stage or of an earlier one, never a later one, and
-no import cycle may join any modules. :data:`EXCEPTIONS` lists the imports that still go
-against the order, each with its reason. Subprocess tests then check that importing
-symgrad has no side effect another module or the user depends on: no rule is registered
-in another module's table, matplotlib is not imported (so no backend is chosen), no file
-or folder is written.
+no import cycle may join any modules. Importing a module first runs every package
+``__init__`` above it, so the top-level imports of those count as the module's own for the
+order (``symgrad.nn.tensor`` may not pull the show stage in through ``symgrad/nn/__init__``);
+a package importing its own modules is no cycle (its ``__init__`` runs first either way).
+:data:`EXCEPTIONS` lists the imports that still go against the order, each with its reason.
+Subprocess tests then check that importing symgrad has no side effect another module or the
+user depends on: no rule is registered in another module's table, matplotlib is not imported
+(so no backend is chosen), no file or folder is written.
 """
 
 from __future__ import annotations
@@ -141,14 +144,16 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _imports(name: str, path: Path) -> list[tuple[str, int]]:
-    """The symgrad modules ``name`` imports anywhere in its file, with line numbers.
+def _imports(name: str, path: Path, *, top_only: bool = False) -> list[tuple[str, int]]:
+    """The symgrad modules ``name`` imports anywhere in its file (``top_only``: those run at
+    import time, outside functions and classes), with line numbers.
 
     ``from a import b`` names module ``a.b`` when that is a module, else ``a`` itself.
     """
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _top_level(tree) if top_only else ast.walk(tree):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -166,7 +171,33 @@ def _imports(name: str, path: Path) -> list[tuple[str, int]]:
     return found
 
 
+def _top_level(tree: ast.Module):
+    """The statements that run when the module is imported (functions' bodies do not)."""
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            stack += [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt)]
+
+
 GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+#: Each package's imports made at import time: what a module below it runs first.
+TOP = {name: _imports(name, path, top_only=True) for name, path in MODULES.items()}
+
+
+def _parents(name: str) -> list[str]:
+    """The packages whose ``__init__`` runs before ``name``: ``symgrad``, ``symgrad.nn``, …"""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _implicit(name: str, top: dict) -> list[tuple[str, str, int]]:
+    """(package, target, line): imports the packages above ``name`` make when it is imported,
+    other than ``name`` and the packages themselves."""
+    skip = {name, *_parents(name)}
+    found = [(p, t, line) for p in _parents(name) for t, line in top.get(p, []) if t not in skip]
+    return list(dict.fromkeys(found))
 
 
 def test_every_module_has_its_stage():
@@ -180,6 +211,13 @@ def test_imports_follow_the_pipeline():
             if STAGE[target] > STAGE[name] and (name, target) not in EXCEPTIONS:
                 where = f"{MODULES[name].relative_to(PACKAGE.parent)}:{line}"
                 wrong.append(f"{where}: {name} imports {target} ({STAGES[STAGE[target]][0]})")
+        for package, target, line in _implicit(name, TOP):
+            if STAGE[target] > STAGE[name] and (name, target) not in EXCEPTIONS:
+                where = f"{MODULES[package].relative_to(PACKAGE.parent)}:{line}"
+                wrong.append(
+                    f"{where}: importing {name} runs {package}, which imports {target} "
+                    f"({STAGES[STAGE[target]][0]})"
+                )
     assert not wrong, "imports against the pipeline's order:\n" + "\n".join(wrong)
 
 
@@ -224,6 +262,16 @@ def test_the_cycle_finder_finds_a_planted_cycle(monkeypatch):
     monkeypatch.setitem(globals(), "GRAPH", planted)
     cycle = _cycle()
     assert cycle is not None and cycle[0] == cycle[-1] and "symgrad.errors" in cycle
+
+
+def test_a_package_init_counts_for_every_module_below_it():
+    """The oracle of the implicit imports: a later stage imported at the top of a package's
+    ``__init__`` is found for a module two levels below it; one inside a function is not."""
+    top = {"symgrad": [("symgrad.cli.main", 3)], "symgrad.nn": [("symgrad.nn", 1)]}
+    assert _implicit("symgrad.nn.tensor", top) == [("symgrad", "symgrad.cli.main", 3)]
+    lazy = ast.parse("def __getattr__(name):\n    from symgrad.cli import main\n")
+    assert list(_top_level(lazy))[0].name == "__getattr__"
+    assert not [n for n in _top_level(lazy) if isinstance(n, ast.ImportFrom)]
 
 
 def test_function_level_imports_are_read():
