@@ -32,7 +32,7 @@ import sympy
 from sympy.core.cache import clear_cache
 
 import symgrad
-from symgrad.graph import topological_order
+from symgrad.engine.graph import topological_order
 
 SIZES = [(2, 3), (4, 8), (8, 16), (16, 32), (32, 64), (64, 128)]
 

@@ -34,7 +34,7 @@ import numpy as np
 import sympy
 from sympy.core.cache import clear_cache
 
-from symgrad.graph import topological_order
+from symgrad.engine.graph import topological_order
 from symgrad.nn import Network, derive, init_params, mlp, reference
 
 NETWORKS = [

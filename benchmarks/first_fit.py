@@ -1,7 +1,7 @@
 """Time to a first result: a first ``fit`` in a fresh process, cold and warm (issue 11).
 
 Each run is a new Python process in a new output folder that fits logistic regression on the
-breast-cancer data (``symgrad.datasets.breast_cancer``, 500 epochs of gradient descent at
+breast-cancer data (``symgrad.apps.datasets.breast_cancer``, 500 epochs of gradient descent at
 α = 0.5, as in the README). *Cold*: an empty cache of compiled code (``SYMGRAD_CACHE`` set to a
 new folder); *warm*: the cache a cold run left, in another new folder. The child process
 reports its phases (imports, deriving and writing the module, the first call of the training
@@ -30,7 +30,7 @@ CHILD = """
 import json, sys, time
 began = time.perf_counter()
 from numba.core import event
-from symgrad.datasets import breast_cancer
+from symgrad.apps.datasets import breast_cancer
 from symgrad.nn import logistic_regression
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit

@@ -14,8 +14,8 @@ from pathlib import Path
 import sympy
 from sklearn.datasets import make_moons
 
+from symgrad.apps.study import descent_picture, learning_rate_study
 from symgrad.nn import Network, mlp
-from symgrad.study import descent_picture, learning_rate_study
 
 OUT = "generated/examples"  # the default output folder
 out = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("SYMGRAD_EXAMPLES_DIR", OUT))

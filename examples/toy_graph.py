@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import symgrad
-from symgrad.draw import MissingDependencyError, render
+from symgrad.show.draw import MissingDependencyError, render
 
 OUT = "generated/examples"  # the default output folder
 out = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("SYMGRAD_EXAMPLES_DIR", OUT))

@@ -13,7 +13,7 @@ from pathlib import Path
 from sklearn.datasets import make_moons
 
 from symgrad.nn import Network, derive, mlp
-from symgrad.nn.notes import write_notes
+from symgrad.show.notes import write_notes
 from symgrad.train.fit import fit
 
 OUT = "generated/examples"  # the default output folder

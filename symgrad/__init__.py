@@ -35,13 +35,13 @@ __all__ = [
 
 def _public() -> dict:
     """Every public name, imported from its stage."""
-    from symgrad.autodiff import grad, hessian, jacobian, value_and_grad
     from symgrad.codegen.scalar import CompiledFunction, compile_expr
+    from symgrad.engine.autodiff import grad, hessian, jacobian, value_and_grad
     from symgrad.errors import SymgradError
     from symgrad.functions import function, leaky_relu, log_sigmoid, relu, sigmoid, softplus, step
-    from symgrad.parsing import parse_expression, parse_steps
-    from symgrad.printing import gradient_equations, latex, markdown, text
-    from symgrad.trace import Trace, explain
+    from symgrad.read.parsing import parse_expression, parse_steps
+    from symgrad.show.printing import gradient_equations, latex, markdown, text
+    from symgrad.show.trace import Trace, explain
 
     return {
         "CompiledFunction": CompiledFunction,

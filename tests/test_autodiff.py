@@ -1,4 +1,4 @@
-"""Tests of symgrad.autodiff: reverse-mode gradients, Jacobians and Hessians.
+"""Tests of symgrad.engine.autodiff: reverse-mode gradients, Jacobians and Hessians.
 
 Oracles: the lecture's example by hand, ``sympy.diff`` evaluated to 50 digits at random points
 (on random expression trees from hypothesis), and forward-mode derivatives computed number by
@@ -19,10 +19,10 @@ from sympy import S
 from sympy.functions.elementary.piecewise import ExprCondPair
 
 from symgrad import functions as F
-from symgrad.autodiff import backward, grad, hessian, jacobian, value_and_grad
+from symgrad.engine.autodiff import backward, grad, hessian, jacobian, value_and_grad
+from symgrad.engine.graph import QUOTE_LIMIT, quote, topological_order
+from symgrad.engine.rules import RULES, register
 from symgrad.errors import SymgradError
-from symgrad.graph import QUOTE_LIMIT, quote, topological_order
-from symgrad.rules import RULES, register
 
 a, b, c = sympy.symbols("a b c")
 x, y, z, w = sympy.symbols("x y z w", real=True)  # w: in no expression

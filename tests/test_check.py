@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 import sympy
 
-from symgrad import rules
 from symgrad.check import KINK, CheckReport, Row, check, relative_error, synthetic_data, verdict
 from symgrad.cli import main
 from symgrad.codegen.scalar import compile_expr
+from symgrad.engine import rules
 from symgrad.errors import SymgradError
+from symgrad.model.tensor import AddBias, SumExamples, scale, split_scale
 from symgrad.nn import Network, init_params, logistic_regression, mlp
-from symgrad.nn.tensor import AddBias, SumExamples, scale, split_scale
 from symgrad.train.compiled import CompiledNetwork
 
 a, b, c, x, y = sympy.symbols("a b c x y")

@@ -123,7 +123,7 @@ def test_bad_point(capsys, at, message):
     assert "argument --at" in err and message in err
 
 
-# ---- explain and graph (symgrad.trace, symgrad.draw) ----
+# ---- explain and graph (symgrad.show.trace, symgrad.show.draw) ----
 
 
 def test_explain_lecture(capsys):

@@ -1,10 +1,10 @@
-"""symgrad.datasets: the lecture's and the study's data, with and without scikit-learn."""
+"""symgrad.apps.datasets: the lecture's and the study's data, with and without scikit-learn."""
 
 import sys
 
 import numpy as np
 
-from symgrad.datasets import breast_cancer, two_moons
+from symgrad.apps.datasets import breast_cancer, two_moons
 
 
 def test_breast_cancer_is_standardized():

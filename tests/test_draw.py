@@ -7,10 +7,10 @@ import sys
 import pytest
 import sympy
 
-from symgrad import draw
-from symgrad.draw import MissingDependencyError, render, to_dot
 from symgrad.errors import SymgradError
-from symgrad.trace import explain
+from symgrad.show import draw
+from symgrad.show.draw import MissingDependencyError, render, to_dot
+from symgrad.show.trace import explain
 
 LECTURE = "j = 3*(a + b*c)"
 

@@ -5,7 +5,7 @@ functions alike — and checked against :data:`STAGES`, the pipeline's order wri
 a module may import modules of its own stage or of an earlier one, never a later one, and
 no import cycle may join any modules. Importing a module first runs every package
 ``__init__`` above it, so the top-level imports of those count as the module's own for the
-order (``symgrad.nn.tensor`` may not pull the show stage in through ``symgrad/nn/__init__``);
+order (``symgrad.model.tensor`` may not pull a later stage in through ``symgrad/__init__``);
 a package importing its own modules is no cycle (its ``__init__`` runs first either way).
 :data:`EXCEPTIONS` lists the imports that still go against the order, each with its reason.
 Subprocess tests then check that importing symgrad has no side effect another module or the
@@ -32,37 +32,63 @@ PACKAGE = Path(symgrad.__file__).parent
 STAGES: list[tuple[str, list[str]]] = [
     ("base", ["symgrad._version", "symgrad.errors", "symgrad.paths"]),
     (
-        "scalar primitives",
+        "functions: scalar primitives",
         ["symgrad.functions.primitive", "symgrad.functions.builtins", "symgrad.functions"],
     ),
     (
-        "reading formulas",
-        ["symgrad.reader.tree", "symgrad.reader.builder", "symgrad.reader", "symgrad.parsing"],
-    ),
-    ("graph", ["symgrad.graph"]),
-    ("rules", ["symgrad.rules"]),
-    ("autodiff", ["symgrad.autodiff"]),
-    # built on the scalar engine: a Map's kernel is differentiated by it
-    (
-        "tensor front end",
-        ["symgrad.nn.tensor", "symgrad.nn.losses", "symgrad.nn.network", "symgrad.nn.vjp"],
-    ),
-    (
-        "simplify and evaluate",
-        ["symgrad.stabilize", "symgrad.evaluate", "symgrad.nn.simplify", "symgrad.nn.reference"],
-    ),
-    (
-        "show",
+        "read: text to formulas",
         [
-            "symgrad.printing",
-            "symgrad.trace.render",
-            "symgrad.trace.evaluation",
-            "symgrad.trace",
-            "symgrad.draw",
-            "symgrad.nn.printing",
-            "symgrad.nn.backprop",  # the derived equations, printable
-            "symgrad.nn.notes",
-            "symgrad.nn",
+            "symgrad.read",
+            "symgrad.read.reader.tree",
+            "symgrad.read.reader.builder",
+            "symgrad.read.reader",
+            "symgrad.read.parsing",
+        ],
+    ),
+    (
+        "engine: the chain rule",
+        [
+            "symgrad.engine",
+            "symgrad.engine.graph",
+            "symgrad.engine.rules",
+            "symgrad.engine.autodiff",
+            "symgrad.engine.evaluate",
+        ],
+    ),
+    # built on the engine: a Map's kernel is differentiated by it
+    (
+        "model: tensor programs, losses, networks, data",
+        [
+            "symgrad.model",
+            "symgrad.model.tensor",
+            "symgrad.model.losses",
+            "symgrad.model.network",
+            "symgrad.model.data",
+        ],
+    ),
+    # before derive: printers need only the IR and the engine, and derived objects
+    # (a Backprop, a Trace) print themselves through them
+    (
+        "show: equations, traces, pictures, notes",
+        [
+            "symgrad.show",
+            "symgrad.show.printing",
+            "symgrad.show.equations",
+            "symgrad.show.trace.render",
+            "symgrad.show.trace.evaluation",
+            "symgrad.show.trace",
+            "symgrad.show.draw",
+            "symgrad.show.notes",
+        ],
+    ),
+    (
+        "derive: tensor backprop, fusion, stable forms",
+        [
+            "symgrad.derive",
+            "symgrad.derive.vjp",
+            "symgrad.derive.stabilize",
+            "symgrad.derive.simplify",
+            "symgrad.derive.backprop",
         ],
     ),
     (
@@ -93,22 +119,24 @@ STAGES: list[tuple[str, list[str]]] = [
         "check",
         [
             "symgrad.check.report",
+            "symgrad.check.oracle",
             "symgrad.check.kinks",
             "symgrad.check.scalar",
             "symgrad.check.network",
             "symgrad.check",
         ],
     ),
-    ("public surface", ["symgrad"]),
+    ("public surface", ["symgrad", "symgrad.nn"]),
     (
         "apps",
         [
-            "symgrad.datasets",
-            "symgrad.study",
-            "symgrad.lecture.book",
-            "symgrad.lecture.chapters",
-            "symgrad.lecture.build",
-            "symgrad.lecture",
+            "symgrad.apps",
+            "symgrad.apps.datasets",
+            "symgrad.apps.study",
+            "symgrad.apps.lecture.book",
+            "symgrad.apps.lecture.chapters",
+            "symgrad.apps.lecture.build",
+            "symgrad.apps.lecture",
         ],
     ),
     (
@@ -268,7 +296,7 @@ def test_a_package_init_counts_for_every_module_below_it():
     """The oracle of the implicit imports: a later stage imported at the top of a package's
     ``__init__`` is found for a module two levels below it; one inside a function is not."""
     top = {"symgrad": [("symgrad.cli.main", 3)], "symgrad.nn": [("symgrad.nn", 1)]}
-    assert _implicit("symgrad.nn.tensor", top) == [("symgrad", "symgrad.cli.main", 3)]
+    assert _implicit("symgrad.model.tensor", top) == [("symgrad", "symgrad.cli.main", 3)]
     lazy = ast.parse("def __getattr__(name):\n    from symgrad.cli import main\n")
     assert list(_top_level(lazy))[0].name == "__getattr__"
     assert not [n for n in _top_level(lazy) if isinstance(n, ast.ImportFrom)]
@@ -276,8 +304,10 @@ def test_a_package_init_counts_for_every_module_below_it():
 
 def test_function_level_imports_are_read():
     """cli.formula imports the trace stage inside a command, not at its top."""
-    assert "symgrad.trace" in {t for t, _ in GRAPH["symgrad.cli.formula"]}
-    assert "symgrad.functions" in {t for t, _ in GRAPH["symgrad.rules"]}  # from symgrad import F
+    assert "symgrad.show.trace" in {t for t, _ in GRAPH["symgrad.cli.formula"]}
+    assert "symgrad.functions" in {
+        t for t, _ in GRAPH["symgrad.engine.rules"]
+    }  # from symgrad import F
 
 
 # ---- no import-time side effects ------------------------------------------------------
@@ -303,7 +333,7 @@ def test_importing_every_module_touches_nothing_outside_it(tmp_path):
     out = _run(
         f"""
         import importlib, sys
-        from symgrad import rules
+        from symgrad.engine import rules
         before = sorted(map(repr, rules.RULES))
         for name in {sorted(MODULES)!r}:
             importlib.import_module(name)
@@ -325,11 +355,11 @@ def test_tensor_rules_need_no_other_import_first(tmp_path):
     """
     out = _run(
         """
-        from symgrad.autodiff import backward
-        from symgrad.graph import topological_order
-        from symgrad.nn.tensor import MatMul, Ones, SumAll, Tensor, Transpose, Var
-        from symgrad.rules import RULES
-        from symgrad.nn.vjp import contribution, tensor_sum
+        from symgrad.engine.autodiff import backward
+        from symgrad.engine.graph import topological_order
+        from symgrad.model.tensor import MatMul, Ones, SumAll, Tensor, Transpose, Var
+        from symgrad.engine.rules import RULES
+        from symgrad.derive.vjp import contribution, tensor_sum
 
         W, X = Var("W", (2, 3)), Var("X", (3, 4), role="data")
         loss = SumAll(MatMul(W, X))
@@ -355,7 +385,7 @@ def test_drawing_leaves_the_users_backend_alone(tmp_path):
         import sys
         import matplotlib
         matplotlib.use("svg")
-        from symgrad.study import descent_picture
+        from symgrad.apps.study import descent_picture
         descent_picture(rates=(0.1,), steps=3, folder={str(tmp_path / "fig")!r}, name="d")
         assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
         assert "matplotlib.pyplot" not in sys.modules

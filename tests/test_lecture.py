@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+from symgrad.apps.lecture import build_lecture  # noqa: E402
 from symgrad.cli import main  # noqa: E402
-from symgrad.lecture import build_lecture  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_cli_lecture_passes_its_options(monkeypatch, tmp_path):
     def fake(folder, *, quick):
         seen.update(folder=folder, quick=quick)
 
-    monkeypatch.setattr("symgrad.lecture.build_lecture", fake)
+    monkeypatch.setattr("symgrad.apps.lecture.build_lecture", fake)
     assert main(["lecture", "-o", str(tmp_path), "--quick"]) == 0
     assert seen == {"folder": str(tmp_path), "quick": True}
     assert main(["lecture"]) == 0

@@ -1,4 +1,4 @@
-"""The loss registry (symgrad.nn.losses) and the losses added through it.
+"""The loss registry (symgrad.model.losses) and the losses added through it.
 
 Oracles: the loss written here in NumPy for the value; central differences of the
 NumPy reference loss for the gradients; the compiled module against the reference; a
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from symgrad.errors import ShapeError, SymgradError
+from symgrad.model.losses import LOSSES, huber
+from symgrad.model.losses import get as get_loss
 from symgrad.nn import Dense, Network, derive, reference
-from symgrad.nn.losses import LOSSES, huber
-from symgrad.nn.losses import get as get_loss
-from symgrad.nn.notes import notes
+from symgrad.show.notes import notes
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
 

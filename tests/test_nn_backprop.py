@@ -15,9 +15,9 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symgrad.graph import topological_order
+from symgrad.engine.graph import topological_order
 from symgrad.nn import Dense, Network, derive, init_params, logistic_regression, mlp, reference
-from symgrad.nn.notes import notes
+from symgrad.show.notes import notes
 
 EPS = 1e-5
 TOL = 1e-7

@@ -106,7 +106,7 @@ def test_layer_sizes_are_bounded_before_anything_is_allocated(sizes, message):
 
 
 def test_the_largest_allowed_layer_and_depth_build():
-    from symgrad.nn.network import MAX_LAYERS, MAX_UNITS
+    from symgrad.model.network import MAX_LAYERS, MAX_UNITS
 
     net = Network(mlp([1, MAX_UNITS, 1]))
     assert net.params[0].shape == (MAX_UNITS, 1)

@@ -7,7 +7,7 @@ The expected strings are the textbook equations written out by hand, in the thre
 import pytest
 
 from symgrad.nn import Dense, Network, derive, logistic_regression, mlp
-from symgrad.nn.printing import render
+from symgrad.show.equations import render
 
 LECTURE_FORWARD = [
     "Z[1] = W[1] X + b[1]",

@@ -203,7 +203,7 @@ RULE_WORDS = {
 def test_notes_print_the_optimizers_update_rule(name, tmp_path):
     from symgrad.cli import main
     from symgrad.nn import logistic_regression
-    from symgrad.nn.notes import notes
+    from symgrad.show.notes import notes
 
     update = notes(derive(logistic_regression(2)), optimizer=optimizers.get(name))
     update = update.split("## Update")[1]
@@ -217,7 +217,7 @@ def test_notes_print_the_optimizers_update_rule(name, tmp_path):
 
 def test_notes_without_an_optimizer_keep_the_lectures_rule():
     from symgrad.nn import logistic_regression
-    from symgrad.nn.notes import notes
+    from symgrad.show.notes import notes
 
     text = notes(derive(logistic_regression(2)))
     assert r"Gradient descent with learning rate $\alpha$: $\theta \leftarrow" in text

@@ -5,7 +5,7 @@ import sympy
 
 from symgrad.errors import ParseError
 from symgrad.functions import leaky_relu, sigmoid
-from symgrad.parsing import Step, parse_expression, parse_steps
+from symgrad.read.parsing import Step, parse_expression, parse_steps
 
 a, b, c, j, u, v, w, x, y, z = sympy.symbols("a b c j u v w x y z")
 

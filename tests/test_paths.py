@@ -7,8 +7,8 @@ import pytest
 
 from symgrad.errors import SymgradError
 from symgrad.nn import Network, derive, mlp
-from symgrad.nn.notes import write_notes
 from symgrad.paths import CACHE_VARIABLE, cache_folder, input_file, output_file, output_folder
+from symgrad.show.notes import write_notes
 
 
 @pytest.fixture
@@ -72,14 +72,14 @@ def test_write_notes_refuses_a_path_under_a_file(files):
 
 
 def test_build_lecture_refuses_a_file_before_any_work(files):
-    from symgrad.lecture import build_lecture
+    from symgrad.apps.lecture import build_lecture
 
     with pytest.raises(SymgradError, match="afile as a folder: it is a file"):
         build_lecture(files / "afile", quick=True, progress=lambda line: None)
 
 
 def test_learning_rate_study_refuses_bad_folders_and_rates_before_compiling(files):
-    from symgrad.study import learning_rate_study
+    from symgrad.apps.study import learning_rate_study
 
     net = Network(mlp([2, 1]))
     X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])

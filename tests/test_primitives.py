@@ -31,14 +31,14 @@ from symgrad.codegen.kernels import (
     numpy_helper_source,
 )
 from symgrad.codegen.scalar import compile_expr
+from symgrad.engine.rules import RULES, rule_for
+from symgrad.model.network import ACTIVATIONS
+from symgrad.model.tensor import ARG
 from symgrad.nn import Dense, Network, derive, init_params, reference
-from symgrad.nn.network import ACTIVATIONS
-from symgrad.nn.notes import notes
-from symgrad.nn.printing import sections
-from symgrad.nn.tensor import ARG
-from symgrad.reader import KNOWN_FUNCTIONS
-from symgrad.rules import RULES, rule_for
-from symgrad.trace import format_expr
+from symgrad.read.reader import KNOWN_FUNCTIONS
+from symgrad.show.equations import sections
+from symgrad.show.notes import notes
+from symgrad.show.trace import format_expr
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
 

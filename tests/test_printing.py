@@ -5,10 +5,10 @@ import random
 import pytest
 import sympy
 
-from symgrad import printing
 from symgrad.errors import UnknownSymbolError
 from symgrad.functions import relu, sigmoid
-from symgrad.printing import GradientEquations, gradient_equations
+from symgrad.show import printing
+from symgrad.show.printing import GradientEquations, gradient_equations
 
 a, b, c, w, x, y = sympy.symbols("a b c w x y")
 w1, w2, b1, b2 = sympy.symbols("w1 w2 b1 b2")

@@ -17,7 +17,7 @@ import sympy
 
 from symgrad.cli import main
 from symgrad.errors import ParseError
-from symgrad.reader import (
+from symgrad.read.reader import (
     MAX_DEPTH,
     MAX_EXPONENT,
     MAX_LENGTH,
@@ -216,7 +216,7 @@ def test_high_powers_within_the_bound_answer_quickly(formula, capsys):
 def test_an_answer_at_a_huge_exponent_is_numeric_not_exact():
     """(1 + 1/10⁹)^(10⁹) ≈ e: computed in floats, not as a billion-digit fraction."""
     start = time.perf_counter()
-    from symgrad.trace import explain
+    from symgrad.show.trace import explain
 
     t = explain("(1 + x)**y", {"x": sympy.Rational(1, 10**9), "y": 10**9})
     assert time.perf_counter() - start < MAX_SECONDS

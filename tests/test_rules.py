@@ -1,4 +1,4 @@
-"""Tests of symgrad.rules: the registry of local derivatives.
+"""Tests of symgrad.engine.rules: the registry of local derivatives.
 
 A spec table in JAX's style, one line per operation: how to build the node from symbols, a
 sampler per argument that respects the domain (positive for log, away from the kink for ReLU),
@@ -20,9 +20,9 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 
 import symgrad
 from symgrad import functions as F
+from symgrad.engine.graph import QUOTE_LIMIT
+from symgrad.engine.rules import RULES, Rule, register, rule_for
 from symgrad.errors import NoDerivativeRuleError, SymgradError
-from symgrad.graph import QUOTE_LIMIT
-from symgrad.rules import RULES, Rule, register, rule_for
 
 a, b, c, d, g = sympy.symbols("a b c d g", real=True)
 
@@ -213,7 +213,7 @@ def test_rule_contribution_is_adjoint_times_partial(spec):
 
 
 def test_every_scalar_rule_has_a_spec_line():
-    # Tensor rules (vjp= on symgrad.nn.tensor classes) are checked by the tensor tests.
+    # Tensor rules (vjp= on symgrad.model.tensor classes) are checked by the tensor tests.
     scalar_ops = {op for op in RULES if issubclass(op, sympy.Basic)}
     specified = {spec.op for spec in SPECS}
     assert scalar_ops - specified == set(), "rules without a spec line"

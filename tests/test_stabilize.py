@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import sympy
 
+from symgrad.derive.stabilize import stabilize, stable_form
 from symgrad.functions import log_sigmoid, logaddexp, sigmoid, softplus
-from symgrad.stabilize import stabilize, stable_form
 
 a, b, c, y, z = sympy.symbols("a b c y z")
 E, L = sympy.exp, sympy.log

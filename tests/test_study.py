@@ -14,15 +14,15 @@ import sympy
 pytest.importorskip("matplotlib")
 
 import symgrad  # noqa: E402
-from symgrad.cli import main  # noqa: E402
-from symgrad.errors import SymgradError, TrainingDivergedError  # noqa: E402
-from symgrad.lecture import HIDDEN, RATES, two_moons  # noqa: E402
-from symgrad.nn import Network, mlp  # noqa: E402
-from symgrad.study import (  # noqa: E402
+from symgrad.apps.lecture import HIDDEN, RATES, two_moons  # noqa: E402
+from symgrad.apps.study import (  # noqa: E402
     descent_picture,
     figure,
     learning_rate_study,
 )
+from symgrad.cli import main  # noqa: E402
+from symgrad.errors import SymgradError, TrainingDivergedError  # noqa: E402
+from symgrad.nn import Network, mlp  # noqa: E402
 from symgrad.train.compiled import CompiledNetwork  # noqa: E402
 
 EPOCHS = 150
@@ -163,7 +163,7 @@ def test_descent_uses_the_derived_gradient(tmp_path, monkeypatch):
         calls.append(expr)
         return symgrad.grad(expr, wrt)
 
-    monkeypatch.setattr("symgrad.study.grad", spy)
+    monkeypatch.setattr("symgrad.apps.study.grad", spy)
     w = sympy.Symbol("w")
     loss = sympy.log(1 + sympy.exp(-2 * w)) + w**2 / 10  # a 1-D logistic loss, regularized
     d = descent_picture(loss, w, start=-2.0, rates=(0.5,), steps=5, folder=tmp_path)

@@ -3,25 +3,23 @@ interpretation's explicit exclusion set; a planted new node class is caught; a m
 is a one-line error naming the class and the interpretation."""
 
 import gc
-import importlib
 from dataclasses import dataclass
 
 import pytest
 
+from symgrad.check import oracle
 from symgrad.codegen import emit, scalarized
-from symgrad.nn import printing, vjp
-from symgrad.nn.tensor import Tensor
-
-# symgrad.nn's function ``reference`` hides its module of that name as an attribute
-reference = importlib.import_module("symgrad.nn.reference")
+from symgrad.derive import vjp
+from symgrad.model.tensor import Tensor
+from symgrad.show import equations
 
 #: Each interpretation: (its tables, the classes it leaves out on purpose).
 INTERPRETATIONS = {
     "VJP": ([vjp.TENSOR_RULES], vjp.NO_VJP),
-    "NumPy evaluation": ([reference.EVALUATORS], frozenset()),
+    "NumPy evaluation": ([oracle.EVALUATORS], frozenset()),
     "Numba emission": ([emit.EMITTERS, emit.VIEWS], frozenset()),
     "scalarization": ([scalarized.SCALARIZERS], scalarized.NOT_SCALARIZED),
-    "printing": ([printing.RENDERERS], printing.NAMED),
+    "printing": ([equations.RENDERERS], equations.NAMED),
 }
 
 
@@ -93,8 +91,8 @@ def test_a_missing_entry_is_one_line_naming_the_class_and_interpretation():
 
     node = Unknown()
     with pytest.raises(TypeError, match=r"^no NumPy evaluation .*Unknown$"):
-        reference.evaluate([node], {}, {})
+        oracle.evaluate([node], {}, {})
     with pytest.raises(TypeError, match=r"^no printing .*Unknown$"):
-        printing.Renderer("text", {})(node)
+        equations.Renderer("text", {})(node)
     with pytest.raises(TypeError, match=r"^no Numba emission .*Unknown$"):
         emit.Emitter([node], {}, {}, emit.KernelPrinter())

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from symgrad.errors import EvaluationError, ParseError, UnknownSymbolError
 from symgrad.functions import sigmoid
-from symgrad.trace import explain, format_value
+from symgrad.show.trace import explain, format_value
 
 a, b, c, u, v, x, y, z = sympy.symbols("a b c u v x y z")
 w1, w2, x1, x2 = sympy.symbols("w1 w2 x1 x2")

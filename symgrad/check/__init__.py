@@ -30,7 +30,7 @@ from symgrad.check.report import (
 )
 from symgrad.check.scalar import EXACT_DIGITS, FLOAT64_TINY, check_scalar
 from symgrad.errors import SymgradError
-from symgrad.nn.network import Network
+from symgrad.model.network import Network
 from symgrad.train.compiled import CompiledNetwork
 
 __all__ = [

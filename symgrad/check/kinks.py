@@ -15,9 +15,9 @@ from sympy.core.relational import Relational
 
 from symgrad import functions as F
 from symgrad.check.report import KINK
-from symgrad.graph import quote
-from symgrad.nn.network import Network
-from symgrad.nn.tensor import ARG
+from symgrad.engine.graph import quote
+from symgrad.model.network import Network
+from symgrad.model.tensor import ARG
 
 #: A kink closer than this many steps (times the perturbation's reach) is "near".
 KINK_MARGIN = 10

@@ -3,7 +3,7 @@
 Per parameter (and per entry, or along random unit directions for big networks), the
 compiled gradient is compared with central differences of the compiled loss; the compiled
 loss and gradients are also compared with NumPy's evaluation of the derived equations
-(:func:`symgrad.nn.reference.reference`), which catches wrong code for a right derivative.
+(:func:`symgrad.check.oracle.reference`), which catches wrong code for a right derivative.
 Without data, a small seeded synthetic data set that fits the network is used.
 """
 
@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from symgrad.check.kinks import network_kinks
+from symgrad.check.oracle import reference
 from symgrad.check.report import CheckReport, Row, gradient_row, relative_error, roundoff, value_row
 from symgrad.errors import SymgradError
-from symgrad.nn.network import Network
-from symgrad.nn.reference import init_params, reference, to_columns
+from symgrad.model.data import init_params, to_columns
+from symgrad.model.network import Network
 from symgrad.paths import DEFAULT_FOLDER
 from symgrad.train.compiled import CompiledNetwork
 

@@ -14,15 +14,15 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from symgrad.autodiff import grad
 from symgrad.check.kinks import scalar_kinks
 from symgrad.check.report import CheckReport, gradient_row, roundoff, value_row
 from symgrad.codegen.files import digest
 from symgrad.codegen.scalar import CompiledFunction, compile_expr
+from symgrad.engine.autodiff import grad
+from symgrad.engine.evaluate import value_at
+from symgrad.engine.graph import quote
 from symgrad.errors import ParseError, SymgradError, UnknownSymbolError
-from symgrad.evaluate import value_at
-from symgrad.graph import quote
-from symgrad.reader import as_expression
+from symgrad.read.reader import as_expression
 
 #: Digits of the exact (SymPy) evaluation.
 EXACT_DIGITS = 30
@@ -79,7 +79,7 @@ def _point(at, wrt: tuple) -> dict:
 def _exact_error(computed: float, symbolic: sympy.Expr, point: dict) -> tuple:
     """``(relative error, note)`` of ``computed`` against ``symbolic`` at ``point`` (30 digits).
 
-    Exact while cheap (:func:`symgrad.evaluate.value_at`): ``((x + 1)**1000 + 1)**1000`` at
+    Exact while cheap (:func:`symgrad.engine.evaluate.value_at`): ``((x + 1)**1000 + 1)**1000`` at
     x = -1/1000 is evaluated with mpmath, never as a fraction of millions of digits.
     """
     value = value_at(symbolic, point, EXACT_DIGITS)

@@ -56,7 +56,7 @@ class Commands(dict):
 def _number(text: str):
     """A value after ``--at``, read as a formula by the whitelisting reader: ``"3"`` -> 3,
     ``"1/2"`` or ``"0.5"`` -> Fraction(1, 2) (exact), ``"pi/4"`` -> a SymPy number."""
-    from symgrad.reader import read_number
+    from symgrad.read.reader import read_number
 
     value = read_number(text)
     if value.is_Integer:
@@ -105,15 +105,15 @@ def parse_source(source: str) -> tuple[str, sympy.Expr]:
 
     Args:
         source: ``"3*(a + b*c)"`` (named ``f``), ``"j = 3*(a + b*c)"`` or steps
-            ``"u = b*c; j = 3*(a + u)"``, parsed by :func:`symgrad.parsing.parse_steps`.
+            ``"u = b*c; j = 3*(a + u)"``, parsed by :func:`symgrad.read.parsing.parse_steps`.
 
     Returns:
         ``(name, expr)`` of the output, with the steps substituted into it.
 
     Raises:
-        ParseError: as for :func:`symgrad.parsing.parse_steps`.
+        ParseError: as for :func:`symgrad.read.parsing.parse_steps`.
     """
-    from symgrad.parsing import parse_steps
+    from symgrad.read.parsing import parse_steps
 
     known: dict = {}
     for step in parse_steps(source):

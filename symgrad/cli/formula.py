@@ -45,7 +45,7 @@ def _at_argument(p: argparse.ArgumentParser) -> None:
 
 
 def _render(obj, fmt: str, **options) -> str:
-    from symgrad import printing
+    from symgrad.show import printing
 
     return getattr(printing, fmt)(obj, **options)
 
@@ -75,7 +75,7 @@ def _explain_arguments(p: argparse.ArgumentParser) -> None:
 @command("explain", "print the chain rule step by step at a point", _explain_arguments)
 def _explain(args: argparse.Namespace) -> int:
     """``symgrad explain EXPR --at a=1,b=2 [--format F]``: the chain-rule trace."""
-    from symgrad.trace import explain
+    from symgrad.show.trace import explain
 
     print(_render(explain(args.expr, args.at), args.format))
     return 0
@@ -92,9 +92,9 @@ def _graph_arguments(p: argparse.ArgumentParser) -> None:
 @command("graph", "draw the computation graph with values and gradients", _graph_arguments)
 def _graph(args: argparse.Namespace) -> int:
     """``symgrad graph EXPR --at a=1,b=2 -o FILE``: the graph picture."""
-    from symgrad.draw import render
     from symgrad.paths import output_file
-    from symgrad.trace import explain
+    from symgrad.show.draw import render
+    from symgrad.show.trace import explain
 
     trace = explain(args.expr, args.at)
     try:

@@ -1,8 +1,8 @@
 """Command line, end of the pipeline: ``symgrad lecture`` and ``symgrad study``.
 
-``lecture`` rebuilds the lecture into a folder (:func:`symgrad.lecture.build_lecture`);
+``lecture`` rebuilds the lecture into a folder (:func:`symgrad.apps.lecture.build_lecture`);
 ``study`` trains one network with several learning rates and draws the loss curves
-(:func:`symgrad.study.learning_rate_study`) on two moons, the breast-cancer data or a CSV/NPZ
+(:func:`symgrad.apps.study.learning_rate_study`) on two moons, the breast-cancer data or a CSV/NPZ
 file. Its commands are in its table :data:`COMMANDS`; it imports the stages lazily.
 """
 
@@ -38,7 +38,7 @@ def _lecture_arguments(p: argparse.ArgumentParser) -> None:
     _lecture_arguments,
 )
 def _lecture(args: argparse.Namespace) -> int:
-    from symgrad.lecture import build_lecture
+    from symgrad.apps.lecture import build_lecture
 
     build_lecture(args.output, quick=args.quick)
     return 0
@@ -85,7 +85,7 @@ def _study_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _study_data(args: argparse.Namespace):
-    from symgrad.datasets import breast_cancer, two_moons
+    from symgrad.apps.datasets import breast_cancer, two_moons
 
     if args.data == "moons":
         data = two_moons(seed=args.seed)
@@ -100,7 +100,7 @@ def _study_data(args: argparse.Namespace):
 
 @command("study", "train with several learning rates and plot the loss curves", _study_arguments)
 def _study(args: argparse.Namespace) -> int:
-    from symgrad.study import learning_rate_study
+    from symgrad.apps.study import learning_rate_study
     from symgrad.train.fit import check_settings
 
     X, y = _study_data(args)

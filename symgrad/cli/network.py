@@ -71,7 +71,7 @@ def optimizer_help() -> str:
 def network_arguments(p: argparse.ArgumentParser) -> None:
     """Add the options that describe a network (``--layers`` ... or ``--file``) to ``p``;
     :func:`network_from` reads them. Shared by every command that takes a network."""
-    from symgrad.nn.losses import LOSSES
+    from symgrad.model.losses import LOSSES
 
     p.add_argument("--layers", help="sizes, inputs first: 2,3,1")
     p.add_argument("--hidden", help="hidden activation (default relu)")
@@ -166,7 +166,7 @@ def _notes_arguments(p: argparse.ArgumentParser) -> None:
 @command("notes", "write the lecture notes (backprop equations) of a network", _notes_arguments)
 def _notes(args: argparse.Namespace) -> int:
     from symgrad.nn import derive
-    from symgrad.nn.notes import write_notes
+    from symgrad.show.notes import write_notes
     from symgrad.train.compiled import module_name
     from symgrad.train.optimizers import get
 

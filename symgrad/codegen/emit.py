@@ -21,10 +21,9 @@ from collections.abc import Callable
 import sympy
 
 from symgrad.codegen.kernels import TRANSCENDENTAL, KernelPrinter, NumpyKernelPrinter
-from symgrad.graph import topological_order
-from symgrad.nn.network import LAMBDA
-from symgrad.nn.printing import Renderer
-from symgrad.nn.tensor import (
+from symgrad.engine.graph import topological_order
+from symgrad.model.network import LAMBDA
+from symgrad.model.tensor import (
     ARG,
     AddBias,
     Map,
@@ -42,6 +41,7 @@ from symgrad.nn.tensor import (
     entry,
     m,
 )
+from symgrad.show.equations import Renderer
 
 #: Products with at most this many multiply-adds run as loops instead of BLAS calls.
 SMALL_PRODUCT = 4096

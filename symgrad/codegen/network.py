@@ -1,6 +1,6 @@
 """Codegen stage: the generated training module of a network and an optimizer.
 
-From one :class:`~symgrad.nn.backprop.Backprop` and one optimizer, writes a
+From one :class:`~symgrad.derive.backprop.Backprop` and one optimizer, writes a
 standalone module (imports numpy, numba and math only) with:
 
 - ``loss_and_grad(params..., X, Y, lam)`` and ``predict(params..., X)``;

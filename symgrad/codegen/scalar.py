@@ -2,11 +2,11 @@
 
 :func:`compile_expr` is CasADi's ``Function`` for symgrad's scalar front end: a
 :class:`CompiledFunction` checks the expression and its inputs, rewrites the expression
-into its stable form with :func:`symgrad.stabilize.stable_form` (``log(1 + e^z)`` →
+into its stable form with :func:`symgrad.derive.stabilize.stable_form` (``log(1 + e^z)`` →
 ``softplus(z)``, ``log σ(z)`` → ``log_sigmoid(z)``, ...; the list of rewrites is kept as
 ``.rewrites`` and printed in the module's docstring), derives the gradient of that form
 once with the reverse-mode engine and simplifies it (both through
-:func:`symgrad.printing.gradient_equations`, so the module's header and ``.latex()`` print
+:func:`symgrad.show.printing.gradient_equations`, so the module's header and ``.latex()`` print
 exactly what the code computes), has :mod:`symgrad.codegen.scalar_source` write the
 module's text, and calls the module's functions with checked arguments.
 
@@ -14,8 +14,8 @@ The file is written with :func:`symgrad.codegen.files.ensure_module` (reused whi
 hash matches, never silently trusted when edited) and imported from there, so Numba
 caches the compiled code. The file's source hash covers the expression, the inputs, the
 symgrad version and the code that shapes the module, so a reused file is never stale; a
-reused file also skips the derivation. Imports :mod:`symgrad.printing`,
-:mod:`symgrad.stabilize`, :mod:`symgrad.reader` (text input), the codegen stage and the
+reused file also skips the derivation. Imports :mod:`symgrad.show.printing`,
+:mod:`symgrad.derive.stabilize`, :mod:`symgrad.read.reader` (text input), the codegen stage and the
 errors (and reads the source of autodiff, rules and functions to hash it).
 """
 
@@ -28,11 +28,13 @@ from pathlib import Path
 import numpy as np
 import sympy
 
-from symgrad import autodiff, functions, printing, rules, stabilize
+from symgrad import functions
 from symgrad._version import __version__
 from symgrad.codegen import kernels, scalar_source
 from symgrad.codegen.files import check_file, digest, ensure_module, import_file, with_header
 from symgrad.codegen.scalar_source import argument_names, module_body
+from symgrad.derive import stabilize
+from symgrad.engine import autodiff, rules
 from symgrad.errors import (
     EvaluationError,
     ParseError,
@@ -41,8 +43,9 @@ from symgrad.errors import (
     UnknownSymbolError,
 )
 from symgrad.paths import DEFAULT_FOLDER
-from symgrad.printing import GradientEquations, gradient_equations
-from symgrad.reader import as_expression
+from symgrad.read.reader import as_expression
+from symgrad.show import printing
+from symgrad.show.printing import GradientEquations, gradient_equations
 
 
 def compile_expr(
@@ -51,7 +54,7 @@ def compile_expr(
     """Compile a scalar expression and its gradient into a cached Numba module.
 
     Args:
-        expr: a scalar SymPy expression, or text (parsed by :mod:`symgrad.parsing`).
+        expr: a scalar SymPy expression, or text (parsed by :mod:`symgrad.read.parsing`).
         wrt: the inputs in order: symbols or their names; default: every free symbol of
             ``expr``, sorted by name. Every free symbol must be an input.
         name: the module's name; default ``f_`` and 8 hex digits of a hash of the

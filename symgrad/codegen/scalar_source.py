@@ -1,7 +1,7 @@
 """Codegen → Numba stage: the text of a scalar function's module, from its gradient equations.
 
 Takes the expression as given and its stable form, the inputs and their names in the code,
-and the simplified gradient equations (:func:`symgrad.printing.gradient_equations`); runs
+and the simplified gradient equations (:func:`symgrad.show.printing.gradient_equations`); runs
 ``sympy.cse`` over the value and the gradients and writes, with
 :class:`~symgrad.codegen.kernels.KernelPrinter`, a module that imports math, numba and numpy
 only, with three ``@numba.njit(cache=True)`` functions of the inputs in order:
@@ -32,7 +32,7 @@ from symgrad.codegen.kernels import (
     njit_source,
 )
 from symgrad.errors import SymgradError
-from symgrad.printing import GradientEquations
+from symgrad.show.printing import GradientEquations
 
 #: The module's entry points.
 _ENTRIES = ("value", "value_and_grad", "value_and_grad_many")

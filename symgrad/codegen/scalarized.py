@@ -16,9 +16,9 @@ from collections.abc import Callable
 import sympy
 
 from symgrad.codegen.kernels import KernelPrinter
-from symgrad.graph import topological_order
-from symgrad.nn.network import LAMBDA
-from symgrad.nn.tensor import (
+from symgrad.engine.graph import topological_order
+from symgrad.model.network import LAMBDA
+from symgrad.model.tensor import (
     ARG,
     AddBias,
     Map,

@@ -208,7 +208,7 @@ class step(Primitive):
 class logaddexp(Primitive):
     """``log(e^a + e^b)`` (NumPy's name), computed without overflow; ``∂/∂a = σ(a − b)``.
 
-    The stable form :mod:`symgrad.stabilize` writes ``log(e^a + e^b + ...)`` as (nested
+    The stable form :mod:`symgrad.derive.stabilize` writes ``log(e^a + e^b + ...)`` as (nested
     for more terms); not a name users type."""
 
     nargs = 2

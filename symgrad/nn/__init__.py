@@ -1,8 +1,8 @@
-"""The tensor front end: networks over a batch, their backprop equations, a NumPy oracle.
+"""Networks in one import: their layers and losses, backprop equations, data and the NumPy oracle.
 
-The names load on first use (:func:`__getattr__`): importing ``symgrad.nn.tensor`` runs this
-file first, and an eager import of backprop here would pull the show stage into the tensor
-front end.
+The public face of the tensor front end, gathered from the stages that own each name
+(model, derive, check). The names load on first use (:func:`__getattr__`), so
+``import symgrad.nn`` does not pull in Numba until something is used.
 """
 
 __all__ = [
@@ -24,10 +24,11 @@ __all__ = [
 
 def _public() -> dict:
     """Every public name, imported from its module."""
-    from symgrad.nn.backprop import Backprop, derive
-    from symgrad.nn.losses import LOSSES, Loss, huber
-    from symgrad.nn.network import Dense, Network, logistic_regression, mlp
-    from symgrad.nn.reference import Evaluation, init_params, reference, to_columns
+    from symgrad.check.oracle import Evaluation, reference
+    from symgrad.derive.backprop import Backprop, derive
+    from symgrad.model.data import init_params, to_columns
+    from symgrad.model.losses import LOSSES, Loss, huber
+    from symgrad.model.network import Dense, Network, logistic_regression, mlp
 
     return {
         "Backprop": Backprop,

@@ -17,10 +17,10 @@ import numpy as np
 from symgrad._version import __version__
 from symgrad.codegen.files import digest, ensure_module, import_file
 from symgrad.codegen.network import NetworkModule
+from symgrad.derive.backprop import derive
 from symgrad.errors import ShapeError
-from symgrad.nn.backprop import derive
-from symgrad.nn.network import Network
-from symgrad.nn.reference import as_numbers, check_finite, check_rows, to_columns
+from symgrad.model.data import as_numbers, check_finite, check_rows, to_columns
+from symgrad.model.network import Network
 from symgrad.paths import DEFAULT_FOLDER
 from symgrad.train import optimizers
 

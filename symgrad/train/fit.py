@@ -29,8 +29,8 @@ from symgrad.errors import (
     TrainingInterrupted,
     TrainingWarning,
 )
-from symgrad.nn.network import Network
-from symgrad.nn.reference import check_finite, init_params, to_columns
+from symgrad.model.data import check_finite, init_params, to_columns
+from symgrad.model.network import Network
 from symgrad.paths import DEFAULT_FOLDER
 from symgrad.train.compiled import CompiledNetwork, check_params, in_helper_thread
 

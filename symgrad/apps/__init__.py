@@ -1,0 +1,1 @@
+"""Apps: the lecture rebuilt, the learning-rate study, and the data sets they use."""

@@ -1,0 +1,305 @@
+"""Apps stage: the lecture's chapters, each derived once, printed, trained and checked.
+
+The toy graph ``j = 3(a + b·c)`` traced step by step (Markdown and a Graphviz picture),
+logistic regression (closed-form gradients, the single-example chain rule with
+``∂L/∂z = a − y``, training on the breast-cancer data, a gradient check), the
+one-hidden-layer network (forward and backprop equations, training on two moons, a gradient
+check), the learning-rate figures, and the list of generated modules. Each chapter writes
+its files and adds its part of the index through a :class:`~symgrad.apps.lecture.book.Book`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import sympy
+
+from symgrad.apps.datasets import breast_cancer, two_moons
+from symgrad.apps.lecture.book import Book, figure_links, link
+from symgrad.apps.study import descent_picture, figure, learning_rate_study, save_figure
+from symgrad.check import check
+from symgrad.nn import Network, derive, logistic_regression, mlp
+from symgrad.show.draw import MissingDependencyError, render
+from symgrad.show.equations import equations
+from symgrad.show.notes import notes
+from symgrad.show.trace import explain
+from symgrad.train.compiled import CompiledNetwork
+from symgrad.train.fit import fit
+
+TOY = "u = b*c; v = a + u; j = 3*v"
+TOY_POINT = {"a": 1, "b": 2, "c": 3}
+LOGISTIC = "z = w1*x1 + w2*x2 + b; a = sigmoid(z); L = -(y*log(a) + (1 - y)*log(1 - a))"
+LOGISTIC_POINT = {"w1": 0.5, "w2": -1, "b": 0.1, "x1": 1, "x2": 2, "y": 1}
+HIDDEN = 16
+RATES = (0.01, 1.0, 10.0, 50.0)
+#: Epochs (full run, --quick): logistic regression, the network, each learning rate's run.
+EPOCHS = {"logistic": (500, 100), "network": (3000, 400), "study": (500, 150)}
+
+
+def _chain_paths(trace, name) -> list[list]:
+    """Every path of local derivatives from the output down to ``name``, outermost first."""
+    local = {(d.step, d.wrt): d for d in trace.local_derivatives}
+    if name == trace.output:
+        return [[]]
+    paths = []
+    for (step, wrt), d in local.items():
+        if wrt == name:
+            paths += [[*p, d] for p in _chain_paths(trace, step)]
+    return paths
+
+
+def toy_graph(book: Book) -> None:
+    """Section 1: the toy graph traced step by step, its picture, the chain rule per input."""
+    book.progress("[1/5] toy graph j = 3(a + b·c): trace and picture")
+    trace = explain(TOY, TOY_POINT)
+    trace_file = book.write("toy_graph_trace.md", "# The toy graph\n\n" + trace.markdown())
+    dot = render(trace, book.folder / "toy_graph.dot").name
+    try:
+        picture = link(render(trace, book.folder / "toy_graph.svg").name)
+    except MissingDependencyError as error:
+        picture = None
+        book.notes.append(
+            f"The graph's SVG was not drawn: {error}. "
+            f"Draw it with `dot -Tsvg {dot} -o toy_graph.svg`."
+        )
+    latex = sympy.latex
+    forward = ", ".join(f"${latex(s.name)} = {latex(s.expr)} = {s.value}$" for s in trace.steps)
+    rows = []
+    for x in sorted(trace.point, key=str):
+        for path in _chain_paths(trace, x):
+            partial = [rf"\frac{{\partial {d.step}}}{{\partial {d.wrt}}}" for d in path]
+            value = trace.gradients[str(x)][1]
+            products = r" \cdot ".join(str(d.value) for d in path)
+            rows.append(
+                rf"- $\frac{{\partial j}}{{\partial {x}}} = "
+                + r" \cdot ".join(partial)
+                + f" = {products} = {value}$"
+            )
+    book.add(
+        "## 1. The toy graph $j = 3(a + b c)$",
+        "",
+        "Split into one operation per step, $u = b c$, $v = a + u$, $j = 3 v$, at "
+        + ", ".join(f"${k} = {v}$" for k, v in TOY_POINT.items())
+        + ".",
+        "",
+        f"Forward propagation: {forward}. So the output is ${trace.steps[-1].value}$.",
+        "",
+        "Backward propagation multiplies the local derivatives along the path from $j$ back to "
+        "each input (the chain rule):",
+        "",
+        *rows,
+        "",
+        f"The whole trace (forward values, local derivatives, chain-rule products): "
+        f"{link(trace_file)}. The graph with values and gradients: {link(dot)}"
+        + (f", {picture}" if picture else " (SVG: see the notes at the end)")
+        + ".",
+    )
+
+
+def _loss_figure(book: Book, history, title: str, name: str) -> list[Path]:
+    if not book.plots:
+        return []
+    fig = figure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    ax.plot(np.arange(1, len(history) + 1), history)
+    ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel="training loss (log scale)", title=title)
+    ax.grid(True, which="both", alpha=0.3)
+    return save_figure(fig, book.folder, name)
+
+
+def _train_and_check(book, network, data, lr, epochs, name, code) -> tuple:
+    compiled = CompiledNetwork(network, "gd", folder=code)
+    t0 = time.perf_counter()
+    result = fit(network, data.X, data.y, lr=lr, epochs=epochs, compiled=compiled)
+    accuracy = result.accuracy(data.X, data.y)
+    book.progress(
+        f"      trained {epochs} epochs in {time.perf_counter() - t0:.1f} s: "
+        f"loss {result.history[-1]:.4g}, training accuracy {100 * accuracy:.1f}%"
+    )
+    figures = _loss_figure(book, result.history, f"{network.describe()}, α = {lr:g}", name)
+    sample = (data.X[:100], data.y[:100])
+    report = check(compiled, data=sample, params=result.params)
+    check_file = book.write(
+        f"{name}_check.md",
+        f"# Gradient check: {network.describe()}\n\nAt the trained parameters, on the first "
+        f"{len(sample[0])} examples.\n\n{report.markdown()}\n",
+    )
+    book.progress(f"      gradient check: {report.summary()}")
+    return compiled, result, accuracy, figures, check_file, report
+
+
+def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, report) -> list:
+    return [
+        f"Data: {data.about}. Full-batch gradient descent with $\\alpha = {lr:g}$ for "
+        f"{epochs} epochs: the loss goes from ${result.history[0]:.4f}$ to "
+        f"${result.history[-1]:.4f}$; training accuracy ${100 * accuracy:.1f}\\%$.",
+        "",
+        f"Loss curve: {figure_links(figures) or '(not drawn: see the notes)'}.",
+        "",
+        "Gradient check at the trained parameters on the first 100 examples: the compiled "
+        "gradients against central differences of the compiled loss "
+        f"(also in {link(check_file)}):",
+        "",
+        report.markdown(),
+    ]
+
+
+def logistic(book: Book, quick: bool, code: Path) -> None:
+    """Section 2: logistic regression: one example traced, the batch equations, training."""
+    book.progress("[2/5] logistic regression: equations, training, gradient check")
+    trace = explain(LOGISTIC, LOGISTIC_POINT)
+    single = book.write(
+        "logistic_single_example.md",
+        "# Logistic regression, one example, step by step\n\n" + trace.markdown(),
+    )
+    data = breast_cancer()
+    if data.fallback:
+        book.progress(f"      note: {data.fallback}")
+        book.notes.append(data.fallback + ".")
+    network = logistic_regression(data.X.shape[1])
+    backprop = derive(network)
+    equations_file = book.write(
+        "logistic_regression_equations.md",
+        f"# Logistic regression with {data.X.shape[1]} inputs\n\n" + backprop.markdown(),
+    )
+    lr, epochs = 0.5, EPOCHS["logistic"][quick]
+    *_, result, accuracy, figures, check_file, report = _train_and_check(
+        book, network, data, lr, epochs, "logistic_regression", code
+    )
+    dz, dz_value = trace.gradients["z"]
+    back = equations(backprop, "markdown").backward
+    book.add(
+        "## 2. Logistic regression",
+        "",
+        "One example: $z = w_1 x_1 + w_2 x_2 + b$, $a = \\sigma(z)$ and the binary "
+        "cross-entropy $L = -(y \\log a + (1 - y) \\log(1 - a))$. Through the sigmoid "
+        "($\\frac{\\partial a}{\\partial z} = a (1 - a)$) and the loss the chain rule "
+        f"simplifies to $\\frac{{\\partial L}}{{\\partial z}} = {sympy.latex(dz)}$, here "
+        f"${float(dz_value):.6g}$; the step-by-step trace: {link(single)}.",
+        "",
+        "Over a batch of $m$ examples ($X$ is $n \\times m$) the same derivation gives",
+        "",
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in back],
+        "",
+        f"and the forward pass and loss in {link(equations_file)}.",
+        "",
+        *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
+    )
+
+
+def _boundary_figure(book, compiled, params, data) -> list[Path]:
+    if not book.plots:
+        return []
+    (x0, y0), (x1, y1) = data.X.min(axis=0) - 0.5, data.X.max(axis=0) + 0.5
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+    proba = compiled.predict_proba(params, np.c_[gx.ravel(), gy.ravel()])[:, 0]
+    fig = figure(figsize=(5.5, 4.2))
+    ax = fig.subplots()
+    ax.contourf(gx, gy, proba.reshape(gx.shape), levels=20, cmap="RdBu_r", alpha=0.6)
+    ax.contour(gx, gy, proba.reshape(gx.shape), levels=[0.5], colors="k")
+    ax.scatter(*data.X.T, c=data.y, cmap="RdBu_r", edgecolors="k", s=14)
+    ax.set(
+        title="$\\hat{y} = A^{[2]}$ and the decision boundary $\\hat{y} = 0.5$",
+        xlabel="$x_1$",
+        ylabel="$x_2$",
+    )
+    return save_figure(fig, book.folder, "network_decision_boundary")
+
+
+def network_chapter(book: Book, quick: bool, code: Path) -> tuple:
+    """Section 3: the one-hidden-layer network on two moons; ``(network, compiled, data)``."""
+    book.progress("[3/5] one-hidden-layer network: equations, training, gradient check")
+    data = two_moons()
+    network = Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce")
+    backprop = derive(network)
+    notes_file = book.write("network_notes.md", notes(backprop, "The one-hidden-layer network"))
+    lr, epochs = 1.0, EPOCHS["network"][quick]
+    compiled, result, accuracy, figures, check_file, report = _train_and_check(
+        book, network, data, lr, epochs, "network", code
+    )
+    boundary = _boundary_figure(book, compiled, result.params, data)
+    parts = equations(backprop, "markdown")
+    book.add(
+        f"## 3. A network with one hidden layer ({network.describe()})",
+        "",
+        f"$n = 2$ inputs, {HIDDEN} ReLU units, a sigmoid output and binary cross-entropy. "
+        "Forward propagation, one column per example:",
+        "",
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts.forward],
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts.loss],
+        "",
+        "Backward propagation, from the output layer down ($dZ^{[l]}$ is $m$ times "
+        "$\\partial \\mathcal{L} / \\partial Z^{[l]}$):",
+        "",
+        *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts.backward],
+        "",
+        f"With a sentence per step: {link(notes_file)}.",
+        "",
+        *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
+        "",
+        f"Decision boundary: {figure_links(boundary) or '(not drawn: see the notes)'}.",
+    )
+    return network, compiled, data
+
+
+def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
+    """Section 4: gradient descent in 1-D and the network trained with several rates."""
+    book.progress("[4/5] learning rates: the 1-D picture and the study")
+    if not book.plots:
+        book.add("## 4. The learning rate", "", "(Figures not drawn: see the notes.)")
+        return
+    descent = descent_picture(folder=book.folder, name="descent_1d")
+    epochs = EPOCHS["study"][quick]
+    study = learning_rate_study(
+        network,
+        data.X,
+        data.y,
+        RATES,
+        epochs=epochs,
+        folder=book.folder,
+        compiled=compiled,
+        title=f"The same {network.describe()} network and start, four learning rates",
+    )
+    for run in study.runs:
+        book.progress(f"      α = {run.rate:g}: {study.verdict(run)}")
+    loss, w = sympy.latex(descent.loss), sympy.latex(descent.w)
+    behaviour = "; ".join(f"$\\alpha = {r:g}$ {descent.behaviour(r)}" for r in descent.paths)
+    book.add(
+        "## 4. Gradient descent and the learning rate",
+        "",
+        f"On $L({w}) = {loss}$ the derived gradient is $L'({w}) = "
+        f"{sympy.latex(descent.gradient)}$ and each step is ${w} \\leftarrow {w} - \\alpha "
+        f"L'({w})$ from ${w} = 0$: {behaviour}. Figure: {figure_links(descent.files)}.",
+        "",
+        f"The network of section 3 trained from the same initial parameters with "
+        f"{len(RATES)} learning rates for {epochs} epochs each: "
+        f"{figure_links(study.files)}.",
+        "",
+        study.markdown(),
+    )
+
+
+def generated_code(book: Book, code: Path) -> None:
+    """Section 5: the generated modules training ran in, linked."""
+    book.progress("[5/5] index")
+    lines = []
+    for path in sorted(code.glob("*.py")):
+        doc = path.read_text(encoding="utf-8").split('"""')
+        what = (
+            next((ln for ln in doc[1].splitlines() if ln.startswith("Network:")), "")
+            if len(doc) > 1
+            else ""
+        )
+        lines.append(f"- {link(f'code/{path.name}')}" + (f" — {what}" if what else ""))
+    book.add(
+        "## 5. The generated code",
+        "",
+        "Training ran in these generated modules (NumPy and Numba only; the equations are in "
+        "each module's docstring). Numba's compiled code is kept in your cache of compiled "
+        "code (symgrad's README says where), so a second build, in any folder, starts at once.",
+        "",
+        *lines,
+    )

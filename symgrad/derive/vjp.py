@@ -1,0 +1,152 @@
+"""Autodiff stage, tensor front end: vector–Jacobian rules of the tensor nodes.
+
+The rules are one table, :data:`TENSOR_RULES`, keyed by node class; the tensor front end
+hands :func:`contribution` to the one reverse sweep (:func:`symgrad.engine.autodiff.backward`)
+that also serves the scalar front end. Nothing is registered when this module is imported:
+a derivation finds these rules whatever was imported before. A rule registered with
+:func:`symgrad.engine.rules.register` for a node class comes first.
+
+``g`` is the incoming adjoint; scalar factors (1/m, λ/m) are kept outside as a
+:class:`~symgrad.model.tensor.Scale` so they print where a teacher puts them. A rule returns
+``None`` for a contribution that is symbolically zero.
+
+An elementwise map's local derivative is the scalar engine's gradient of its small
+kernel. When the incoming adjoint is itself elementwise, the two kernels are fused
+into one and simplified as a scalar expression — that is where
+``(-y/a + (1-y)/(1-a)) · a(1-a)`` becomes ``a - y``.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+
+import sympy
+
+from symgrad.engine.autodiff import grad
+from symgrad.engine.rules import RULES, Rule, rule_for
+from symgrad.errors import NoDerivativeRuleError
+from symgrad.model.tensor import (
+    ARG,
+    AddBias,
+    Map,
+    MatMul,
+    Ones,
+    Ref,
+    Scale,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Sum,
+    SumAll,
+    SumExamples,
+    Transpose,
+    Var,
+    elementwise,
+    scale,
+    split_scale,
+)
+
+
+def transpose(a):
+    """``aᵀ``, with ``(aᵀ)ᵀ = a``."""
+    return a.a if isinstance(a, Transpose) else Transpose(a)
+
+
+def tensor_sum(terms: list):
+    """Sum adjoint contributions, flattening nested sums."""
+    flat = []
+    for t in terms:
+        flat.extend(t.terms if isinstance(t, Sum) else [t])
+    return flat[0] if len(flat) == 1 else Sum(tuple(flat))
+
+
+def simplify_kernel(kernel: sympy.Expr) -> sympy.Expr:
+    """The shortest of the kernel, its expansion and its factorization."""
+    candidates = [kernel, sympy.expand(kernel), sympy.factor(kernel)]
+    return min(candidates, key=sympy.count_ops)
+
+
+def shift(kernel: sympy.Expr, offset: int) -> sympy.Expr:
+    """Renumber a kernel's placeholders ``ARG[i] -> ARG[i + offset]``."""
+    if offset == 0:
+        return kernel
+    used = sorted((s for s in kernel.free_symbols if s in ARG), key=ARG.index, reverse=True)
+    return kernel.xreplace({s: ARG[ARG.index(s) + offset] for s in used})
+
+
+def _matmul(node, g, i):
+    c, core = split_scale(g)
+    if i == 0:
+        return scale(c, MatMul(core, transpose(node.b)))
+    return scale(c, MatMul(transpose(node.a), core))
+
+
+def _map(node, g, i):
+    d = grad(node.kernel, ARG[i]) if ARG[i] in node.kernel.free_symbols else sympy.S.Zero
+    if d == 0:
+        return None
+    c, core = split_scale(g)
+    if isinstance(core, Ones):
+        kernel, args = d, node.args
+    elif isinstance(core, Map):
+        kernel, args = core.kernel * shift(d, len(core.args)), core.args + node.args
+    else:
+        kernel, args = ARG[0] * shift(d, 1), (core,) + node.args
+    return scale(c, elementwise(simplify_kernel(kernel), args))
+
+
+def _softmax_cross_entropy(node, g, i):
+    c, core = split_scale(g)
+    if not isinstance(core, Ones):
+        raise NoDerivativeRuleError(
+            "SoftmaxCrossEntropy is differentiated only inside a summed loss"
+        )
+    if i == 1:
+        raise NoDerivativeRuleError("no derivative of SoftmaxCrossEntropy with respect to labels")
+    return scale(c, elementwise(ARG[0] - ARG[1], (Softmax(node.z), node.y)))
+
+
+def _add_bias(node, g, i):
+    if i == 0:
+        return g
+    c, core = split_scale(g)
+    return scale(c, SumExamples(core))
+
+
+def _sum_all(node, g, i):
+    c, _ = split_scale(g)
+    return scale(c, Ones(node.a.shape))
+
+
+def _transpose(node, g, i):
+    c, core = split_scale(g)
+    return scale(c, transpose(core))
+
+
+#: The vector–Jacobian rule of each tensor operation, keyed by node class.
+TENSOR_RULES: dict[type, Rule] = {
+    rule.op: rule
+    for rule in (
+        Rule(MatMul, vjp=_matmul),
+        Rule(Transpose, vjp=_transpose),
+        Rule(AddBias, vjp=_add_bias),
+        Rule(Map, vjp=_map),
+        Rule(SoftmaxCrossEntropy, vjp=_softmax_cross_entropy),
+        Rule(SumAll, vjp=_sum_all),
+        Rule(Scale, vjp=lambda node, g, i: scale(node.c, g)),
+        Rule(Sum, vjp=lambda node, g, i: g),
+    )
+}
+
+#: Node classes without a rule, on purpose: the leaves (Var, Ones) pass no adjoint on;
+#: SumExamples and Ref appear only in derived gradients, which are not differentiated again;
+#: a softmax output's loss is built on its logits as SoftmaxCrossEntropy
+#: (:mod:`symgrad.model.losses`), whose rule is the short ``A − Y``, so no sweep meets Softmax.
+NO_VJP = frozenset({Var, Ones, SumExamples, Ref, Softmax})
+
+
+def contribution(node, g, i):
+    """What ``node``'s adjoint ``g`` adds to its argument i's adjoint (None: nothing).
+
+    A user's rule (:data:`symgrad.engine.rules.RULES`) comes before the built-in table.
+    """
+    return rule_for(node, ChainMap(RULES, TENSOR_RULES)).contribution(node, g, i)

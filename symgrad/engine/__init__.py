@@ -1,0 +1,1 @@
+"""Engine: the chain rule. Expression graphs, the rule table, one reverse sweep, exact values."""

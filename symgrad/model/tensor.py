@@ -1,0 +1,316 @@
+"""Build stage, tensor front end: the nodes of a tensor graph.
+
+A network over a batch is a small DAG of tensor operations in the lecture's layout
+(X is n×m, one column per example; W[l] is h×n; b[l] has h entries). Nodes are
+immutable and compare structurally, so equal subgraphs are one node. Elementwise
+maps carry a small SymPy scalar kernel over placeholders ``ARG[0], ARG[1], ...``;
+everything else is one matrix operation. Shapes are tuples of SymPy expressions
+(layer widths are integers, the batch size is the symbol ``m``), so the cost of a
+graph does not depend on how many scalar weights a layer has.
+
+Each interpretation of the nodes (VJP in :mod:`symgrad.derive.vjp`, NumPy evaluation in
+:mod:`symgrad.check.oracle`, printing in :mod:`symgrad.show.equations`, Numba emission in
+:mod:`symgrad.codegen.emit`, scalarization in :mod:`symgrad.codegen.scalarized`) is a table
+keyed by node class beside its code, looked up with :func:`entry`; a class an
+interpretation leaves out on purpose is in that module's explicit exclusion set.
+
+Imports SymPy and symgrad.errors only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import sympy
+from sympy import S
+
+from symgrad.errors import ShapeError
+
+#: The batch size, a symbol in every shape and in the 1/m of every mean.
+m = sympy.Symbol("m", positive=True, integer=True)
+
+#: Placeholders of elementwise kernels: ``ARG[i]`` stands for the i-th argument.
+ARG = sympy.symbols("_x0:64")
+
+
+class Tensor:
+    """Base of all tensor nodes; subclasses are frozen dataclasses.
+
+    Their hashes are computed once (nodes are immutable): graphs are dict keys at every
+    stage, and a recursive hash per lookup made deriving deep networks quadratic.
+    """
+
+    shape: tuple
+
+    def children(self) -> tuple:
+        return ()
+
+
+def _cache_hashes() -> None:
+    """Wrap every node class's dataclass ``__hash__`` so it runs once per node."""
+    for cls in Tensor.__subclasses__():
+        structural = cls.__hash__
+
+        def cached(self, _structural=structural):
+            try:
+                return self.__dict__["_hash"]
+            except KeyError:
+                h = _structural(self)
+                object.__setattr__(self, "_hash", h)
+                return h
+
+        cls.__hash__ = cached
+
+
+@dataclass(frozen=True)
+class Var(Tensor):
+    """A leaf: a parameter (``role="param"``) or data (``"data"``, ``"labels"``).
+
+    ``ident`` is the Python name (``W1``); ``text`` and ``tex`` are how it prints
+    (``W[1]``, ``W^{[1]}``); ``layer`` (from 1) and ``kind`` (``W``, ``b``) say whose
+    parameter it is, so no stage reads them back out of the name.
+    """
+
+    ident: str
+    shape: tuple
+    role: str = "param"
+    text: str = ""
+    tex: str = ""
+    layer: int | None = None
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class Ones(Tensor):
+    """A tensor of ones; the adjoint of a sum before it is scaled."""
+
+    shape: tuple
+
+
+@dataclass(frozen=True)
+class MatMul(Tensor):
+    a: Tensor
+    b: Tensor
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        if len(self.a.shape) != 2 or len(self.b.shape) != 2 or self.a.shape[1] != self.b.shape[0]:
+            raise ShapeError(
+                f"matrix product of shapes {_fmt(self.a.shape)} and {_fmt(self.b.shape)}"
+            )
+        object.__setattr__(self, "shape", (self.a.shape[0], self.b.shape[1]))
+
+    def children(self):
+        return (self.a, self.b)
+
+
+@dataclass(frozen=True)
+class Transpose(Tensor):
+    a: Tensor
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(reversed(self.a.shape)))
+
+    def children(self):
+        return (self.a,)
+
+
+@dataclass(frozen=True)
+class AddBias(Tensor):
+    """``Z + b``: the bias vector ``b`` (h entries) added to every column of ``Z`` (h×m)."""
+
+    z: Tensor
+    b: Tensor
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        if self.b.shape != self.z.shape[:1]:
+            raise ShapeError(f"bias of shape {_fmt(self.b.shape)} for rows of {_fmt(self.z.shape)}")
+        object.__setattr__(self, "shape", self.z.shape)
+
+    def children(self):
+        return (self.z, self.b)
+
+
+@dataclass(frozen=True)
+class Map(Tensor):
+    """Elementwise ``kernel(ARG[0], ARG[1], ...)`` over arguments of one shape."""
+
+    kernel: sympy.Expr
+    args: tuple
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        shapes = {a.shape for a in self.args}
+        if len(shapes) != 1:
+            raise ShapeError(
+                "elementwise operation on shapes " + ", ".join(_fmt(a.shape) for a in self.args)
+            )
+        object.__setattr__(self, "shape", self.args[0].shape)
+
+    def children(self):
+        return self.args
+
+
+@dataclass(frozen=True)
+class Softmax(Tensor):
+    """Softmax of each column (over the k classes of one example)."""
+
+    z: Tensor
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", self.z.shape)
+
+    def children(self):
+        return (self.z,)
+
+
+@dataclass(frozen=True)
+class SoftmaxCrossEntropy(Tensor):
+    """Per-example ``-Σ_k Y_k log softmax(Z)_k`` (1×m), fused so that dZ = A − Y.
+
+    Each column of ``y`` is a probability vector (one-hot labels); the loss
+    constructors guarantee it.
+    """
+
+    z: Tensor
+    y: Tensor
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        if self.z.shape != self.y.shape:
+            raise ShapeError(
+                f"labels of shape {_fmt(self.y.shape)} for logits {_fmt(self.z.shape)}"
+            )
+        object.__setattr__(self, "shape", (S.One, self.z.shape[1]))
+
+    def children(self):
+        return (self.z, self.y)
+
+
+@dataclass(frozen=True)
+class SumAll(Tensor):
+    """The sum of every entry: a scalar (shape ``()``)."""
+
+    a: Tensor
+    shape: tuple = field(init=False, compare=False, default=())
+
+    def children(self):
+        return (self.a,)
+
+
+@dataclass(frozen=True)
+class SumExamples(Tensor):
+    """Row sums ``Σ_examples A`` of an h×m tensor: the h entries of a bias gradient."""
+
+    a: Tensor
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", self.a.shape[:1])
+
+    def children(self):
+        return (self.a,)
+
+
+@dataclass(frozen=True)
+class Scale(Tensor):
+    """``c · A`` for a scalar SymPy expression ``c`` (such as 1/m or λ/m)."""
+
+    c: sympy.Expr
+    a: Tensor
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", self.a.shape)
+
+    def children(self):
+        return (self.a,)
+
+
+@dataclass(frozen=True)
+class Sum(Tensor):
+    """``A + B + ...`` of tensors of one shape (adjoints from several consumers)."""
+
+    terms: tuple
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        if len({t.shape for t in self.terms}) != 1:
+            raise ShapeError("sum of shapes " + ", ".join(_fmt(t.shape) for t in self.terms))
+        object.__setattr__(self, "shape", self.terms[0].shape)
+
+    def children(self):
+        return self.terms
+
+
+@dataclass(frozen=True)
+class Ref(Tensor):
+    """A named intermediate (``dZ[2]``): prints as its name, evaluates as ``target``."""
+
+    text: str
+    tex: str
+    ident: str
+    target: Tensor
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", self.target.shape)
+
+    def children(self):
+        return (self.target,)
+
+
+_cache_hashes()
+
+
+def entry(table: Mapping[type, Callable], node: Tensor, interpretation: str) -> Callable:
+    """``table``'s entry for ``node``'s class; a TypeError naming both when there is none."""
+    try:
+        return table[type(node)]
+    except KeyError:
+        raise TypeError(f"no {interpretation} for tensor node {type(node).__name__}") from None
+
+
+def _fmt(shape: tuple) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def scale(c, a: Tensor) -> Tensor:
+    """``c · a``, merging nested scales and dropping a factor of one."""
+    c = sympy.sympify(c, strict=True)
+    if isinstance(a, Scale):
+        c, a = c * a.c, a.a
+    return a if c == 1 else Scale(c, a)
+
+
+def split_scale(a: Tensor) -> tuple:
+    """``(c, core)`` with ``a = c · core``."""
+    return (a.c, a.a) if isinstance(a, Scale) else (S.One, a)
+
+
+def elementwise(kernel: sympy.Expr, args: tuple) -> Tensor:
+    """A :class:`Map` with duplicate and unused arguments removed, ``c·x`` written as a
+    :class:`Scale` of the argument, and the identity map collapsed to its argument.
+
+    Other numeric factors stay in the kernel, so a named ``dZ`` keeps them (dZ = m ∂L/∂Z)."""
+    kernel = sympy.sympify(kernel, strict=True)
+    coeff, rest = kernel.as_coeff_Mul()
+    if coeff != 1 and coeff.is_Number and rest in ARG:  # c·x: a scaled argument, not a map
+        return scale(coeff, elementwise(rest, args))
+    used, mapping = [], {}
+    for i, a in enumerate(args):
+        if ARG[i] not in kernel.free_symbols:
+            continue
+        if a not in used:
+            used.append(a)
+        mapping[ARG[i]] = ARG[used.index(a)]
+    kernel = kernel.xreplace(mapping)
+    if kernel == ARG[0] and len(used) == 1:
+        return used[0]
+    if not used:
+        raise ShapeError(f"elementwise kernel {kernel} uses none of its arguments")
+    return Map(kernel, tuple(used))

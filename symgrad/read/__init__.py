@@ -1,0 +1,1 @@
+"""Read: text to formulas, never run. The whitelisting reader and the step parser."""

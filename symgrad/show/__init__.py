@@ -1,0 +1,1 @@
+"""Show: what people read. Gradient equations, matrix backprop, chain-rule traces, notes."""

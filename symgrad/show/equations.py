@@ -1,0 +1,260 @@
+"""Printing stage, tensor front end: forward and backprop equations in matrix form.
+
+Renders tensor graphs in the lecture's notation as plain text (Unicode), Markdown
+(``$…$`` math) and LaTeX. Elementwise kernels print through subclasses of SymPy's
+``StrPrinter`` and ``LatexPrinter`` in which a product of two tensors is a Hadamard
+product (⊙); our functions print themselves (``σ(Z)``, ReLU's derivative ``1[Z > 0]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from symgrad.model.network import LAMBDA
+from symgrad.model.tensor import (
+    ARG,
+    AddBias,
+    Map,
+    MatMul,
+    Ones,
+    Ref,
+    Scale,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Sum,
+    SumAll,
+    SumExamples,
+    Transpose,
+    Var,
+    entry,
+)
+
+_SUPERSCRIPT = {2: "²", 3: "³"}
+_RELATIONS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+
+
+class _HadamardMixin:
+    """Print products of tensor symbols with a Hadamard sign; names verbatim."""
+
+    hadamard = " ⊙ "
+
+    def _print_Symbol(self, expr, *args, **kwargs):
+        if expr in self._tensors:
+            return expr.name
+        return super()._print_Symbol(expr, *args, **kwargs)
+
+    def _print_Mul(self, expr, *args, **kwargs):
+        factors = expr.as_ordered_factors()
+        tensorial = [f for f in factors if f.free_symbols & self._tensors]
+        if len(tensorial) < 2 or any(f.is_Pow and f.exp.is_negative for f in tensorial):
+            return super()._print_Mul(expr, *args, **kwargs)
+        coeff = sympy.Mul(*[f for f in factors if f not in tensorial])
+        parts = [self._paren(f) for f in tensorial]
+        head = "" if coeff == 1 else "-" if coeff == -1 else self._print(coeff) + " "
+        return head + self.hadamard.join(parts)
+
+    def _paren(self, factor):
+        text = self._print(factor)
+        return self._wrap(text) if factor.is_Add else text
+
+
+class _TextPrinter(_HadamardMixin, StrPrinter):
+    printmethod = "_unicode"  # our functions print themselves: σ(Z), ReLU(Z), 1[Z > 0]
+
+    def __init__(self, tensors):
+        super().__init__()
+        self._tensors = tensors
+
+    def _wrap(self, text):
+        return f"({text})"
+
+    def _print_Piecewise(self, expr):
+        """``{r²/2 if |r| ≤ 1; |r| - 1/2 otherwise}``: cases as the textbook reads them."""
+        cases = [
+            f"{self._print(e)} otherwise"
+            if c == sympy.true
+            else f"{self._print(e)} if {self._print(c)}"
+            for e, c in expr.args
+        ]
+        return "{" + "; ".join(cases) + "}"
+
+    def _print_Abs(self, expr):
+        return f"|{self._print(expr.args[0])}|"
+
+    def _print_Relational(self, expr):
+        op = _RELATIONS.get(expr.rel_op)
+        if op is None:
+            return super()._print_Relational(expr)
+        return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp in _SUPERSCRIPT and expr.base.free_symbols & self._tensors:
+            return self.parenthesize(expr.base, PRECEDENCE["Pow"]) + _SUPERSCRIPT[expr.exp]
+        return super()._print_Pow(expr, rational)
+
+
+class _TexPrinter(_HadamardMixin, LatexPrinter):
+    hadamard = r" \odot "
+
+    def __init__(self, tensors):
+        super().__init__()
+        self._tensors = tensors
+
+    def _wrap(self, text):
+        return rf"\left({text}\right)"
+
+
+_TRANSPOSE = {"text": "ᵀ", "latex": "^{T}"}
+#: What a scalar factor can stand in front of without parentheses.
+_UNDER_SCALE = (Softmax, Transpose, MatMul, SumAll, SumExamples)
+#: Node classes that always print as their names (``W[1]``, ``dZ[2]``): no RENDERERS entry.
+NAMED = frozenset({Var, Ref})
+
+
+class Renderer:
+    """Renders one tensor graph; named forward tensors print by their names."""
+
+    def __init__(self, fmt: str, names: dict):
+        self.fmt = "latex" if fmt in ("latex", "markdown") else "text"
+        self.names = names
+
+    def name(self, node):
+        if type(node) in NAMED:
+            return node.tex if self.fmt == "latex" else node.text
+        named = self.names.get(node)
+        if named is not None:
+            return named.tex if self.fmt == "latex" else named.text
+        return None
+
+    def atom(self, node, keep=(Softmax, Transpose)) -> str:
+        """The node, in parentheses unless it is a name or one of the ``keep`` kinds."""
+        text = self(node)
+        if self.name(node) is not None or isinstance(node, keep):
+            return text
+        return rf"\left({text}\right)" if self.fmt == "latex" else f"({text})"
+
+    def scalar(self, c) -> str:
+        if self.fmt == "latex":
+            return sympy.latex(c)
+        text = sympy.sstr(c).replace(str(LAMBDA), "λ")
+        return f"({text})" if not c.is_Symbol else text
+
+    def __call__(self, node) -> str:
+        name = self.name(node)
+        if name is not None:
+            return name
+        return entry(RENDERERS, node, "printing (printing.RENDERERS)")(self, node)
+
+    def kernel(self, node: Map) -> str:
+        symbols = [sympy.Symbol(self.atom(a)) for a in node.args]
+        expr = node.kernel.xreplace(dict(zip(ARG, symbols, strict=False)))
+        printer = (_TexPrinter if self.fmt == "latex" else _TextPrinter)(set(symbols))
+        return printer.doprint(expr)
+
+
+def _transpose(r: Renderer, node: Transpose) -> str:
+    inner = r.atom(node.a)
+    if r.fmt == "latex" and inner.endswith("]}"):
+        return inner[:-1] + "T}"  # W^{[2]} -> W^{[2]T}, the textbook form
+    return inner + _TRANSPOSE[r.fmt]
+
+
+def _sum_examples(r: Renderer, node: SumExamples) -> str:
+    inner = r.atom(node.a)
+    if r.fmt == "latex":
+        inner = inner[:-1] + "(i)}" if inner.endswith("]}") else inner + "^{(i)}"
+        return rf"\sum_{{i=1}}^{{m}} {inner}"
+    return f"Σᵢ {inner}⁽ⁱ⁾"
+
+
+def _softmax(r: Renderer, node: Softmax) -> str:
+    return (r"\operatorname{softmax}" if r.fmt == "latex" else "softmax") + f"({r(node.z)})"
+
+
+def _softmax_cross_entropy(r: Renderer, node: SoftmaxCrossEntropy) -> str:
+    y, z = r.atom(node.y), r(node.z)
+    if r.fmt == "latex":
+        return rf"-\sum_{{k}} {y} \odot \log \operatorname{{softmax}}({z})"
+    return f"-Σₖ {y} ⊙ log softmax({z})"
+
+
+#: How each tensor node class prints (when it has no name), given the :class:`Renderer`.
+RENDERERS: dict[type, Callable] = {
+    MatMul: lambda r, node: f"{r.atom(node.a)} {r.atom(node.b)}",
+    Transpose: _transpose,
+    AddBias: lambda r, node: f"{r(node.z)} + {r.atom(node.b)}",
+    Scale: lambda r, node: f"{r.scalar(node.c)} {r.atom(node.a, _UNDER_SCALE)}",
+    Sum: lambda r, node: " + ".join(r(t) for t in node.terms),
+    SumExamples: _sum_examples,
+    SumAll: lambda r, node: (r"\sum " if r.fmt == "latex" else "Σ ") + r.atom(node.a),
+    Softmax: _softmax,
+    SoftmaxCrossEntropy: _softmax_cross_entropy,
+    Ones: lambda r, node: "1",
+    Map: lambda r, node: r.kernel(node),
+}
+
+
+class Equations(NamedTuple):
+    """(lhs, rhs) pairs: one per forward tensor, the loss, one per backward equation."""
+
+    forward: list
+    loss: list
+    backward: list
+
+
+#: Each part of :class:`Equations` by its section title.
+TITLES = {"forward": "Forward pass", "loss": "Loss", "backward": "Backward pass"}
+
+
+def sections(bp, fmt: str) -> dict:
+    """Forward, loss and backward equations as (lhs, rhs) pairs, by section title."""
+    return {TITLES[part]: eqs for part, eqs in equations(bp, fmt)._asdict().items()}
+
+
+def equations(bp, fmt: str) -> Equations:
+    """Forward, loss and backward equations, in the order of ``bp.forward``/``bp.backward``."""
+    names = {f.node: f for f in bp.forward}  # an identity activation's Z[l] prints as A[l]
+    pick = (lambda n: n.tex) if fmt != "text" else (lambda n: n.text)
+    named = Renderer(fmt, names)
+    forward, first = [], {}
+    for f in bp.forward:
+        if f.node in first:
+            forward.append((pick(f), pick(first[f.node])))
+        else:
+            first[f.node] = f
+            forward.append((pick(f), Renderer(fmt, _without(names, f.node))(f.node)))
+    loss = [("L" if fmt == "text" else r"\mathcal{L}", named(bp.loss))]
+    backward = [(pick(e), named(e.node)) for e in bp.backward]
+    return Equations(forward, loss, backward)
+
+
+def _without(names: dict, node) -> dict:
+    return {k: v for k, v in names.items() if k is not node}
+
+
+def render(bp, fmt: str) -> str:
+    """The forward, loss and backward equations of a :class:`Backprop` in ``fmt``."""
+    if fmt not in ("text", "markdown", "latex"):
+        raise ValueError(f"unknown format {fmt!r} (text, markdown or latex)")
+    parts = sections(bp, fmt)
+    if fmt == "text":
+        return "\n".join(
+            "\n".join([title, *(f"{lhs} = {rhs}" for lhs, rhs in eqs)])
+            for title, eqs in parts.items()
+        )
+    if fmt == "markdown":
+        return "\n\n".join(
+            f"**{title}**\n\n" + "\n".join(f"- ${lhs} = {rhs}$" for lhs, rhs in eqs)
+            for title, eqs in parts.items()
+        )
+    rows = []
+    for title, eqs in parts.items():
+        rows.append(rf"&\text{{{title}}} \\")
+        rows += [rf"{lhs} &= {rhs} \\" for lhs, rhs in eqs]
+    return "\\begin{aligned}\n" + "\n".join(rows).rstrip("\\ ") + "\n\\end{aligned}"
