@@ -1,4 +1,4 @@
-"""Check stage's oracle, tensor front end: evaluate derived graphs with plain NumPy.
+"""Check stage, the oracle: evaluate derived graphs with plain NumPy.
 
 Straight from the derived tensor graphs, node by node, with no Numba: the forward
 pass, the loss and every gradient. It is what compiled code is tested against.

@@ -1,4 +1,4 @@
-"""Autodiff + simplify stages, tensor front end: the backprop equations of a network.
+"""Derive stage: the backprop equations of a network.
 
 One reverse sweep (:func:`symgrad.engine.autodiff.backward`) over the fused loss graph
 gives every parameter's gradient. The adjoint of each pre-activation Z[l] is then

@@ -1,4 +1,4 @@
-"""Simplify stage, tensor front end: fusion, stability rewrites, naming.
+"""Derive stage: fusion, stability rewrites, naming.
 
 - :func:`fuse` merges consecutive elementwise maps into one kernel and rewrites it
   into its stable form (:func:`symgrad.derive.stabilize.stabilize`: ``log σ(z)`` as

@@ -1,4 +1,4 @@
-"""Simplify stage: naive formulas rewritten into numerically stable forms.
+"""Derive stage: naive formulas rewritten into numerically stable forms.
 
 Written by hand, ``log(1 + e^z)`` is ``inf`` at z = 1000 and ``e^z / (1 + e^z)`` is NaN;
 the functions they spell out have stable implementations. :func:`stable_form` rewrites,

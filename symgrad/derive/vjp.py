@@ -1,4 +1,4 @@
-"""Autodiff stage, tensor front end: vector–Jacobian rules of the tensor nodes.
+"""Derive stage: vector–Jacobian rules of the tensor nodes.
 
 The rules are one table, :data:`TENSOR_RULES`, keyed by node class; the tensor front end
 hands :func:`contribution` to the one reverse sweep (:func:`symgrad.engine.autodiff.backward`)

@@ -1,4 +1,4 @@
-"""Autodiff stage: the chain rule as one reverse sweep over a graph.
+"""Engine: the chain rule as one reverse sweep over a graph.
 
 The adjoint of a node is the sum over its consumers of (consumer's adjoint) ·
 (local derivative). :func:`backward` visits the graph once in reverse topological

@@ -1,4 +1,4 @@
-"""Graph stage helper: an expression's value at a point, exact where that is cheap.
+"""Engine: an expression's value at a point, exact where that is cheap.
 
 Exact rational arithmetic is what makes the lecture's numbers exact (u = 6, v = 7, j = 21) and
 what decides a kink exactly (``Max(0, 1 - s*t)`` at s·t = 1), but it has no bound on its cost:

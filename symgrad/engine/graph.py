@@ -1,4 +1,4 @@
-"""Graph stage: an expression as a DAG of distinct subexpressions.
+"""Engine: an expression as a DAG of distinct subexpressions.
 
 SymPy expressions compare and hash structurally, so keying nodes by expression
 makes every distinct subexpression one node. The order is built with an explicit

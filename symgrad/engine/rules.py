@@ -1,4 +1,4 @@
-"""Autodiff stage: the rule registry, keyed by operation.
+"""Engine: the rule registry, keyed by operation.
 
 A rule gives, for a node and the index of one of its arguments, either the local
 partial derivative ``d = ∂out/∂arg_i`` (scalar operations; the engine multiplies it

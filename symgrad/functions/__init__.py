@@ -1,4 +1,4 @@
-"""Build stage: machine-learning functions as SymPy functions.
+"""Scalar primitives: machine-learning functions as SymPy functions.
 
 Each scalar primitive is one definition (:class:`~symgrad.functions.primitive.Primitive`):
 its formula or derivative, its printed forms, its NumPy and Numba implementations, its kink.
@@ -11,19 +11,9 @@ from __future__ import annotations
 
 import sympy
 
-from symgrad.functions.builtins import (
-    PRIMITIVES,
-    elu,
-    gelu,
-    leaky_relu,
-    log_sigmoid,
-    logaddexp,
-    relu,
-    sigmoid,
-    silu,
-    softplus,
-    step,
-)
+from symgrad.functions import builtins
+from symgrad.functions.builtins import *  # noqa: F403 (each built-in by its own name)
+from symgrad.functions.builtins import PRIMITIVES
 from symgrad.functions.primitive import NUMPY_EXTRAS, Primitive, function, np_erf, np_erfc
 
 __all__ = [
@@ -33,19 +23,10 @@ __all__ = [
     "NUMPY_IMPLS",
     "PRIMITIVES",
     "Primitive",
-    "elu",
     "function",
-    "gelu",
-    "leaky_relu",
-    "log_sigmoid",
-    "logaddexp",
     "np_erf",
     "np_erfc",
-    "relu",
-    "sigmoid",
-    "silu",
-    "softplus",
-    "step",
+    *builtins.__all__,
 ]
 
 #: Our functions by the name users type (in text expressions and on the CLI).

@@ -1,4 +1,4 @@
-"""Build stage: the built-in scalar primitives (σ, ReLU, leaky ReLU, softplus, log σ, step,
+"""Scalar primitives: the built-in scalar primitives (σ, ReLU, leaky ReLU, softplus, log σ, step,
 logaddexp, GELU, ELU, SiLU), each one definition; :data:`PRIMITIVES` is their registry.
 
 Convention: ``relu'(0) = 0`` (PyTorch's choice; SymPy's ``Heaviside(0)`` is 1/2).
@@ -266,3 +266,8 @@ elu = _builtin(
 
 #: SiLU (swish with β = 1): ``x σ(x)``, stable through σ; its derivative from the formula.
 silu = _builtin(function("silu", lambda x: x * sigmoid(x), latex=r"\operatorname{SiLU}"))
+
+
+#: Every built-in by its own name (``symgrad.functions`` re-exports them): adding one is
+#: its definition above, nothing else.
+__all__ = list(PRIMITIVES)

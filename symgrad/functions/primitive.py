@@ -1,4 +1,4 @@
-"""Build stage: the scalar primitive, one definition carrying everything every stage needs.
+"""Scalar primitives: the scalar primitive, one definition carrying everything every stage needs.
 
 A :class:`Primitive` is a ``sympy.Function`` subclass whose class body (or one call of
 :func:`function`) holds the function's formula or derivative (``fdiff``, in terms of its own

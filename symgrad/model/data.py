@@ -1,4 +1,4 @@
-"""Build stage, tensor front end: what a network is fed.
+"""Model stage: what a network is fed.
 
 Data from NumPy's usual layout (rows = examples, labels a vector) to the lecture's
 (X of n×m, Y of k×m), checked before training with errors that name the bad argument:

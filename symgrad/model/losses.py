@@ -1,4 +1,4 @@
-"""Build stage, tensor front end: the losses, each one object in :data:`LOSSES`.
+"""Model stage: the losses, each one object in :data:`LOSSES`.
 
 A :class:`Loss` knows its per-example formula (a scalar kernel of ``ARG[0]`` = the
 output a and ``ARG[1]`` = the label y, summed over the outputs; the network averages

@@ -1,4 +1,4 @@
-"""Build stage, tensor front end: dense layers, networks and losses over a batch.
+"""Model stage: dense layers, networks and losses over a batch.
 
 The lecture's notation: ``Z[l] = W[l] A[l-1] + b[l]``, ``A[l] = g(Z[l])``, ``A[0] = X``
 with X of n×m (one column per example), W[l] of h×n, b[l] of h entries. Users hand

@@ -1,4 +1,4 @@
-"""Build stage, tensor front end: the nodes of a tensor graph.
+"""Model stage: the nodes of a tensor graph.
 
 A network over a batch is a small DAG of tensor operations in the lecture's layout
 (X is n×m, one column per example; W[l] is h×n; b[l] has h entries). Nodes are

@@ -1,4 +1,4 @@
-"""Build stage: text (or SymPy) to a list of named steps, the lecture's intermediates.
+"""Read stage: text (or SymPy) to a list of named steps, the lecture's intermediates.
 
 Takes an expression, one or more assignments (``u = b*c; v = a + u; j = 3*v``), pairs of
 names and expressions, or a SymPy expression, and gives :class:`Step` objects, one

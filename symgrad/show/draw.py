@@ -1,4 +1,4 @@
-"""Printing stage: a :class:`~symgrad.show.trace.Trace` as a Graphviz picture.
+"""Show stage: a :class:`~symgrad.show.trace.Trace` as a Graphviz picture.
 
 micrograd's ``draw_dot`` is the model: one record box per input and per step showing
 "name | expression | value | grad", a small node per operation, edges from each input to

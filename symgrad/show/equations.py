@@ -1,4 +1,4 @@
-"""Printing stage, tensor front end: forward and backprop equations in matrix form.
+"""Show stage: forward and backprop equations in matrix form.
 
 Renders tensor graphs in the lecture's notation as plain text (Unicode), Markdown
 (``$…$`` math) and LaTeX. Elementwise kernels print through subclasses of SymPy's

@@ -1,4 +1,4 @@
-"""Printing stage, tensor front end: lecture notes of a network as one Markdown document.
+"""Show stage: lecture notes of a network as one Markdown document.
 
 Forward pass, loss and backward pass, each equation with a sentence that says what
 the step does, in the lecture's notation (math in ``$…$``).

@@ -1,4 +1,4 @@
-"""Printing stage: closed-form gradients as plain text, Markdown and LaTeX.
+"""Show stage: closed-form gradients as plain text, Markdown and LaTeX.
 
 Takes a scalar SymPy expression, derives its gradient with the reverse-mode engine
 (:func:`symgrad.engine.autodiff.grad`, never ``sympy.diff``), simplifies each component and,

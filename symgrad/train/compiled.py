@@ -1,4 +1,4 @@
-"""Codegen → Numba stage: a network compiled into a generated, cached module.
+"""Train stage: a network compiled into a generated, cached module.
 
 :func:`compile_network` derives the backprop equations, writes the generated module
 (reused while its hash matches), imports it from its file and wraps it in a

@@ -1,4 +1,4 @@
-"""Build stage for training: optimizers as symbolic update rules.
+"""Train stage: optimizers as symbolic update rules.
 
 An optimizer is a list of elementwise assignments over scalar symbols — the
 parameter θ, its gradient g, per-parameter state (v, s) and hyperparameters — so it

@@ -1,4 +1,4 @@
-"""Reading formulas: formula text to SymPy objects, read by a whitelist and never evaluated as code.
+"""Read stage: formula text to SymPy objects, read by a whitelist and never evaluated as code.
 
 Text typed by users is data. It is parsed by Python's :mod:`ast` (a parser only; nothing is
 compiled or run) and the tree is walked with a whitelist: numbers, names, ``+ - * / **`` (and

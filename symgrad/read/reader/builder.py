@@ -1,4 +1,4 @@
-"""Reading formulas: a parse tree to SymPy objects, by a whitelist and never evaluated as code.
+"""Read stage: a parse tree to SymPy objects, by a whitelist and never evaluated as code.
 
 The tree (from :mod:`symgrad.read.reader.tree`) is walked with a whitelist: numbers, names,
 ``+ - * / **``, unary minus, parentheses and calls of known functions. SymPy objects are

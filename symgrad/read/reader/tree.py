@@ -1,4 +1,4 @@
-"""Reading formulas: text to Python's parse tree of one expression, bounded in size.
+"""Read stage: text to Python's parse tree of one expression, bounded in size.
 
 Unicode operators (``·``, ``×``, ``−``, ``÷``) and superscript powers (``x²``) become
 ASCII, ``^`` becomes ``**``, and the text is parsed by Python's :mod:`ast` (a parser only;

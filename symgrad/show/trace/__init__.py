@@ -1,4 +1,4 @@
-"""Printing stage: the lecture's step-by-step chain rule at a given point.
+"""Show stage: the lecture's step-by-step chain rule at a given point.
 
 :func:`explain` evaluates a trace (:mod:`~symgrad.show.trace.evaluation`: forward values, local
 derivatives, chain-rule products, adjoints); :mod:`~symgrad.show.trace.render` writes it as text,

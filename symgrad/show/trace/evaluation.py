@@ -1,4 +1,4 @@
-"""Printing stage: the lecture's step-by-step chain rule at a given point, evaluated.
+"""Show stage: the lecture's step-by-step chain rule at a given point, evaluated.
 
 Takes steps (anything :func:`symgrad.read.parsing.parse_steps` reads) and input values;
 gives a :class:`Trace`: step values, local derivatives (by

@@ -1,4 +1,4 @@
-"""Printing stage: a chain-rule trace as text, Markdown or LaTeX.
+"""Show stage: a chain-rule trace as text, Markdown or LaTeX.
 
 Takes what :func:`symgrad.show.trace.explain` recorded (any object with its fields: output, point,
 steps, local derivatives, adjoints) and writes it in one of three dialects, each a way to
