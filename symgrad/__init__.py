@@ -5,6 +5,8 @@ load on first use (:func:`__getattr__`): importing any stage module runs this fi
 so an eager import here would pull every later stage into the earliest one.
 """
 
+import importlib
+
 from symgrad._version import __version__ as __version__
 
 __all__ = [
@@ -71,8 +73,14 @@ def _public() -> dict:
 
 def __getattr__(name: str):
     if name not in __all__:
-        raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
-    globals().update(_public())
+        try:  # a stage's package or module, as ``symgrad.functions.PRIMITIVES`` reads it
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as missing:
+            if missing.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module 'symgrad' has no attribute {name!r}") from None
+    for key, value in _public().items():
+        globals().setdefault(key, value)  # a name the user assigned stays theirs
     return globals()[name]
 
 

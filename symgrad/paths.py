@@ -32,7 +32,7 @@ def cache_folder() -> Path:
     """
     chosen = os.environ.get(CACHE_VARIABLE, "").strip()
     if chosen:
-        return Path(chosen).expanduser()
+        return Path(chosen).expanduser().resolve()  # relative: from where it was read
     if sys.platform == "win32":
         local = os.environ.get("LOCALAPPDATA", "").strip()
         return Path(local or Path.home() / "AppData" / "Local") / "symgrad" / "Cache"

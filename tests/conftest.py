@@ -2,38 +2,14 @@
 
 Codegen and training tests: one session folder of generated modules and a few compiled models,
 each built once per session (Numba compiles a model's functions once, then reuses them), with
-seeded data and parameters for each model. One folder of compiled code (``SYMGRAD_CACHE``) for
-the whole session, subprocesses included: a model compiled by one test is loaded by the next,
-whatever folder it writes to; tests of the cache itself give themselves their own.
+seeded data and parameters for each model. The session's one folder of compiled code
+(``SYMGRAD_CACHE``) is set in the root ``conftest.py``.
 """
-
-import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from symgrad.nn import Network, logistic_regression, mlp
-from symgrad.paths import CACHE_VARIABLE
-
-
-def pytest_configure(config):
-    """Set ``SYMGRAD_CACHE`` to a new folder before anything compiles; removed at the end."""
-    folder = Path(tempfile.mkdtemp(prefix="symgrad-cache-"))
-    before = os.environ.get(CACHE_VARIABLE)
-    os.environ[CACHE_VARIABLE] = str(folder)
-
-    def restore():
-        shutil.rmtree(folder, ignore_errors=True)
-        if before is None:
-            os.environ.pop(CACHE_VARIABLE, None)
-        else:
-            os.environ[CACHE_VARIABLE] = before
-
-    config.add_cleanup(restore)
-
 
 #: The (network, optimizer) combinations that codegen and training tests compile, by key.
 #: Keep this list short: each entry costs a cold Numba compilation per session.

@@ -80,7 +80,11 @@ def test_the_module_is_imported_from_its_copy_in_symgrad_cache(tmp_path, monkeyp
     assert list((copy.parent / "__pycache__").glob("plain_cache_model.g-*.nbi"))
 
 
-@pytest.mark.parametrize("blocked", ["under a file", "read-only"])
+def _no_home():
+    raise RuntimeError("Could not determine home directory.")
+
+
+@pytest.mark.parametrize("blocked", ["under a file", "read-only", "no home folder"])
 def test_a_cache_that_cannot_be_written_falls_back_to_the_users_folder(
     tmp_path, monkeypatch, blocked
 ):
@@ -92,6 +96,10 @@ def test_a_cache_that_cannot_be_written_falls_back_to_the_users_folder(
         cache = tmp_path / "readonly"
         cache.mkdir(mode=0o555)
     monkeypatch.setenv(CACHE_VARIABLE, str(cache))
+    if blocked == "no home folder":  # a container's user without HOME or a passwd entry
+        monkeypatch.delenv(CACHE_VARIABLE)
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        monkeypatch.setattr(Path, "home", staticmethod(_no_home))
     path = tmp_path / "user" / f"fallback_model_{blocked.replace(' ', '_').replace('-', '_')}.py"
     path.parent.mkdir()
     path.write_text(PLAIN.format(offset=0.5))

@@ -395,3 +395,27 @@ def test_drawing_leaves_the_users_backend_alone(tmp_path):
     )
     assert out == "ok\n"
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == ["d.png", "d.svg"]
+
+
+def test_the_lazy_public_surface_behaves_like_an_eager_one(tmp_path):
+    """``import symgrad`` loads no stage, yet every stage's package is an attribute, the
+    public names arrive on first use, and a name the user set is not overwritten then."""
+    out = _run(
+        """
+        import sys
+        import symgrad, symgrad.nn
+        assert "numba" not in sys.modules and "symgrad.engine.autodiff" not in sys.modules
+        assert "sigmoid" in symgrad.functions.PRIMITIVES and symgrad.errors.SymgradError
+        symgrad.grad = "mine"
+        symgrad.nn.Network = "theirs"
+        assert symgrad.latex.__module__ == "symgrad.show.printing"
+        assert symgrad.nn.Dense.__module__ == "symgrad.model.network"
+        assert (symgrad.grad, symgrad.nn.Network) == ("mine", "theirs")
+        try:
+            symgrad.no_such_name
+        except AttributeError as error:
+            print(error)
+        """,
+        tmp_path,
+    )
+    assert out == "module 'symgrad' has no attribute 'no_such_name'\n"

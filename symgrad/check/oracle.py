@@ -128,7 +128,7 @@ EVALUATORS: dict[type, Callable] = {
 
 
 def _evaluate(node, args, env, scalars):
-    return entry(EVALUATORS, node, "NumPy evaluation (reference.EVALUATORS)")(
+    return entry(EVALUATORS, node, "NumPy evaluation (check.oracle.EVALUATORS)")(
         node, args, env, scalars
     )
 

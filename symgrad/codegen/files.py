@@ -112,18 +112,18 @@ def cached_copy(path: Path, text: str) -> Path:
 
     It is ``<cache folder>/<hash of text>/<file name>``: the same text in any folder has
     one copy, hence one Numba cache. Returns ``path`` itself when the cache folder cannot
-    be written (Numba then caches beside ``path``, as without a cache folder).
+    be written, or there is none (no home folder: Numba then caches beside ``path``).
     """
-    folder = cache_folder() / digest(text)
-    copy = folder / path.name
     try:
+        folder = cache_folder() / digest(text)
+        copy = folder / path.name
         if not (copy.is_file() and copy.read_text() == text):
             with _locked(folder, path.stem):
                 if not (copy.is_file() and copy.read_text() == text):
                     _replace(copy, text)
         if not os.access(folder, os.W_OK | os.X_OK):
             return path
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, RuntimeError):  # RuntimeError: Path.home() unknown
         return path
     return copy.resolve()
 

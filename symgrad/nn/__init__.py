@@ -50,7 +50,8 @@ def _public() -> dict:
 def __getattr__(name: str):
     if name not in __all__:
         raise AttributeError(f"module 'symgrad.nn' has no attribute {name!r}")
-    globals().update(_public())
+    for key, value in _public().items():
+        globals().setdefault(key, value)  # a name the user assigned stays theirs
     return globals()[name]
 
 

@@ -149,7 +149,7 @@ class Renderer:
         name = self.name(node)
         if name is not None:
             return name
-        return entry(RENDERERS, node, "printing (printing.RENDERERS)")(self, node)
+        return entry(RENDERERS, node, "printing (show.equations.RENDERERS)")(self, node)
 
     def kernel(self, node: Map) -> str:
         symbols = [sympy.Symbol(self.atom(a)) for a in node.args]
