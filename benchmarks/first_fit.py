@@ -2,14 +2,15 @@
 
 Each run is a new Python process in a new output folder that fits logistic regression on the
 breast-cancer data (``symgrad.apps.datasets.breast_cancer``, 500 epochs of gradient descent at
-α = 0.5, as in the README). *Cold*: an empty cache of compiled code (``SYMGRAD_CACHE`` set to a
-new folder); *warm*: the cache a cold run left, in another new folder. The child process
+α = 0.5, as in the README; ``--batch-size`` for minibatches, default the whole set). *Cold*:
+an empty cache of compiled code (``SYMGRAD_CACHE`` set to a new folder); *warm*: the cache a
+cold run left, in another new folder. The child process
 reports its phases (imports, deriving and writing the module, the first call of the training
 loop, which compiles or loads it, the rest of ``fit``) and, from Numba's compile events, the
 seconds each generated function spent compiling (its own time, the functions it calls
 excluded). Medians of ``--runs`` runs; cold and warm runs take turns.
 
-    PYTHONPATH=. python benchmarks/first_fit.py [--runs 3]
+    PYTHONPATH=. python benchmarks/first_fit.py [--runs 3] [--batch-size 32]
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ imported = time.perf_counter()
 data = breast_cancer()
 network = logistic_regression(30)
 compiled = CompiledNetwork(network, "gd", folder=sys.argv[1])
+batch_size = json.loads(sys.argv[2])
 built = time.perf_counter()
 with event.install_recorder("numba:compile") as recorder:
-    result = fit(network, data.X, data.y, lr=0.5, epochs=500, compiled=compiled)
+    result = fit(
+        network, data.X, data.y, lr=0.5, epochs=500, batch_size=batch_size, compiled=compiled
+    )
 done = time.perf_counter()
 own, stack = {}, []
 for moment, ev in recorder.buffer:
@@ -53,7 +57,8 @@ for moment, ev in recorder.buffer:
         own[name] = own.get(name, 0.0) + (moment - start) - inner
         if stack:
             stack[-1][2] += moment - start
-hits = sum(compiled.module.train.stats.cache_hits.values())
+jitted = [f for f in vars(compiled.module).values() if hasattr(f, "stats")]
+hits = sum(sum(f.stats.cache_hits.values()) for f in jitted)
 print(json.dumps({
     "imports": imported - began, "module": built - imported, "fit": done - built,
     "total": done - began, "compiling": sum(own.values()), "own": own, "cache_hits": hits,
@@ -62,11 +67,14 @@ print(json.dumps({
 """
 
 
-def run_child(folder: Path, cache: Path) -> dict:
+def run_child(folder: Path, cache: Path, batch_size) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SYMGRAD_CACHE": str(cache)}
     began = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder)], env=env, capture_output=True, text=True
+        [sys.executable, "-c", CHILD, str(folder), json.dumps(batch_size)],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - began
     if done.returncode != 0:
@@ -81,17 +89,22 @@ def median(runs: list[dict], key: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the whole set")
     args = parser.parse_args()
     cold, warm = [], []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for i in range(args.runs):
             cache = tmp / f"cache{i}"
-            cold.append(run_child(tmp / f"cold{i}", cache))
-            warm.append(run_child(tmp / f"warm{i}", cache))
+            cold.append(run_child(tmp / f"cold{i}", cache, args.batch_size))
+            warm.append(run_child(tmp / f"warm{i}", cache, args.batch_size))
         size = sum(f.stat().st_size for f in (tmp / "cache0").rglob("*") if f.is_file())
     assert all(r["cache_hits"] == 0 for r in cold) and all(r["cache_hits"] for r in warm)
-    print(f"first fit of logistic regression (breast cancer, 500 epochs), median of {args.runs}")
+    batches = "the whole set" if args.batch_size is None else f"batches of {args.batch_size}"
+    print(
+        f"first fit of logistic regression (breast cancer, 500 epochs, {batches}), "
+        f"median of {args.runs}"
+    )
     print("| run | process s | imports s | derive+write s | fit s | of it compiling s |")
     print("|---|---|---|---|---|---|")
     for label, runs in [("cold (empty cache, new folder)", cold), ("warm (new folder)", warm)]:

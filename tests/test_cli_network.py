@@ -59,7 +59,8 @@ def test_compile_writes_the_generated_module(data, capsys, tmp_path):
     path = data / "code" / "mlp_2_3_1_relu_sigmoid_bce_gd.py"
     assert f"wrote {path}" in capsys.readouterr().out
     assert "dZ[2] = A[2] - Y" in path.read_text()
-    for entry in ["train", "predict"]:  # compiled, in the cache
+    loops = ["train_full_batch", "train_minibatches", "train_per_example"]
+    for entry in [*loops, "predict"]:  # compiled, in the cache
         assert list(cache.glob(f"*/__pycache__/{path.stem}.{entry}-*.nbc")), entry
     compiled = sorted(cache.rglob("*"))
     args = ["train", str(data / "d.csv"), "--label", "label", *LAYERS, "--folder", str(tmp_path)]

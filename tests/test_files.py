@@ -117,7 +117,7 @@ _FIT_IN = textwrap.dedent(
 
     X, y = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]), np.array([0, 1, 1, 0])
     result = fit(logistic_regression(2), X, y, epochs=3, folder=sys.argv[1])
-    stats = result.compiled.module.train.stats
+    stats = result.compiled.module.train_full_batch.stats  # the loop of the whole set
     print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
     print(result.history.tolist())
     """

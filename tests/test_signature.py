@@ -16,7 +16,8 @@ from symgrad.train import optimizers as O
 
 
 def _parameters(function) -> tuple:
-    return tuple(inspect.signature(function.py_func).parameters)
+    """A compiled function's Python parameters (``train`` is plain Python)."""
+    return tuple(inspect.signature(getattr(function, "py_func", function)).parameters)
 
 
 @pytest.mark.parametrize("key", ["relu_bce", "tanh_softmax_l2", "leaky_mse"])

@@ -201,11 +201,14 @@ def _compile(args: argparse.Namespace) -> int:
     compiled = CompiledNetwork(network, args.optimizer, folder=args.folder)
     print(f"wrote {compiled.path}")
     sys.stdout.flush()
-    # one epoch on two zero examples compiles what `train` runs (loop and prediction) into
-    # the cache, with the argument types `train` passes
-    X = np.zeros((2, network.layers[0].n_in))
-    y = network.loss_fn.labels.sample(np.random.default_rng(0), 2, network.classes)
-    fit(network, X, y, epochs=1, compiled=compiled).predict(X)
+    # an epoch of each training loop on three zero examples (the whole set, minibatches of
+    # 2, one example a step) and a prediction compile what `train` runs into the cache,
+    # with the argument types `train` passes
+    X = np.zeros((3, network.layers[0].n_in))
+    y = network.loss_fn.labels.sample(np.random.default_rng(0), 3, network.classes)
+    for batch_size in (None, 2, 1):
+        result = fit(network, X, y, epochs=1, batch_size=batch_size, compiled=compiled)
+    result.predict(X)
     print(f"compiled it into {compiled.module.__file__}")
     return 0
 

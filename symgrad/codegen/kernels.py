@@ -52,11 +52,16 @@ def docstring_safe(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', r"\"\"\"")
 
 
-def njit_source(signature: str, doc: str, body: list[str]) -> str:
-    """Source of one ``@numba.njit(cache=True)`` function (blank body lines stay blank)."""
+def def_source(signature: str, doc: str, body: list[str]) -> str:
+    """Source of one plain Python function (blank body lines stay blank)."""
     doc = docstring_safe(doc)
     lines = "\n".join("    " + line if line else line for line in body)
-    return f'@numba.njit(cache=True)\ndef {signature}:\n    """{doc}"""\n{lines}\n'
+    return f'def {signature}:\n    """{doc}"""\n{lines}\n'
+
+
+def njit_source(signature: str, doc: str, body: list[str]) -> str:
+    """Source of one ``@numba.njit(cache=True)`` function (blank body lines stay blank)."""
+    return "@numba.njit(cache=True)\n" + def_source(signature, doc, body)
 
 
 def helper_source(helpers) -> str:

@@ -6,9 +6,11 @@ standalone module (imports numpy, numba and math only) with:
 - ``loss_and_grad(params..., X, Y, lam)`` and ``predict(params..., X)``;
 - ``_forward_backward``: forward, loss and backward into preallocated buffers;
 - ``_update``: the optimizer's rule, one loop per parameter;
-- ``train``: epochs × minibatches (seeded shuffling; the data itself when the batch
-  is the whole set), filling the loss history, stopping at a non-finite loss or
-  one above ``limit``.
+- one compiled training loop per path, ``train_full_batch`` (the data itself),
+  ``train_minibatches`` and ``train_per_example`` (seeded shuffling), each filling the
+  loss history and stopping at a non-finite loss or one above ``limit``;
+- ``train``, plain Python, picking the loop from the batch size: Numba compiles a
+  function when it is first called, so a first fit compiles only the path it runs.
 
 Data in the generated functions is in the lecture's layout (X of n×m, Y of k×m)
 except ``train``'s ``X_rows`` (m×n), from which minibatches are gathered.
@@ -22,6 +24,7 @@ from symgrad._version import __version__
 from symgrad.codegen.emit import INDEX, LARGE_MAP, SMALL_PRODUCT, Emitter
 from symgrad.codegen.kernels import (
     KernelPrinter,
+    def_source,
     helper_source,
     njit_source,
     numpy_helper_source,
@@ -55,12 +58,24 @@ class NetworkModule:
         self.state = [name for name, _ in pairs]
         self.hyper = [h.code for h in optimizer.tuned]
         data = ["X", "X_rows", "Y", "lr", "lam", "epochs", "batch_size", "seed", "t", "limit"]
+        run = ("t", "limit", "history", *self.state, *self.hyper)
         self.signature = Signature(
             params=tuple(self.params),
             state=tuple(pairs),
             hyper=tuple((h.symbol, h.code) for h in optimizer.tuned),
             functions={
                 "train": (*self.params, *data, "history", *self.state, *self.hyper),
+                "train_full_batch": (*self.params, "X", "Y", "lr", "lam", "epochs", *run),
+                "train_minibatches": (
+                    *self.params,
+                    *("X_rows", "Y", "lr", "lam", "epochs", "batch_size", "seed"),
+                    *run,
+                ),
+                "train_per_example": (
+                    *self.params,
+                    *("X_rows", "Y", "lr", "lam", "epochs", "seed"),
+                    *run,
+                ),
                 "loss_and_grad": (*self.params, "X", "Y", "lam"),
                 "predict": (*self.params, "X"),
                 "_update": (*self.params, *self.grads, *self.state, "lr", "t", *self.hyper),
@@ -196,91 +211,125 @@ class NetworkModule:
         body += [*self.fwd.lines, f"return {out}"]
         return njit_source(self._call("predict"), "The network's output for X (n×m): k×m.", body)
 
-    def _minibatches(self, step) -> list[str]:
-        """One epoch's minibatches (after shuffling); per-example SGD through ``_step_one``."""
-        batches = [
-            "for start in range(0, m - size + 1, size):",
-            "    _gather(X_rows, Y, order, start, Xb, Yb)",
-            *step("Xb", "Yb", "", 1),
-            "    total += loss * (size / m)",
-            "if m % size:",
-            "    _gather(X_rows, Y, order, m - m % size, Xr, Yr)",
-            *step("Xr", "Yr", "r_", 1),
-            "    total += loss * ((m % size) / m)",
-        ]
-        if self.straight:
-            p = ", ".join(self.params)
-            state = "".join(f", {s}" for s in self.state)
-            hyper = "".join(f", {h}" for h in self.hyper)
-            one = f"_step_one({p}, X_rows, Y, order[q], lam, lr, t{state}{hyper})"
-            batches = [
-                "if size == 1:",
-                "    for q in range(m):",
-                "        t += 1.0",
-                f"        total += {one} / m",
-                "else:",
-                *("    " + line for line in batches),
-            ]
-        return ["        " + line for line in batches]
-
-    def _train(self) -> str:
+    def _step(self, x: str, y: str, prefix: str = "", kernel: str = "_forward_backward"):
+        """One gradient step on the batch (x, y) with the buffers named ``prefix`` + name."""
         p = ", ".join(self.params)
-        names = [n for n, _ in self.step.buffers]
+        bufs = ", ".join(prefix + n for n, _ in self.step.buffers)
+        grads = ", ".join(prefix + g for g in self.grads)
         state = "".join(f", {s}" for s in self.state)
         hyper = "".join(f", {h}" for h in self.hyper)
-        n, k = self.bp.network.layers[0].n_in, self.bp.network.classes
+        return [
+            f"loss = {kernel}({p}, {x}, {y}, lam, {bufs})",
+            "t += 1.0",
+            f"_update({p}, {grads}{state}, lr, t{hyper})",
+        ]
 
-        def step(x, y, prefix, depth):
-            bufs = ", ".join(prefix + b for b in names)
-            grads = ", ".join(prefix + g for g in self.grads)
-            call = f"({p}, {x}, {y}, lam, {bufs})"
-            if x == "Xb" and not self.straight:  # one example: the unrolled step
-                lines = [
-                    "if size == 1:",
-                    f"    loss = _forward_backward_one{call}",
-                    "else:",
-                    f"    loss = _forward_backward{call}",
-                ]
-            else:
-                lines = [f"loss = _forward_backward{call}"]
-            lines += ["t += 1.0", f"_update({p}, {grads}{state}, lr, t{hyper})"]
-            return ["    " * depth + line for line in lines]
-
+    def _loop(self, function: str, doc: str, setup: list[str], epoch: list[str]) -> str:
+        """A compiled training loop: ``setup``, then per epoch the lines ``epoch`` (which leave
+        the epoch's mean loss in ``total``), the history and the stop at a bad loss."""
         body = [
-            f"_check_shapes({p}, X_rows.T, Y)",
-            "m = X_rows.shape[0]",
-            "size = min(batch_size, m)",
-            "rest = max(m % size, 1)",
-            f"{', '.join(names)}, = _allocate({p}, size)",
-            f"{', '.join('r_' + b for b in names)}, = _allocate({p}, rest)",
-            f"Xb, Yb = np.empty(({n}, size), X_rows.dtype), np.empty(({k}, size), Y.dtype)",
-            f"Xr, Yr = np.empty(({n}, rest), X_rows.dtype), np.empty(({k}, rest), Y.dtype)",
-            "order = np.arange(m)",
+            *setup,
             "for epoch in range(epochs):",
-            "    total = 0.0",
-            "    if size == m:",
-            *step("X", "Y", "", 2),
-            "        total = loss",
-            "    else:",
-            "        for r in range(m):  # epoch e's order depends on seed + e only",
-            "            order[r] = r",
-            "        np.random.seed(seed + epoch)",
-            "        np.random.shuffle(order)",
-            *self._minibatches(step),
+            *("    " + line for line in epoch),
             "    history[epoch] = total  # each batch's mean weighted by its share: no overflow",
             "    if not math.isfinite(history[epoch]) or history[epoch] > limit:",
             "        return epoch + 1, t",
             "return epochs, t",
         ]
-        sig = self._call("train")
+        return njit_source(self._call(function), doc, body)
+
+    def _buffers(self, size: str, prefix: str = "") -> str:
+        """The line allocating the step's buffers (``prefix`` + name) for ``size`` examples."""
+        names = ", ".join(prefix + n for n, _ in self.step.buffers)
+        return f"{names}, = _allocate({', '.join(self.params)}, {size})"
+
+    def _columns(self, x: str, y: str, size: str) -> str:
+        """The line allocating a minibatch's X and Y columns for ``size`` examples."""
+        n, k = self.bp.network.layers[0].n_in, self.bp.network.classes
+        return f"{x}, {y} = np.empty(({n}, {size}), X_rows.dtype), np.empty(({k}, {size}), Y.dtype)"
+
+    def _shuffled(self) -> list[str]:
+        """The start of a shuffled loop: checks, and the order that epoch e shuffles."""
+        p = ", ".join(self.params)
+        return [f"_check_shapes({p}, X_rows.T, Y)", "m = X_rows.shape[0]", "order = np.arange(m)"]
+
+    SHUFFLE = [
+        "for r in range(m):  # epoch e's order depends on seed + e only",
+        "    order[r] = r",
+        "np.random.seed(seed + epoch)",
+        "np.random.shuffle(order)",
+        "total = 0.0",
+    ]
+
+    def _train_full_batch(self) -> str:
+        p = ", ".join(self.params)
+        setup = [f"_check_shapes({p}, X, Y)", self._buffers("X.shape[1]")]
+        epoch = [*self._step("X", "Y"), "total = loss"]
+        doc = "Gradient descent on the whole set (X: n×m, Y: k×m), one step an epoch."
+        return self._loop("train_full_batch", doc, setup, epoch)
+
+    def _train_minibatches(self) -> str:
+        setup = [
+            *self._shuffled(),
+            "size = min(batch_size, m)",
+            "rest = max(m % size, 1)",
+            self._buffers("size"),
+            self._buffers("rest", "r_"),
+            self._columns("Xb", "Yb", "size"),
+            self._columns("Xr", "Yr", "rest"),
+        ]
+        epoch = [
+            *self.SHUFFLE,
+            "for start in range(0, m - size + 1, size):",
+            "    _gather(X_rows, Y, order, start, Xb, Yb)",
+            *("    " + line for line in self._step("Xb", "Yb")),
+            "    total += loss * (size / m)",
+            "if m % size:",
+            "    _gather(X_rows, Y, order, m - m % size, Xr, Yr)",
+            *("    " + line for line in self._step("Xr", "Yr", "r_")),
+            "    total += loss * ((m % size) / m)",
+        ]
+        doc = "Minibatches of batch_size examples, gathered from X_rows (m×n) in shuffled order."
+        return self._loop("train_minibatches", doc, setup, epoch)
+
+    def _train_per_example(self) -> str:
+        if self.straight:
+            p = ", ".join(self.params)
+            state = "".join(f", {s}" for s in self.state)
+            hyper = "".join(f", {h}" for h in self.hyper)
+            one = f"_step_one({p}, X_rows, Y, order[q], lam, lr, t{state}{hyper})"
+            setup, steps = self._shuffled(), ["    t += 1.0", f"    total += {one} / m"]
+        else:
+            setup = [*self._shuffled(), self._buffers("1"), self._columns("Xb", "Yb", "1")]
+            steps = [
+                "    _gather(X_rows, Y, order, q, Xb, Yb)",
+                *("    " + line for line in self._step("Xb", "Yb", kernel="_forward_backward_one")),
+                "    total += loss * (1 / m)",
+            ]
+        epoch = [*self.SHUFFLE, "for q in range(m):", *steps]
+        doc = "Per-example SGD: one step per example of X_rows (m×n), in shuffled order."
+        return self._loop("train_per_example", doc, setup, epoch)
+
+    def _train(self) -> str:
+        """The entry that picks the loop: Numba compiles a loop when it first runs."""
+        body = [
+            "m = X_rows.shape[0]",
+            "if batch_size >= m:",
+            f"    return {self._call('train_full_batch')}",
+            "if batch_size == 1:",
+            f"    return {self._call('train_per_example')}",
+            f"return {self._call('train_minibatches')}",
+        ]
         doc = (
-            "Epochs of minibatch training in place; returns (epochs run, steps so far).\n\n"
-            "    X is X_rows transposed into a C-ordered n×m array (used when the batch is\n"
-            "    the whole set); history[e] is epoch e's mean loss before its updates;\n"
-            "    epoch e shuffles with seed + e, so chunks of epochs give the same result.\n"
+            "Epochs of training in place; returns (epochs run, steps so far).\n\n"
+            "    Runs the compiled loop of one path, the whole set, minibatches or one example\n"
+            "    a step, so Numba compiles only the path that runs. X is X_rows transposed\n"
+            "    into a C-ordered n×m array (used when the batch is the whole set);\n"
+            "    history[e] is epoch e's mean loss before its updates; epoch e shuffles with\n"
+            "    seed + e, so chunks of epochs give the same result.\n"
             "    "
         )
-        return njit_source(sig, doc, body)
+        return def_source(self._call("train"), doc, body)
 
     def _numpy_helpers(self) -> set:
         return self.step.numpy_printer.helpers | self.fwd.numpy_printer.helpers
@@ -319,6 +368,9 @@ class NetworkModule:
             self._update(),
             self._loss_and_grad(),
             self._predict(),
+            self._train_full_batch(),
+            self._train_minibatches(),
+            self._train_per_example(),
             self._train(),
         ]
         return "\n\n\n".join(part.rstrip() for part in parts if part) + "\n"

@@ -231,7 +231,8 @@ def fit(
                 step["history"] = history[done : done + count]
                 return compiled.module.train(*sig.arguments("train", {**fixed, **step}))
 
-            # compiles the loop (or loads it from Numba's cache); runs no epoch
+            # compiles the loop of this batch size only (or loads it from Numba's cache);
+            # runs no epoch
             in_helper_thread(lambda: train(0, 0, 0.0, math.inf))
         except KeyboardInterrupt:
             raise _interrupted(network, values, history, 0) from None
