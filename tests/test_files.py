@@ -80,6 +80,15 @@ def test_the_module_is_imported_from_its_copy_in_symgrad_cache(tmp_path, monkeyp
     assert list((copy.parent / "__pycache__").glob("plain_cache_model.g-*.nbi"))
 
 
+def test_the_text_this_process_wrote_is_the_module_it_imports(tmp_path, monkeypatch):
+    """Another process rewriting the file between writing and importing changes nothing."""
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "cache"))
+    path = tmp_path / "raced_model.py"
+    path.write_text(PLAIN.format(offset=0.75))  # the other process's model, written last
+    module = import_file(path, PLAIN.format(offset=0.125))
+    assert module.g(1.0) == 2.125
+
+
 def _no_home():
     raise RuntimeError("Could not determine home directory.")
 

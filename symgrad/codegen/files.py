@@ -128,8 +128,11 @@ def cached_copy(path: Path, text: str) -> Path:
     return copy.resolve()
 
 
-def import_file(path: Path):
+def import_file(path: Path, text: str | None = None):
     """Import a generated module from its :func:`cached_copy` (so Numba caches it there).
+
+    ``text``: the file's text as this process wrote or checked it, so that another process
+    rewriting the file in between cannot hand this one its module.
 
     The module is named after its file, as a plain ``import`` would name it: Numba's cache
     records that name, so the cached file stays importable without symgrad. Only when
@@ -137,7 +140,7 @@ def import_file(path: Path):
     from its path; every process registers the file under that private name too, so a cache
     written by a process that used it loads in one that did not.
     """
-    text = Path(path).read_text()
+    text = Path(path).read_text() if text is None else text
     path = cached_copy(Path(path).resolve(), text)
     name = private = f"symgrad_generated_{path.stem}_{digest(str(path))}"
     module = sys.modules.get(path.stem)

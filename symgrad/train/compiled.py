@@ -15,7 +15,7 @@ import threading
 import numpy as np
 
 from symgrad._version import __version__
-from symgrad.codegen.files import digest, ensure_module, import_file
+from symgrad.codegen.files import digest, ensure_module, import_file, with_header
 from symgrad.codegen.network import NetworkModule
 from symgrad.derive.backprop import derive
 from symgrad.errors import ShapeError
@@ -64,7 +64,7 @@ class CompiledNetwork:
             source_hash,
             overwrite=overwrite,
         )
-        self.module = import_file(self.path)
+        self.module = import_file(self.path, with_header(body, source_hash))
         #: the generated functions' argument lists (see :class:`Signature`)
         self.signature = generator.signature
         self.hyper_names = [code for _, code in self.signature.hyper]
