@@ -9,79 +9,45 @@ import importlib
 
 from symgrad._version import __version__ as __version__
 
-__all__ = [
-    "CompiledFunction",
-    "SymgradError",
-    "compile_expr",
-    "Trace",
-    "explain",
-    "function",
-    "grad",
-    "gradient_equations",
-    "hessian",
-    "jacobian",
-    "latex",
-    "leaky_relu",
-    "log_sigmoid",
-    "markdown",
-    "parse_expression",
-    "parse_steps",
-    "relu",
-    "sigmoid",
-    "softplus",
-    "step",
-    "text",
-    "value_and_grad",
-]
+#: Each public name's module: a name loads its own module on first use, so ``symgrad.grad``
+#: does not import Numba (the code generator's ``compile_expr`` does).
+_HOMES = {
+    "CompiledFunction": "symgrad.codegen.scalar",
+    "compile_expr": "symgrad.codegen.scalar",
+    "grad": "symgrad.engine.autodiff",
+    "hessian": "symgrad.engine.autodiff",
+    "jacobian": "symgrad.engine.autodiff",
+    "value_and_grad": "symgrad.engine.autodiff",
+    "SymgradError": "symgrad.errors",
+    "function": "symgrad.functions",
+    "leaky_relu": "symgrad.functions",
+    "log_sigmoid": "symgrad.functions",
+    "relu": "symgrad.functions",
+    "sigmoid": "symgrad.functions",
+    "softplus": "symgrad.functions",
+    "step": "symgrad.functions",
+    "parse_expression": "symgrad.read.parsing",
+    "parse_steps": "symgrad.read.parsing",
+    "gradient_equations": "symgrad.show.printing",
+    "latex": "symgrad.show.printing",
+    "markdown": "symgrad.show.printing",
+    "text": "symgrad.show.printing",
+    "Trace": "symgrad.show.trace",
+    "explain": "symgrad.show.trace",
+}
 
-
-def _public() -> dict:
-    """Every public name, imported from its stage."""
-    from symgrad.codegen.scalar import CompiledFunction, compile_expr
-    from symgrad.engine.autodiff import grad, hessian, jacobian, value_and_grad
-    from symgrad.errors import SymgradError
-    from symgrad.functions import function, leaky_relu, log_sigmoid, relu, sigmoid, softplus, step
-    from symgrad.read.parsing import parse_expression, parse_steps
-    from symgrad.show.printing import gradient_equations, latex, markdown, text
-    from symgrad.show.trace import Trace, explain
-
-    return {
-        "CompiledFunction": CompiledFunction,
-        "SymgradError": SymgradError,
-        "Trace": Trace,
-        "compile_expr": compile_expr,
-        "explain": explain,
-        "function": function,
-        "grad": grad,
-        "gradient_equations": gradient_equations,
-        "hessian": hessian,
-        "jacobian": jacobian,
-        "latex": latex,
-        "leaky_relu": leaky_relu,
-        "log_sigmoid": log_sigmoid,
-        "markdown": markdown,
-        "parse_expression": parse_expression,
-        "parse_steps": parse_steps,
-        "relu": relu,
-        "sigmoid": sigmoid,
-        "softplus": softplus,
-        "step": step,
-        "text": text,
-        "value_and_grad": value_and_grad,
-    }
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str):
-    if name not in __all__:
-        try:  # a stage's package or module, as ``symgrad.functions.PRIMITIVES`` reads it
-            return importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as missing:
-            if missing.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module 'symgrad' has no attribute {name!r}") from None
-    for key, value in _public().items():
-        globals().setdefault(key, value)  # a name the user assigned stays theirs
-    return globals()[name]
+    if name in _HOMES:
+        return globals().setdefault(name, getattr(importlib.import_module(_HOMES[name]), name))
+    try:  # a stage's package or module, as ``symgrad.functions.PRIMITIVES`` reads it
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as missing:
+        if missing.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'symgrad' has no attribute {name!r}") from None
 
 
 def __dir__() -> list[str]:

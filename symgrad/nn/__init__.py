@@ -2,57 +2,36 @@
 
 The public face of the tensor front end, gathered from the stages that own each name
 (model, derive, check). The names load on first use (:func:`__getattr__`), so
-``import symgrad.nn`` does not pull in Numba until something is used.
+``from symgrad.nn import Network`` loads the model stage only.
 """
 
-__all__ = [
-    "Backprop",
-    "Dense",
-    "Evaluation",
-    "LOSSES",
-    "Loss",
-    "Network",
-    "derive",
-    "huber",
-    "init_params",
-    "logistic_regression",
-    "mlp",
-    "reference",
-    "to_columns",
-]
+import importlib
 
+#: Each public name's module: a name loads its own module on first use (the NumPy oracle's
+#: ``reference`` pulls in the check stage; ``Network`` does not).
+_HOMES = {
+    "Dense": "symgrad.model.network",
+    "Network": "symgrad.model.network",
+    "logistic_regression": "symgrad.model.network",
+    "mlp": "symgrad.model.network",
+    "LOSSES": "symgrad.model.losses",
+    "Loss": "symgrad.model.losses",
+    "huber": "symgrad.model.losses",
+    "init_params": "symgrad.model.data",
+    "to_columns": "symgrad.model.data",
+    "Backprop": "symgrad.derive.backprop",
+    "derive": "symgrad.derive.backprop",
+    "Evaluation": "symgrad.check.oracle",
+    "reference": "symgrad.check.oracle",
+}
 
-def _public() -> dict:
-    """Every public name, imported from its module."""
-    from symgrad.check.oracle import Evaluation, reference
-    from symgrad.derive.backprop import Backprop, derive
-    from symgrad.model.data import init_params, to_columns
-    from symgrad.model.losses import LOSSES, Loss, huber
-    from symgrad.model.network import Dense, Network, logistic_regression, mlp
-
-    return {
-        "Backprop": Backprop,
-        "Dense": Dense,
-        "Evaluation": Evaluation,
-        "LOSSES": LOSSES,
-        "Loss": Loss,
-        "Network": Network,
-        "derive": derive,
-        "huber": huber,
-        "init_params": init_params,
-        "logistic_regression": logistic_regression,
-        "mlp": mlp,
-        "reference": reference,
-        "to_columns": to_columns,
-    }
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str):
-    if name not in __all__:
+    if name not in _HOMES:
         raise AttributeError(f"module 'symgrad.nn' has no attribute {name!r}")
-    for key, value in _public().items():
-        globals().setdefault(key, value)  # a name the user assigned stays theirs
-    return globals()[name]
+    return globals().setdefault(name, getattr(importlib.import_module(_HOMES[name]), name))
 
 
 def __dir__() -> list[str]:
