@@ -4,8 +4,8 @@ Each run is a new Python process in a new output folder that fits logistic regre
 breast-cancer data (``symgrad.apps.datasets.breast_cancer``, 500 epochs of gradient descent at
 α = 0.5, as in the README; ``--batch-size`` for minibatches, default the whole set). *Cold*:
 an empty cache of compiled code (``SYMGRAD_CACHE`` set to a new folder); *warm*: the cache a
-cold run left, in another new folder. The child process
-reports its phases (imports, deriving and writing the module, the first call of the training
+cold run left, in another new folder. The child process reports its phases (imports; loading
+the data set, then deriving, writing and loading the module; the first call of the training
 loop, which compiles or loads it, the rest of ``fit``) and, from Numba's compile events, the
 seconds each generated function spent compiling (its own time, the functions it calls
 excluded). Medians of ``--runs`` runs; cold and warm runs take turns.
@@ -105,7 +105,7 @@ def main() -> None:
         f"first fit of logistic regression (breast cancer, 500 epochs, {batches}), "
         f"median of {args.runs}"
     )
-    print("| run | process s | imports s | derive+write s | fit s | of it compiling s |")
+    print("| run | process s | imports s | data+module s | fit s | of it compiling s |")
     print("|---|---|---|---|---|---|")
     for label, runs in [("cold (empty cache, new folder)", cold), ("warm (new folder)", warm)]:
         cells = [median(runs, k) for k in ("process", "imports", "module", "fit", "compiling")]

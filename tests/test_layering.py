@@ -302,6 +302,20 @@ def test_a_package_init_counts_for_every_module_below_it():
     assert not [n for n in _top_level(lazy) if isinstance(n, ast.ImportFrom)]
 
 
+def test_the_public_surfaces_load_names_only_from_earlier_stages():
+    """``symgrad`` and ``symgrad.nn`` import each public name's module by its name in
+    ``_HOMES`` (on first use), which the import reader above cannot see: check those too."""
+    import symgrad.nn
+
+    wrong = [
+        f"{facade.__name__}: {name} from {home} ({STAGES[STAGE[home]][0]})"
+        for facade in (symgrad, symgrad.nn)
+        for name, home in facade._HOMES.items()
+        if STAGE[home] > STAGE[facade.__name__]
+    ]
+    assert not wrong, "public names from later stages:\n" + "\n".join(wrong)
+
+
 def test_function_level_imports_are_read():
     """cli.formula imports the trace stage inside a command, not at its top."""
     assert "symgrad.show.trace" in {t for t, _ in GRAPH["symgrad.cli.formula"]}

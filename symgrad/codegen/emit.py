@@ -224,7 +224,7 @@ class Emitter:
         return [*reads, f"{target} = {self.printer.doprint(node.kernel)}"]
 
     def _emit(self, node) -> None:
-        emit = entry(EMITTERS, node, "Numba emission (emit.EMITTERS)")
+        emit = entry(EMITTERS, node, "Numba emission (codegen.emit.EMITTERS)")
         self._say(node, *emit(self, node, self.code[node]))
 
     def _sum_all(self, node: SumAll, out: str, scale: str | None = None) -> list[str]:

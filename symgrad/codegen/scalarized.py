@@ -108,7 +108,7 @@ def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) 
     for node in topological_order([backprop.fused_loss, *grads], lambda n: n.children()):
         if type(node) in NOT_SCALARIZED:
             return None
-        scalarize = entry(SCALARIZERS, node, "scalarization (scalarized.SCALARIZERS)")
+        scalarize = entry(SCALARIZERS, node, "scalarization (codegen.scalarized.SCALARIZERS)")
         values[node] = scalarize(node, [values[c] for c in node.children()], env)
     flat = [g for node in grads for _, g in _entries(values[node])]
     replacements, reduced = sympy.cse(
