@@ -61,6 +61,8 @@ STAGES: list[tuple[str, list[str]]] = [
         [
             "symgrad.model",
             "symgrad.model.tensor",
+            "symgrad.model.rewrite",
+            "symgrad.model.program",
             "symgrad.model.losses",
             "symgrad.model.network",
             "symgrad.model.data",

@@ -24,7 +24,10 @@ from symgrad.model.data import to_columns
 from symgrad.model.tensor import (
     ARG,
     AddBias,
+    Broadcast,
+    LogSoftmax,
     Map,
+    Mask,
     MatMul,
     Ones,
     Ref,
@@ -34,8 +37,10 @@ from symgrad.model.tensor import (
     Sum,
     SumAll,
     SumExamples,
+    SumRows,
     Transpose,
     Var,
+    broadcast_axis,
     entry,
     m,
 )
@@ -100,8 +105,31 @@ def _scaled_sum(c: float, a, values: dict) -> float:
     return np.sum(_softmax_cross_entropy(values[a.z], values[a.y], c))
 
 
+def _extents(shape: tuple, scalars: dict) -> tuple:
+    return tuple(int(sympy.sympify(d, strict=True).subs(scalars)) for d in shape)
+
+
 def _ones(node, args, env, scalars):
-    return np.ones(tuple(int(sympy.sympify(d, strict=True).subs(scalars)) for d in node.shape))
+    return np.ones(_extents(node.shape, scalars))
+
+
+def _broadcast(node, args, env, scalars):
+    a = np.asarray(args[0])
+    if broadcast_axis(node.a.shape, node.shape) == "examples":
+        a = a[:, None]
+    return np.broadcast_to(a, _extents(node.shape, scalars))
+
+
+def _log_softmax(z):
+    top = z.max(axis=0, keepdims=True)
+    with np.errstate(over="ignore"):
+        return (z - top) - np.log(np.exp(z - top).sum(axis=0, keepdims=True))
+
+
+def _mask(node, args, env, scalars):
+    if node.ident not in env:
+        raise ShapeError(f"the dropout mask {node.text or node.ident} needs values")
+    return np.asarray(env[node.ident], dtype=float)
 
 
 def _map(node, args, env, scalars):
@@ -121,6 +149,10 @@ EVALUATORS: dict[type, Callable] = {
     SoftmaxCrossEntropy: lambda node, args, env, scalars: _softmax_cross_entropy(*args),
     SumAll: lambda node, args, env, scalars: np.sum(args[0]),
     SumExamples: lambda node, args, env, scalars: args[0].sum(axis=1),
+    SumRows: lambda node, args, env, scalars: args[0].sum(axis=0, keepdims=True),
+    Broadcast: _broadcast,
+    LogSoftmax: lambda node, args, env, scalars: _log_softmax(args[0]),
+    Mask: _mask,
     Scale: lambda node, args, env, scalars: float(node.c.subs(scalars)) * args[0],
     Sum: lambda node, args, env, scalars: sum(args[1:], args[0]),
     Ref: lambda node, args, env, scalars: args[0],

@@ -22,11 +22,14 @@ import sympy
 
 from symgrad.codegen.kernels import TRANSCENDENTAL, KernelPrinter, NumpyKernelPrinter
 from symgrad.engine.graph import topological_order
-from symgrad.model.network import LAMBDA
+from symgrad.model.program import LAMBDA
 from symgrad.model.tensor import (
     ARG,
     AddBias,
+    Broadcast,
+    LogSoftmax,
     Map,
+    Mask,
     MatMul,
     Ones,
     Ref,
@@ -36,8 +39,10 @@ from symgrad.model.tensor import (
     Sum,
     SumAll,
     SumExamples,
+    SumRows,
     Transpose,
     Var,
+    broadcast_axis,
     entry,
     m,
 )
@@ -58,9 +63,17 @@ class Emitter:
     """Statements computing ``roots`` of one network's graphs into named buffers."""
 
     def __init__(
-        self, roots: list, preferred: dict, names: dict, printer: KernelPrinter, batch=None
+        self,
+        roots: list,
+        preferred: dict,
+        names: dict,
+        printer: KernelPrinter,
+        batch=None,
+        *,
+        train: bool = True,
     ):
         self.batch = batch  # a fixed batch size makes every extent a literal
+        self.train = train  # at prediction time a dropout mask is all ones
         self.order = topological_order(roots, lambda n: n.children())
         self.consumers = Counter(c for n in self.order for c in n.children())
         self.printer = printer
@@ -296,6 +309,37 @@ def _softmax(e: Emitter, node: Softmax, out: str) -> list[str]:
     return [f"_softmax({e.code[node.z]}, {out})"]
 
 
+def _broadcast(e: Emitter, node: Broadcast, out: str) -> list[str]:
+    source = {"all": "", "examples": "[i]", "rows": "[0, j]"}
+    read = e.code[node.a] + source[broadcast_axis(node.a.shape, node.shape)]
+    return e._loops(out, node.shape, [f"{out}{INDEX[len(node.shape)]} = {read}"])
+
+
+def _sum_rows(e: Emitter, node: SumRows, out: str) -> list[str]:
+    a = e.code[node.a]
+    return [
+        f"for j in range({a}.shape[1]):",
+        "    _acc = 0.0",
+        f"    for i in range({a}.shape[0]):",
+        f"        _acc += {a}[i, j]",
+        f"    {out}[0, j] = _acc",
+    ]
+
+
+def _log_softmax(e: Emitter, node: LogSoftmax, out: str) -> list[str]:
+    e.runtime.update(("_log_softmax", "_logsumexp"))
+    return [f"_log_softmax({e.code[node.z]}, {out})"]
+
+
+def _mask(e: Emitter, node: Mask, out: str) -> list[str]:
+    """Inverted dropout's mask, drawn anew each step; all ones at prediction time."""
+    if not e.train:
+        return [f"{out}[...] = 1.0"]
+    keep = e.scalar(node.keep)
+    draw = f"{out}{INDEX[len(node.shape)]} = (1.0 / {keep}) if np.random.random() < {keep} else 0.0"
+    return e._loops(out, node.shape, [draw])
+
+
 def _softmax_cross_entropy(e: Emitter, node: SoftmaxCrossEntropy, out: str) -> list[str]:
     e.runtime.update(("_softmax_cross_entropy", "_logsumexp", "_scaled_gap"))
     return [f"_softmax_cross_entropy({e.code[node.z]}, {e.code[node.y]}, {out})"]
@@ -314,6 +358,10 @@ EMITTERS: dict[type, Callable] = {
     Softmax: _softmax,
     SoftmaxCrossEntropy: _softmax_cross_entropy,
     Ones: lambda e, node, out: [f"{out}[...] = 1.0"],
+    Broadcast: _broadcast,
+    SumRows: _sum_rows,
+    LogSoftmax: _log_softmax,
+    Mask: _mask,
 }
 
 #: Node classes that are names for other arrays, with the code naming them: no buffer, no

@@ -22,6 +22,13 @@ def _softmax(z, out):
             total += out[i, j]
         for i in range(z.shape[0]):
             out[i, j] /= total''',
+    "_log_softmax": '''@numba.njit(cache=True)
+def _log_softmax(z, out):
+    """log softmax of each column: z - top - log Σ exp(z - top), top the column's maximum."""
+    for j in range(z.shape[1]):
+        top, log_total = _logsumexp(z, j)
+        for i in range(z.shape[0]):
+            out[i, j] = (z[i, j] - top) - log_total''',
     "_softmax_cross_entropy": '''@numba.njit(cache=True)
 def _softmax_cross_entropy(z, y, out):
     """Per example: -Σ_k y_k log softmax(z)_k = Σ_k y_k (logsumexp(z) - z_k)."""

@@ -17,11 +17,14 @@ import sympy
 
 from symgrad.codegen.kernels import KernelPrinter
 from symgrad.engine.graph import topological_order
-from symgrad.model.network import LAMBDA
+from symgrad.model.program import LAMBDA
 from symgrad.model.tensor import (
     ARG,
     AddBias,
+    Broadcast,
+    LogSoftmax,
     Map,
+    Mask,
     MatMul,
     Ones,
     Ref,
@@ -31,6 +34,7 @@ from symgrad.model.tensor import (
     Sum,
     SumAll,
     SumExamples,
+    SumRows,
     Transpose,
     Var,
     entry,
@@ -58,6 +62,15 @@ def _add_bias(node, args, env):
     return sympy.Matrix(z.rows, z.cols, lambda i, j: z[i, j] + b[i, 0])
 
 
+def _broadcast(node, value):
+    """One example's broadcast: a scalar or a 1×1 row repeated down the rows; a vector
+    (already one column) stays."""
+    rows = _one(node.shape)[0] if node.shape else 1
+    if isinstance(value, sympy.MatrixBase):
+        return value if value.rows == rows else sympy.Matrix(rows, 1, lambda i, j: value[0, 0])
+    return sympy.Matrix(*_one(node.shape), lambda i, j: value) if node.shape else value
+
+
 def _map(node, args, env):
     first = args[0]
     return sympy.Matrix(
@@ -83,11 +96,14 @@ SCALARIZERS: dict[type, Callable] = {
     Sum: lambda node, args, env: sum(args[1:], args[0]),
     Ones: lambda node, args, env: sympy.ones(*_one(node.shape)) if node.shape else sympy.S.One,
     Ref: lambda node, args, env: args[0],
+    SumRows: lambda node, args, env: sympy.ones(1, args[0].rows) * args[0],
+    Broadcast: lambda node, args, env: _broadcast(node, args[0]),
 }
 
 #: Node classes not scalarized, on purpose: a softmax's stable form needs a running maximum
-#: over the classes, so softmax outputs keep the loop version of the step.
-NOT_SCALARIZED = frozenset({Softmax, SoftmaxCrossEntropy})
+#: over the classes, so softmax outputs keep the loop version of the step; a dropout mask is
+#: drawn at random each step.
+NOT_SCALARIZED = frozenset({Softmax, SoftmaxCrossEntropy, LogSoftmax, Mask})
 
 
 def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) -> list | None:

@@ -1,9 +1,10 @@
-"""Derive stage: the backprop equations of a network.
+"""Derive stage: the backprop equations of a tensor program.
 
 One reverse sweep (:func:`symgrad.engine.autodiff.backward`) over the fused loss graph
-gives every parameter's gradient. The adjoint of each pre-activation Z[l] is then
-named ``dZ[l]`` without its scalar factor — the lecture's convention,
-``dZ[l] = m ∂L/∂Z[l]`` — so the gradients print as ``dW[2] = (1/m) dZ[2] A[1]ᵀ``.
+gives every gradient. The adjoint of each named tensor that wants one (a network's
+pre-activations Z[l]) is then named ``dZ[l]`` without its scalar factor — the lecture's
+convention, ``dZ[l] = m ∂L/∂Z[l]`` — so the gradients print as ``dW[2] = (1/m) dZ[2] A[1]ᵀ``.
+A parameter used in several places gets the sum of its adjoints, printed as that sum.
 Layout convention: every gradient has its parameter's shape (dW[l] is h×n, db[l]
 has h entries). A :class:`Backprop` prints itself through :mod:`symgrad.show.equations`,
 which knows nothing of this module.
@@ -11,31 +12,39 @@ which knows nothing of this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from symgrad.derive.simplify import children, fuse, reuse_forward, rewrite
+from symgrad.derive.simplify import fuse, reuse_forward
 from symgrad.derive.vjp import contribution, tensor_sum
 from symgrad.engine.autodiff import backward
 from symgrad.engine.graph import topological_order
-from symgrad.model.network import Named, Network
-from symgrad.model.tensor import Map, Ones, Ref, split_scale
+from symgrad.errors import SymgradError
+from symgrad.model.program import Named, Program
+from symgrad.model.rewrite import children, rewrite
+from symgrad.model.tensor import Map, Ones, Ref, Var, split_scale
 from symgrad.show.equations import render
 
 
 @dataclass
 class Backprop:
-    """A network's forward equations, its loss and every gradient, as tensor graphs.
+    """A program's forward equations, its loss and every gradient, as tensor graphs.
 
-    ``backward`` lists, from the output layer down, ``dZ[l]`` then ``dW[l]`` and
-    ``db[l]``; ``gradients`` maps each parameter's ident (``W1``) to its gradient.
+    ``backward`` lists the named adjoints from the loss down, each followed by the
+    gradients placed after it (a network's ``dZ[l]``, ``dW[l]``, ``db[l]``);
+    ``gradients`` maps each target's ident (``W1``) to its gradient.
     """
 
-    network: Network
+    program: Program
     forward: list
     loss: object
     fused_loss: object
     backward: list
     gradients: dict
+
+    @property
+    def network(self) -> Program:
+        """The program; a :class:`~symgrad.model.network.Network` for the network builders."""
+        return self.program
 
     def text(self) -> str:
         return render(self, "text")
@@ -53,8 +62,14 @@ class Backprop:
         return self.text()
 
 
-def derive(network: Network) -> Backprop:
-    """Derive the gradients of ``network``'s loss with respect to all its parameters.
+def derive(program: Program, wrt=None) -> Backprop:
+    """Derive the gradients of ``program``'s loss with respect to its parameters (or to
+    ``wrt``: leaves and named intermediates, such as ``X`` or ``A_prev``).
+
+    Each named intermediate whose adjoint is wanted gets an equation ``d<name>`` (its
+    adjoint without the scalar factor, the lecture's ``dZ = m ∂L/∂Z``), from the loss down;
+    each gradient follows the first named tensor that uses its target, and later
+    equations use the names.
 
     >>> from symgrad.model.network import logistic_regression
     >>> bp = derive(logistic_regression(3))
@@ -63,19 +78,25 @@ def derive(network: Network) -> Backprop:
     dW = (1/m) dZ Xᵀ
     db = (1/m) Σᵢ dZ⁽ⁱ⁾
     """
-    loss = fuse(network.loss)
+    targets = [_target(program, t) for t in (program.params if wrt is None else wrt)]
+    named = [f for f in program.forward if f.adjoint]
+    fused: dict = {}
+    loss = fuse(program.loss, {f.node for f in named} | {t.node for t in targets}, fused)
     order = topological_order([loss], children)
+    live = [f for f in named if f.node in fused and fused[f.node] in set(order)]
+    nodes = [fused.get(t.node, t.node) for t in targets]
     adjoints = backward(
         order,
         loss,
-        network.params,
+        [*nodes, *(fused[f.node] for f in live)],
         seed=Ones(()),
         children=children,
         contribution=contribution,
         total=tensor_sum,
         is_zero=lambda c: c is None,
     )
-    maps = [f.node for f in network.forward if isinstance(f.node, Map)]
+    maps = [fused.get(f.node, f.node) for f in program.forward]
+    maps = [n for n in maps if isinstance(n, Map)]
     refs: dict = {}
     memo: dict = {}  # shared by the rewrites below: refs only grow downwards
 
@@ -83,19 +104,59 @@ def derive(network: Network) -> Backprop:
         node = reuse_forward(node, maps)
         return refs.get(node, node)
 
-    layers = len(network.layers)
-    single = layers == 1
+    placed = _first_users(order, [fused[f.node] for f in live], nodes)
     equations, gradients = [], {}
-    for l in range(layers, 0, -1):
-        z = network.layer_tensor(l, "Z")
-        tag = "" if single else f"[{l}]"
-        tex_tag = "" if single else f"^{{[{l}]}}"
-        _, old = split_scale(adjoints[z])
-        core = rewrite([old], name, memo)[0]
-        ref = refs[core] = memo[old] = Ref(f"dZ{tag}", f"dZ{tex_tag}", f"dZ{l}", core)
-        equations.append(Named(ref.text, ref.tex, ref.ident, core, l, "dZ"))
-        for p in network.layer_params(l):
-            g = gradients[p.ident] = rewrite([adjoints[p]], name, memo)[0]
-            d = f"d{p.kind}"
-            equations.append(Named(f"{d}{tag}", f"{d}{tex_tag}", f"d{p.ident}", g, l, d))
-    return Backprop(network, network.forward, network.loss, loss, equations, gradients)
+
+    def gradient(target: Named, node):
+        if node not in adjoints:
+            raise SymgradError(f"the loss does not depend on {target.text}")
+        g = gradients[target.ident] = rewrite([adjoints[node]], name, memo)[0]
+        kind = "d" + target.kind if target.kind else ""
+        equations.append(
+            Named(f"d{target.text}", f"d{target.tex}", f"d{target.ident}", g, target.layer, kind)
+        )
+
+    for f in reversed(live):
+        node = fused[f.node]
+        if node in adjoints:
+            _, old = split_scale(adjoints[node])
+            core = rewrite([old], name, memo)[0]
+            ref = refs[core] = memo[old] = Ref(f"d{f.text}", f"d{f.tex}", f"d{f.ident}", core)
+            equations.append(Named(ref.text, ref.tex, ref.ident, core, f.layer, "d" + f.kind))
+        for target, t_node in zip(targets, nodes, strict=True):
+            if placed.get(t_node) is node:
+                gradient(target, t_node)
+    for target, t_node in zip(targets, nodes, strict=True):
+        if t_node not in placed:
+            gradient(target, t_node)
+    forward = [replace(f, node=fused.get(f.node, f.node)) for f in program.forward]
+    return Backprop(program, forward, program.loss, loss, equations, gradients)
+
+
+def _target(program: Program, tensor) -> Named:
+    """What a gradient is taken with respect to, with its names: a leaf or a named tensor."""
+    if isinstance(tensor, Var):
+        return Named(
+            tensor.text or tensor.ident,
+            tensor.tex or tensor.ident,
+            tensor.ident,
+            tensor,
+            tensor.layer,
+            tensor.kind,
+        )
+    if isinstance(tensor, Ref):
+        return Named(tensor.text, tensor.tex, tensor.ident, program.node(tensor))
+    raise SymgradError("gradients are taken with respect to leaves and named tensors")
+
+
+def _first_users(order: list, named: list, targets: list) -> dict:
+    """target -> the first named node (in ``order``) whose graph contains it."""
+    below: dict = {}
+    for node in order:
+        below[node] = {node}.union(*(below[c] for c in node.children()))
+    first: dict = {}
+    for node in [n for n in order if n in set(named)]:
+        for t in targets:
+            if t in below[node]:
+                first.setdefault(t, node)
+    return first

@@ -7,59 +7,25 @@
 - :func:`reuse_forward` writes derivative kernels in terms of the forward tensors
   they contain (σ(Z[2]) becomes A[2], 1 − tanh²(Z[1]) becomes 1 − A[1]²): the
   textbook forms, and work the compiled code shares with the forward pass.
-- :func:`rewrite` rebuilds a graph bottom-up through a node-replacing function.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-
 from symgrad.derive.stabilize import stabilize
 from symgrad.derive.vjp import shift, simplify_kernel
 from symgrad.engine.graph import topological_order
+from symgrad.model.rewrite import children, with_children
 from symgrad.model.tensor import ARG, Map, Tensor, elementwise
 
 
-def children(node: Tensor) -> tuple:
-    return node.children()
-
-
-def with_children(node: Tensor, kids: list) -> Tensor:
-    """A copy of ``node`` with its tensor arguments replaced, in ``children()`` order."""
-    if list(node.children()) == kids:
-        return node
-    it = iter(kids)
-    changes = {}
-    for f in dataclasses.fields(node):
-        if not f.init:
-            continue
-        value = getattr(node, f.name)
-        if isinstance(value, Tensor):
-            changes[f.name] = next(it)
-        elif isinstance(value, tuple) and value and isinstance(value[0], Tensor):
-            changes[f.name] = tuple(next(it) for _ in value)
-    return dataclasses.replace(node, **changes)
-
-
-def rewrite(roots: list, fn: Callable[[Tensor], Tensor], memo: dict | None = None) -> list:
-    """Rebuild the graphs under ``roots`` bottom-up, applying ``fn`` to every rebuilt node.
-
-    ``memo`` (old node -> new node) may be shared by calls that apply the same ``fn``.
-    """
-    new: dict = {} if memo is None else memo
-    for node in topological_order(roots, children):
-        if node not in new:
-            new[node] = fn(with_children(node, [new[c] for c in node.children()]))
-    return [new[r] for r in roots]
-
-
-def _inline_maps(node: Tensor) -> Tensor:
-    if not isinstance(node, Map) or not any(isinstance(a, Map) for a in node.args):
+def _inline_maps(node: Tensor, kept: set) -> Tensor:
+    if not isinstance(node, Map) or not any(
+        isinstance(a, Map) and a not in kept for a in node.args
+    ):
         return node
     kernel, args, mapping = node.kernel, [], {}
     for i, a in enumerate(node.args):
-        if isinstance(a, Map):
+        if isinstance(a, Map) and a not in kept:
             mapping[ARG[i]] = shift(a.kernel, len(args) + len(node.args))
             args.extend(a.args)
         else:
@@ -69,9 +35,20 @@ def _inline_maps(node: Tensor) -> Tensor:
     return elementwise(simplify_kernel(stabilize(kernel)), tuple(args))
 
 
-def fuse(root: Tensor) -> Tensor:
-    """``root`` with chains of elementwise maps merged into stable fused kernels."""
-    return rewrite([root], _inline_maps)[0]
+def fuse(root: Tensor, keep=frozenset(), memo: dict | None = None) -> Tensor:
+    """``root`` with chains of elementwise maps merged into stable fused kernels.
+
+    A map in ``keep`` (a named tensor whose gradient is wanted) is not merged into its
+    consumers, so its adjoint exists; ``memo`` receives each old node's fused form.
+    """
+    memo = {} if memo is None else memo
+    kept: set = set()
+    for node in topological_order([root], children):
+        if node not in memo:
+            memo[node] = _inline_maps(with_children(node, [memo[c] for c in node.children()]), kept)
+        if node in keep:
+            kept.add(memo[node])
+    return memo[root]
 
 
 def reuse_forward(node: Tensor, forward: list) -> Tensor:

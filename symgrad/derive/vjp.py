@@ -28,7 +28,10 @@ from symgrad.errors import NoDerivativeRuleError
 from symgrad.model.tensor import (
     ARG,
     AddBias,
+    Broadcast,
+    LogSoftmax,
     Map,
+    Mask,
     MatMul,
     Ones,
     Ref,
@@ -38,8 +41,11 @@ from symgrad.model.tensor import (
     Sum,
     SumAll,
     SumExamples,
+    SumRows,
     Transpose,
     Var,
+    broadcast,
+    broadcast_axis,
     elementwise,
     scale,
     split_scale,
@@ -95,14 +101,15 @@ def _map(node, g, i):
 
 
 def _softmax_cross_entropy(node, g, i):
-    c, core = split_scale(g)
-    if not isinstance(core, Ones):
-        raise NoDerivativeRuleError(
-            "SoftmaxCrossEntropy is differentiated only inside a summed loss"
-        )
+    """``A − Y`` under a summed loss (labels are probability columns), else ``(A − Y) ⊙ G``."""
     if i == 1:
         raise NoDerivativeRuleError("no derivative of SoftmaxCrossEntropy with respect to labels")
-    return scale(c, elementwise(ARG[0] - ARG[1], (Softmax(node.z), node.y)))
+    c, core = split_scale(g)
+    a = Softmax(node.z)
+    if isinstance(core, Ones):
+        return scale(c, elementwise(ARG[0] - ARG[1], (a, node.y)))
+    upstream = broadcast(core, node.z.shape)
+    return scale(c, elementwise((ARG[0] - ARG[1]) * ARG[2], (a, node.y, upstream)))
 
 
 def _add_bias(node, g, i):
@@ -113,13 +120,43 @@ def _add_bias(node, g, i):
 
 
 def _sum_all(node, g, i):
-    c, _ = split_scale(g)
-    return scale(c, Ones(node.a.shape))
+    return broadcast(g, node.a.shape)
 
 
 def _transpose(node, g, i):
     c, core = split_scale(g)
     return scale(c, transpose(core))
+
+
+#: The sum undoing each way of broadcasting (see :func:`symgrad.model.tensor.broadcast_axis`).
+_REDUCE = {"all": SumAll, "examples": SumExamples, "rows": SumRows}
+
+
+def reduce_to(g, shape: tuple):
+    """``g`` summed back down to ``shape``: the adjoint of a broadcast."""
+    axis = broadcast_axis(shape, g.shape)
+    if axis == "same":
+        return g
+    c, core = split_scale(g)
+    if isinstance(core, Ones):  # a sum of ones is a count
+        count = sympy.Mul(*g.shape) / sympy.Mul(*shape)
+        return scale(c * count, Ones(tuple(shape)))
+    return scale(c, _REDUCE[axis](core))
+
+
+def _softmax(node, g, i):
+    """``A ⊙ (G − Σₖ A ⊙ G)`` with A = softmax(Z), the sum over each column broadcast."""
+    c, core = split_scale(g)
+    a = Softmax(node.z)
+    inner = broadcast(SumRows(elementwise(ARG[0] * ARG[1], (a, core))), node.shape)
+    return scale(c, elementwise(ARG[1] * (ARG[0] - ARG[2]), (core, a, inner)))
+
+
+def _log_softmax(node, g, i):
+    """``G − softmax(Z) ⊙ Σₖ G``, the sum over each column broadcast."""
+    c, core = split_scale(g)
+    total = broadcast(SumRows(core), node.shape)
+    return scale(c, elementwise(ARG[0] - ARG[1] * ARG[2], (core, Softmax(node.z), total)))
 
 
 #: The vector–Jacobian rule of each tensor operation, keyed by node class.
@@ -132,16 +169,19 @@ TENSOR_RULES: dict[type, Rule] = {
         Rule(Map, vjp=_map),
         Rule(SoftmaxCrossEntropy, vjp=_softmax_cross_entropy),
         Rule(SumAll, vjp=_sum_all),
+        Rule(SumExamples, vjp=lambda node, g, i: broadcast(g, node.a.shape)),
+        Rule(SumRows, vjp=lambda node, g, i: broadcast(g, node.a.shape)),
+        Rule(Broadcast, vjp=lambda node, g, i: reduce_to(g, node.a.shape)),
+        Rule(Softmax, vjp=_softmax),
+        Rule(LogSoftmax, vjp=_log_softmax),
         Rule(Scale, vjp=lambda node, g, i: scale(node.c, g)),
         Rule(Sum, vjp=lambda node, g, i: g),
     )
 }
 
-#: Node classes without a rule, on purpose: the leaves (Var, Ones) pass no adjoint on;
-#: SumExamples and Ref appear only in derived gradients, which are not differentiated again;
-#: a softmax output's loss is built on its logits as SoftmaxCrossEntropy
-#: (:mod:`symgrad.model.losses`), whose rule is the short ``A − Y``, so no sweep meets Softmax.
-NO_VJP = frozenset({Var, Ones, SumExamples, Ref, Softmax})
+#: Node classes without a rule, on purpose: the leaves (Var, Ones, a dropout Mask) pass no
+#: adjoint on; Ref appears only in derived gradients, which are not differentiated again.
+NO_VJP = frozenset({Var, Ones, Mask, Ref})
 
 
 def contribution(node, g, i):

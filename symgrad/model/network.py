@@ -27,12 +27,10 @@ from symgrad.functions import ACTIVATIONS as _PRIMITIVE_ACTIVATIONS
 from symgrad.functions import Primitive
 from symgrad.model import losses
 from symgrad.model.losses import Loss
+from symgrad.model.program import LAMBDA, Named, Program, softmax
 from symgrad.model.tensor import (
     ARG,
-    AddBias,
     Map,
-    MatMul,
-    Softmax,
     Sum,
     SumAll,
     Tensor,
@@ -41,9 +39,6 @@ from symgrad.model.tensor import (
     scale,
 )
 from symgrad.read.reader import as_expression
-
-#: The L2 penalty's strength as it prints; its value is ``Network.l2``.
-LAMBDA = sympy.Symbol("lambda", nonnegative=True)
 
 _X = ARG[0]
 
@@ -153,21 +148,9 @@ def _check_sizes(where: str, layer: Dense) -> None:
         raise SymgradError(f"{where}: leaky ReLU's slope must be a finite number, got {slope!r}")
 
 
-@dataclass(frozen=True)
-class Named:
-    """A named tensor of the forward pass (``kind`` Z or A) or of the backward pass (dZ, dW,
-    db) with the name it prints under and the ``layer`` (from 1) it belongs to."""
-
-    text: str
-    tex: str
-    ident: str
-    node: Tensor
-    layer: int
-    kind: str
-
-
-class Network:
-    """A stack of dense layers and a loss, as a tensor graph in the lecture's notation.
+class Network(Program):
+    """A stack of dense layers and a loss: a tensor program built layer by layer, in the
+    lecture's notation. Only the pre-activations' gradients get names (``dZ[l]``).
 
     >>> net = Network(mlp([2, 3, 1], hidden="relu", output="sigmoid"), loss="bce")
     >>> [p.text for p in net.params]
@@ -181,16 +164,16 @@ class Network:
             raise ShapeError(f"a network has at most {MAX_LAYERS} layers, got {len(layers)}")
         self.layers, self.loss_fn = list(layers), losses.get(loss)
         self.l2 = _finite_nonnegative("l2", l2)
-        self.X = Var("X", (layers[0].n_in, m), "data", "X", "X")
-        self.Y = Var("Y", (layers[-1].n_out, m), "labels", "Y", "Y")
-        self.params: list[Var] = []
-        self.forward: list[Named] = []
-        a = self.X
+        params: list[Var] = []
+        forward: list[Named] = []
+        a = Var("X", (layers[0].n_in, m), "data", "X", "X")
         for l, layer in enumerate(self.layers, start=1):
-            a = self._dense(l, layer, a)
-        self.output = a
-        self.loss_terms = self._loss()
-        self.loss = self.loss_terms[0] if len(self.loss_terms) == 1 else Sum(self.loss_terms)
+            a = self._dense(l, layer, a, params, forward)
+        Y = Var("Y", (layers[-1].n_out, m), "labels", "Y", "Y")
+        self.loss_terms = self._loss(a, forward[-2].node, Y, params)
+        loss = self.loss_terms[0] if len(self.loss_terms) == 1 else Sum(self.loss_terms)
+        super().__init__(loss, output=a, constants={LAMBDA: self.l2})
+        self.params, self.forward = params, forward
 
     @property
     def loss_name(self) -> str:
@@ -209,7 +192,7 @@ class Network:
     def classes(self) -> int:
         return self.layers[-1].n_out
 
-    def _dense(self, l: int, layer: Dense, a: Tensor) -> Tensor:
+    def _dense(self, l: int, layer: Dense, a: Tensor, params: list, forward: list) -> Tensor:
         where = f"layer {l}"
         _check_sizes(where, layer)
         if layer.n_in != a.shape[0]:
@@ -222,30 +205,26 @@ class Network:
         tag, tex = ("", "") if len(self.layers) == 1 else (f"[{l}]", f"^{{[{l}]}}")
         W = Var(f"W{l}", (layer.n_out, layer.n_in), "param", f"W{tag}", f"W{tex}", l, "W")
         b = Var(f"b{l}", (layer.n_out,), "param", f"b{tag}", f"b{tex}", l, "b")
-        self.params += [W, b]
-        z = AddBias(MatMul(W, a), b)
-        self.forward.append(Named(f"Z{tag}", f"Z{tex}", f"Z{l}", z, l, "Z"))
+        params += [W, b]
+        z = W @ a + b
+        forward.append(Named(f"Z{tag}", f"Z{tex}", f"Z{l}", z, l, "Z"))
         kernel = layer.kernel(where)
-        out = Softmax(z) if kernel is None else Map(kernel, (z,)) if kernel != _X else z
-        self.forward.append(Named(f"A{tag}", f"A{tex}", f"A{l}", out, l, "A"))
+        out = softmax(z) if kernel is None else Map(kernel, (z,)) if kernel != _X else z
+        forward.append(Named(f"A{tag}", f"A{tex}", f"A{l}", out, l, "A", adjoint=False))
         return out
 
-    def _loss(self) -> tuple:
+    def _loss(self, out: Tensor, z: Tensor, Y: Var, params: list) -> tuple:
+        """The mean loss over the examples, plus the L2 penalty's terms when λ > 0."""
         last = self.layers[-1]
         self.loss_fn.check_output(last.activation, last.n_out, len(self.layers))
-        per_example = self.loss_fn.per_example(self.output, self.forward[-2].node, self.Y)
-        terms = [scale(1 / m, SumAll(per_example))]
+        terms = [scale(1 / m, SumAll(self.loss_fn.per_example(out, z, Y)))]
         if self.l2:
             terms += [
                 scale(LAMBDA / (2 * m), SumAll(Map(ARG[0] ** 2, (W,))))
-                for W in self.params
+                for W in params
                 if W.kind == "W"
             ]
         return tuple(terms)
-
-    def constants(self) -> dict:
-        """Values of the symbols in the graph other than the batch size."""
-        return {LAMBDA: self.l2}
 
     def describe(self, *, values: bool = True) -> str:
         """One line: sizes, activations and loss, e.g. ``2-3-1, relu/sigmoid, bce``.

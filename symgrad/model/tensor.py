@@ -46,6 +46,50 @@ class Tensor:
     def children(self) -> tuple:
         return ()
 
+    # The user's arithmetic (the tensor front end, :mod:`symgrad.model.program`): elementwise
+    # with per-row vectors and scalars broadcast, ``@`` the matrix product, ``.T`` the
+    # transpose. ``==`` stays structural equality: nodes are dict keys at every stage.
+    def __add__(self, other):
+        return binary(ARG[0] + ARG[1], self, other)
+
+    def __radd__(self, other):
+        return binary(ARG[0] + ARG[1], other, self)
+
+    def __sub__(self, other):
+        return binary(ARG[0] - ARG[1], self, other)
+
+    def __rsub__(self, other):
+        return binary(ARG[0] - ARG[1], other, self)
+
+    def __mul__(self, other):
+        return binary(ARG[0] * ARG[1], self, other)
+
+    def __rmul__(self, other):
+        return binary(ARG[0] * ARG[1], other, self)
+
+    def __truediv__(self, other):
+        return binary(ARG[0] / ARG[1], self, other)
+
+    def __rtruediv__(self, other):
+        return binary(ARG[0] / ARG[1], other, self)
+
+    def __pow__(self, other):
+        return binary(ARG[0] ** ARG[1], self, other)
+
+    def __neg__(self):
+        return scale(-1, self)
+
+    def __matmul__(self, other):
+        return MatMul(self, _tensor(other, "@"))
+
+    def __rmatmul__(self, other):
+        return MatMul(_tensor(other, "@"), self)
+
+    @property
+    def T(self):
+        """The transpose, with ``(Aᵀ)ᵀ = A``."""
+        return self.a if isinstance(self, Transpose) else Transpose(self)
+
 
 def _cache_hashes() -> None:
     """Wrap every node class's dataclass ``__hash__`` so it runs once per node."""
@@ -79,6 +123,7 @@ class Var(Tensor):
     tex: str = ""
     layer: int | None = None
     kind: str = ""
+    init: str = ""
 
 
 @dataclass(frozen=True)
@@ -248,13 +293,77 @@ class Sum(Tensor):
 
 
 @dataclass(frozen=True)
+class Broadcast(Tensor):
+    """``a`` repeated to ``shape``: a scalar to any shape, a vector of h entries to every
+    column of an h×c matrix (a bias, a batch mean), a 1×c row to every row of a k×c matrix
+    (a per-example value)."""
+
+    a: Tensor
+    shape: tuple
+
+    def __post_init__(self):
+        if broadcast_axis(self.a.shape, self.shape) is None:
+            raise ShapeError(f"cannot broadcast shape {_fmt(self.a.shape)} to {_fmt(self.shape)}")
+
+    def children(self):
+        return (self.a,)
+
+
+@dataclass(frozen=True)
+class SumRows(Tensor):
+    """Column sums ``Σₖ A`` of a k×c tensor: a 1×c row (per example, over the classes)."""
+
+    a: Tensor
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        if len(self.a.shape) != 2:
+            raise ShapeError(f"a sum over rows needs a matrix, got shape {_fmt(self.a.shape)}")
+        object.__setattr__(self, "shape", (S.One, self.a.shape[1]))
+
+    def children(self):
+        return (self.a,)
+
+
+@dataclass(frozen=True)
+class LogSoftmax(Tensor):
+    """``log softmax`` of each column: ``Z − log Σₖ exp Z``, computed stably."""
+
+    z: Tensor
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", self.z.shape)
+
+    def children(self):
+        return (self.z,)
+
+
+@dataclass(frozen=True)
+class Mask(Tensor):
+    """Inverted dropout's mask: each entry ``1/keep`` with probability ``keep``, else 0,
+    drawn anew every training step; all ones at prediction time. A leaf, like a Var."""
+
+    ident: str
+    shape: tuple
+    keep: sympy.Expr
+    text: str = ""
+    tex: str = ""
+
+
+@dataclass(frozen=True)
 class Ref(Tensor):
-    """A named intermediate (``dZ[2]``): prints as its name, evaluates as ``target``."""
+    """A named intermediate (``dZ[2]``): prints as its name, evaluates as ``target``.
+
+    The user's names (:func:`symgrad.model.program.name`) are Refs too until the program
+    collects them; ``adjoint`` says whether such a name's gradient is wanted.
+    """
 
     text: str
     tex: str
     ident: str
     target: Tensor
+    adjoint: bool = True
     shape: tuple = field(init=False, compare=False)
 
     def __post_init__(self):
@@ -314,3 +423,75 @@ def elementwise(kernel: sympy.Expr, args: tuple) -> Tensor:
     if not used:
         raise ShapeError(f"elementwise kernel {kernel} uses none of its arguments")
     return Map(kernel, tuple(used))
+
+
+def broadcast_axis(small: tuple, big: tuple) -> str | None:
+    """How ``small`` repeats to ``big``: ``"same"``, over ``"all"`` entries (a scalar), over
+    the ``"examples"`` (a vector of h entries to h×c), over the ``"rows"`` (1×c to k×c);
+    None when it does not."""
+    if tuple(small) == tuple(big):
+        return "same"
+    if small == ():
+        return "all"
+    if len(big) == 2 and len(small) == 1 and small[0] == big[0]:
+        return "examples"
+    if len(big) == 2 and len(small) == 2 and small[0] == 1 and small[1] == big[1]:
+        return "rows"
+    return None
+
+
+def broadcast(a: Tensor, shape: tuple) -> Tensor:
+    """``a`` repeated to ``shape`` (see :class:`Broadcast`), its scalar factor kept outside."""
+    if tuple(a.shape) == tuple(shape):
+        return a
+    c, core = split_scale(a)
+    return scale(c, Ones(tuple(shape)) if isinstance(core, Ones) else Broadcast(core, tuple(shape)))
+
+
+def constant(value) -> sympy.Expr:
+    """A number (or a SymPy expression of no tensor) as an exact SymPy constant."""
+    if isinstance(value, str) or isinstance(value, bool):
+        raise ShapeError(f"tensor arithmetic takes tensors and numbers, got {value!r}")
+    if isinstance(value, float):
+        return sympy.nsimplify(value, rational=True)
+    try:
+        return sympy.sympify(value, strict=True)
+    except sympy.SympifyError:
+        raise ShapeError(
+            f"tensor arithmetic takes tensors and numbers, got {type(value).__name__}"
+        ) from None
+
+
+def _tensor(value, op: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise ShapeError(f"{op} takes two tensors, got {type(value).__name__}")
+    return value
+
+
+def common_shape(shapes: list) -> tuple:
+    """The shape every one of ``shapes`` broadcasts to; a ShapeError naming them otherwise."""
+    for big in shapes:
+        if all(broadcast_axis(s, big) is not None for s in shapes):
+            return tuple(big)
+    raise ShapeError("elementwise operation on shapes " + ", ".join(_fmt(s) for s in shapes))
+
+
+def binary(kernel: sympy.Expr, a, b) -> Tensor:
+    """``kernel(a, b)`` elementwise, with numbers folded into the kernel, a scalar factor
+    kept as a :class:`Scale`, ``Z + b`` for a vector b an :class:`AddBias` (the lecture's
+    bias), and the smaller operand broadcast to the larger one's shape."""
+    tensors = [(i, x) for i, x in enumerate((a, b)) if isinstance(x, Tensor)]
+    numbers = {ARG[i]: constant(x) for i, x in enumerate((a, b)) if not isinstance(x, Tensor)}
+    kernel = kernel.xreplace(numbers)
+    if len(tensors) == 1:
+        ((i, t),) = tensors
+        kernel = kernel.xreplace({ARG[i]: ARG[0]})
+        coeff, rest = kernel.as_independent(ARG[0], as_Add=False)
+        return scale(coeff, t) if rest == ARG[0] else elementwise(kernel, (t,))
+    x, y = a, b
+    if kernel == ARG[0] + ARG[1]:
+        for z, v in ((x, y), (y, x)):
+            if len(z.shape) == 2 and broadcast_axis(v.shape, z.shape) == "examples":
+                return AddBias(z, v)
+    shape = common_shape([x.shape, y.shape])
+    return elementwise(kernel, (broadcast(x, shape), broadcast(y, shape)))

@@ -16,11 +16,14 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from symgrad.model.network import LAMBDA
+from symgrad.model.program import LAMBDA
 from symgrad.model.tensor import (
     ARG,
     AddBias,
+    Broadcast,
+    LogSoftmax,
     Map,
+    Mask,
     MatMul,
     Ones,
     Ref,
@@ -30,6 +33,7 @@ from symgrad.model.tensor import (
     Sum,
     SumAll,
     SumExamples,
+    SumRows,
     Transpose,
     Var,
     entry,
@@ -112,9 +116,10 @@ class _TexPrinter(_HadamardMixin, LatexPrinter):
 
 _TRANSPOSE = {"text": "ᵀ", "latex": "^{T}"}
 #: What a scalar factor can stand in front of without parentheses.
-_UNDER_SCALE = (Softmax, Transpose, MatMul, SumAll, SumExamples)
-#: Node classes that always print as their names (``W[1]``, ``dZ[2]``): no RENDERERS entry.
-NAMED = frozenset({Var, Ref})
+_UNDER_SCALE = (Softmax, LogSoftmax, Transpose, MatMul, SumAll, SumExamples, SumRows)
+#: Node classes that always print as their names (``W[1]``, ``dZ[2]``, a dropout mask ``M``):
+#: no RENDERERS entry.
+NAMED = frozenset({Var, Ref, Mask})
 
 
 class Renderer:
@@ -132,8 +137,10 @@ class Renderer:
             return named.tex if self.fmt == "latex" else named.text
         return None
 
-    def atom(self, node, keep=(Softmax, Transpose)) -> str:
+    def atom(self, node, keep=(Softmax, LogSoftmax, Transpose)) -> str:
         """The node, in parentheses unless it is a name or one of the ``keep`` kinds."""
+        while isinstance(node, Broadcast):
+            node = node.a
         text = self(node)
         if self.name(node) is not None or isinstance(node, keep):
             return text
@@ -173,6 +180,15 @@ def _sum_examples(r: Renderer, node: SumExamples) -> str:
     return f"Σᵢ {inner}⁽ⁱ⁾"
 
 
+def _sum_rows(r: Renderer, node: SumRows) -> str:
+    return (r"\sum_{k} " if r.fmt == "latex" else "Σₖ ") + r.atom(node.a)
+
+
+def _log_softmax(r: Renderer, node: LogSoftmax) -> str:
+    name = r"\log \operatorname{softmax}" if r.fmt == "latex" else "log softmax"
+    return f"{name}({r(node.z)})"
+
+
 def _softmax(r: Renderer, node: Softmax) -> str:
     return (r"\operatorname{softmax}" if r.fmt == "latex" else "softmax") + f"({r(node.z)})"
 
@@ -195,6 +211,10 @@ RENDERERS: dict[type, Callable] = {
     SumAll: lambda r, node: (r"\sum " if r.fmt == "latex" else "Σ ") + r.atom(node.a),
     Softmax: _softmax,
     SoftmaxCrossEntropy: _softmax_cross_entropy,
+    SumRows: _sum_rows,
+    LogSoftmax: _log_softmax,
+    # broadcasting is implicit, as in the textbooks: b[1] added to every column prints b[1]
+    Broadcast: lambda r, node: r(node.a),
     Ones: lambda r, node: "1",
     Map: lambda r, node: r.kernel(node),
 }
