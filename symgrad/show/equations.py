@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import sympy
 from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 from symgrad.model.program import LAMBDA
@@ -43,40 +43,79 @@ _SUPERSCRIPT = {2: "²", 3: "³"}
 _RELATIONS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
 
 
+#: How tightly a matrix product or a sum over examples binds inside a kernel: looser than a
+#: Hadamard product (``(W x) ⊙ D``), tighter than a sum (``W h + U x``) or a function call.
+_JUXTAPOSED = PRECEDENCE["Add"] + 5
+
+
 class _HadamardMixin:
-    """Print products of tensor symbols with a Hadamard sign; names verbatim."""
+    """Print products of tensor symbols with a Hadamard sign and quotients of tensors as
+    ``a ⊙ b / c`` (LaTeX ``\\frac``); each tensor symbol prints as its text, in parentheses
+    only where its precedence needs them (a matrix product in a product, a sum in a power).
+
+    ``tensors`` maps each tensor symbol to (its text, its precedence)."""
 
     hadamard = " ⊙ "
 
+    def __init__(self, tensors: dict):
+        super().__init__()
+        self._tensors = tensors
+
     def _print_Symbol(self, expr, *args, **kwargs):
         if expr in self._tensors:
-            return expr.name
+            return self._tensors[expr][0]
         return super()._print_Symbol(expr, *args, **kwargs)
 
+    def _binds(self, expr, level) -> bool:
+        """Whether a tensor symbol prints without parentheses at precedence ``level``."""
+        return expr not in self._tensors or self._tensors[expr][1] >= level
+
+    def parenthesize(self, item, level, *args, **kwargs):
+        if item in self._tensors:
+            text = self._print(item)
+            return text if self._binds(item, level) else self._wrap(text)
+        return super().parenthesize(item, level, *args, **kwargs)
+
     def _print_Mul(self, expr, *args, **kwargs):
+        tensors = set(self._tensors)
         factors = expr.as_ordered_factors()
-        tensorial = [f for f in factors if f.free_symbols & self._tensors]
-        if len(tensorial) < 2 or any(f.is_Pow and f.exp.is_negative for f in tensorial):
+        tensorial = [f for f in factors if f.free_symbols & tensors]
+        over = [f for f in tensorial if f.is_Pow and f.exp.is_negative]
+        loose = [f for f in tensorial if not self._binds(f, PRECEDENCE["Mul"])]
+        if len(tensorial) < 2 and not over and not loose:
             return super()._print_Mul(expr, *args, **kwargs)
-        coeff = sympy.Mul(*[f for f in factors if f not in tensorial])
-        parts = [self._paren(f) for f in tensorial]
+        top, bottom = sympy.fraction(sympy.Mul(*[f for f in factors if f not in tensorial]))
+        upper = self._product(top, [f for f in tensorial if f not in over])
+        if not over and bottom == 1:
+            return upper
+        lower = self._product(bottom, [f.base ** (-f.exp) for f in over])
+        return self._quotient(upper, lower, bottom != 1 or len(over) > 1 or not self._alone(over))
+
+    def _alone(self, over) -> bool:
+        """Whether a one-factor denominator prints without parentheses after ``/``."""
+        base = over[0].base ** (-over[0].exp)
+        return not base.is_Add and self._binds(base, PRECEDENCE["Pow"])
+
+    def _product(self, coeff, factors) -> str:
+        if not factors:
+            return self._print(coeff)
         head = "" if coeff == 1 else "-" if coeff == -1 else self._print(coeff) + " "
-        return head + self.hadamard.join(parts)
+        return head + self.hadamard.join(self._paren(f) for f in factors)
 
     def _paren(self, factor):
         text = self._print(factor)
-        return self._wrap(text) if factor.is_Add else text
+        loose = factor.is_Add or not self._binds(factor, PRECEDENCE["Mul"])
+        return self._wrap(text) if loose else text
 
 
 class _TextPrinter(_HadamardMixin, StrPrinter):
     printmethod = "_unicode"  # our functions print themselves: σ(Z), ReLU(Z), 1[Z > 0]
 
-    def __init__(self, tensors):
-        super().__init__()
-        self._tensors = tensors
-
     def _wrap(self, text):
         return f"({text})"
+
+    def _quotient(self, upper: str, lower: str, wrap: bool) -> str:
+        return f"{upper} / {self._wrap(lower) if wrap else lower}"
 
     def _print_Piecewise(self, expr):
         """``{r²/2 if |r| ≤ 1; |r| - 1/2 otherwise}``: cases as the textbook reads them."""
@@ -98,7 +137,7 @@ class _TextPrinter(_HadamardMixin, StrPrinter):
         return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"
 
     def _print_Pow(self, expr, rational=False):
-        if expr.exp in _SUPERSCRIPT and expr.base.free_symbols & self._tensors:
+        if expr.exp in _SUPERSCRIPT and expr.base.free_symbols & set(self._tensors):
             return self.parenthesize(expr.base, PRECEDENCE["Pow"]) + _SUPERSCRIPT[expr.exp]
         return super()._print_Pow(expr, rational)
 
@@ -106,14 +145,30 @@ class _TextPrinter(_HadamardMixin, StrPrinter):
 class _TexPrinter(_HadamardMixin, LatexPrinter):
     hadamard = r" \odot "
 
-    def __init__(self, tensors):
-        super().__init__()
-        self._tensors = tensors
-
     def _wrap(self, text):
         return rf"\left({text}\right)"
 
+    def _quotient(self, upper: str, lower: str, wrap: bool) -> str:
+        sign, upper = ("-", upper[1:]) if upper.startswith("-") else ("", upper)
+        return rf"{sign}\frac{{{upper}}}{{{lower}}}"
 
+    def _needs_mul_brackets(self, expr, first=False, last=False) -> bool:
+        if expr in self._tensors:
+            return not self._binds(expr, PRECEDENCE["Mul"])
+        return super()._needs_mul_brackets(expr, first, last)
+
+
+#: The precedence of a node's printed form other than a name or a map (default: an atom).
+_PRECEDENCE = {
+    MatMul: _JUXTAPOSED,
+    Scale: _JUXTAPOSED,
+    SumAll: _JUXTAPOSED,
+    SumExamples: _JUXTAPOSED,
+    SumRows: _JUXTAPOSED,
+    AddBias: PRECEDENCE["Add"],
+    Sum: PRECEDENCE["Add"],
+    SoftmaxCrossEntropy: PRECEDENCE["Add"],
+}
 _TRANSPOSE = {"text": "ᵀ", "latex": "^{T}"}
 #: What a scalar factor can stand in front of without parentheses.
 _UNDER_SCALE = (Softmax, LogSoftmax, Transpose, MatMul, SumAll, SumExamples, SumRows)
@@ -159,10 +214,26 @@ class Renderer:
         return entry(RENDERERS, node, "printing (show.equations.RENDERERS)")(self, node)
 
     def kernel(self, node: Map) -> str:
+        # each argument's symbol is named by its parenthesized form, which orders the terms
+        # as before, and prints as its bare text where its precedence allows
         symbols = [sympy.Symbol(self.atom(a)) for a in node.args]
         expr = node.kernel.xreplace(dict(zip(ARG, symbols, strict=False)))
-        printer = (_TexPrinter if self.fmt == "latex" else _TextPrinter)(set(symbols))
+        tensors = {
+            s: (self(a), self.precedence(a)) for s, a in zip(symbols, node.args, strict=True)
+        }
+        printer = (_TexPrinter if self.fmt == "latex" else _TextPrinter)(tensors)
         return printer.doprint(expr)
+
+    def precedence(self, node) -> int:
+        """How tightly ``node``'s printed form binds, as SymPy's printers measure it."""
+        while isinstance(node, Broadcast):
+            node = node.a
+        if self.name(node) is not None:
+            return PRECEDENCE["Atom"]
+        if isinstance(node, Map):  # a quotient reads as one factor only in parentheses
+            over = sympy.fraction(node.kernel)[1].free_symbols & set(ARG)
+            return _JUXTAPOSED if over else precedence(node.kernel)
+        return _PRECEDENCE.get(type(node), PRECEDENCE["Atom"])
 
 
 def _transpose(r: Renderer, node: Transpose) -> str:
@@ -233,8 +304,14 @@ TITLES = {"forward": "Forward pass", "loss": "Loss", "backward": "Backward pass"
 
 
 def sections(bp, fmt: str) -> dict:
-    """Forward, loss and backward equations as (lhs, rhs) pairs, by section title."""
-    return {TITLES[part]: eqs for part, eqs in equations(bp, fmt)._asdict().items()}
+    """Forward, loss and backward equations as (lhs, rhs) pairs, by section title; the
+    backward pass of a layer given its upstream gradient has that gradient for a loss."""
+    titles = dict(TITLES, loss="Upstream gradient") if _upstream(bp) else TITLES
+    return {titles[part]: eqs for part, eqs in equations(bp, fmt)._asdict().items()}
+
+
+def _upstream(bp):
+    return getattr(bp.program, "upstream", None)
 
 
 def equations(bp, fmt: str) -> Equations:
@@ -249,9 +326,20 @@ def equations(bp, fmt: str) -> Equations:
         else:
             first[f.node] = f
             forward.append((pick(f), Renderer(fmt, _without(names, f.node))(f.node)))
-    loss = [("L" if fmt == "text" else r"\mathcal{L}", named(bp.loss))]
+    upstream = _upstream(bp)
+    if upstream is not None:
+        loss = [(pick(upstream), _given(named(bp.program.output), fmt))]
+    else:
+        loss = [("L" if fmt == "text" else r"\mathcal{L}", named(bp.loss))]
     backward = [(pick(e), named(e.node)) for e in bp.backward]
     return Equations(forward, loss, backward)
+
+
+def _given(output: str, fmt: str) -> str:
+    """``∂L/∂out (given)``: the upstream gradient, an input of the backward pass."""
+    if fmt == "text":
+        return f"∂L/∂{output if ' ' not in output else f'({output})'} (given)"
+    return rf"\frac{{\partial \mathcal{{L}}}}{{\partial {output}}} \quad \text{{(given)}}"
 
 
 def _without(names: dict, node) -> dict:
