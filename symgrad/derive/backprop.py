@@ -21,7 +21,7 @@ from symgrad.engine.graph import topological_order
 from symgrad.errors import SymgradError
 from symgrad.model.program import Named, Program
 from symgrad.model.rewrite import children, rewrite
-from symgrad.model.tensor import Map, Ones, Ref, Var, split_scale
+from symgrad.model.tensor import Map, Ones, Ref, Var, elementwise, scale, split_scale
 from symgrad.show.equations import render
 
 
@@ -85,13 +85,22 @@ def derive(program: Program, wrt=None) -> Backprop:
     order = topological_order([loss], children)
     live = [f for f in named if f.node in fused and fused[f.node] in set(order)]
     nodes = [fused.get(t.node, t.node) for t in targets]
+    staged: dict = {}  # each live named node -> its adjoint, c · Ref(d<name>, core)
+    by_node = {fused[f.node]: f for f in live}
+
+    def stage(node, g, i):
+        """Downstream of a named tensor, its adjoint is its name: dh3 = W_hhᵀ (dh4 ⊙ …)."""
+        if node in by_node:
+            g = staged.setdefault(node, _named_adjoint(by_node[node], g))
+        return contribution(node, g, i)
+
     adjoints = backward(
         order,
         loss,
         [*nodes, *(fused[f.node] for f in live)],
         seed=Ones(()),
         children=children,
-        contribution=contribution,
+        contribution=stage,
         total=tensor_sum,
         is_zero=lambda c: c is None,
     )
@@ -110,7 +119,8 @@ def derive(program: Program, wrt=None) -> Backprop:
     def gradient(target: Named, node):
         if node not in adjoints:
             raise SymgradError(f"the loss does not depend on {target.text}")
-        g = gradients[target.ident] = rewrite([adjoints[node]], name, memo)[0]
+        adjoint = staged.get(node, adjoints[node])
+        g = gradients[target.ident] = rewrite([adjoint], name, memo)[0]
         kind = "d" + target.kind if target.kind else ""
         equations.append(
             Named(f"d{target.text}", f"d{target.tex}", f"d{target.ident}", g, target.layer, kind)
@@ -118,11 +128,11 @@ def derive(program: Program, wrt=None) -> Backprop:
 
     for f in reversed(live):
         node = fused[f.node]
-        if node in adjoints:
-            _, old = split_scale(adjoints[node])
-            core = rewrite([old], name, memo)[0]
-            ref = refs[core] = memo[old] = Ref(f"d{f.text}", f"d{f.tex}", f"d{f.ident}", core)
-            equations.append(Named(ref.text, ref.tex, ref.ident, core, f.layer, "d" + f.kind))
+        if node in staged:
+            _, ref = split_scale(staged[node])
+            ref = rewrite([ref], name, memo)[0]
+            refs[ref.target] = ref
+            equations.append(Named(ref.text, ref.tex, ref.ident, ref.target, f.layer, "d" + f.kind))
         for target, t_node in zip(targets, nodes, strict=True):
             if placed.get(t_node) is node:
                 gradient(target, t_node)
@@ -131,6 +141,17 @@ def derive(program: Program, wrt=None) -> Backprop:
             gradient(target, t_node)
     forward = [replace(f, node=fused.get(f.node, f.node)) for f in program.forward]
     return Backprop(program, forward, program.loss, loss, equations, gradients)
+
+
+def _named_adjoint(f: Named, g):
+    """``g`` as ``c · d<name>``: the name stands for the adjoint without its scalar factor,
+    numeric factors of an elementwise kernel included (dh = h - y, not 2*h - 2*y)."""
+    c, core = split_scale(g)
+    if isinstance(core, Map):
+        k, kernel = core.kernel.as_content_primitive()
+        if k.is_Rational and k > 0 and k != 1:
+            c, core = c * k, elementwise(kernel, core.args)
+    return scale(c, Ref(f"d{f.text}", f"d{f.tex}", f"d{f.ident}", core))
 
 
 def _target(program: Program, tensor) -> Named:

@@ -328,7 +328,11 @@ def equations(bp, fmt: str) -> Equations:
             forward.append((pick(f), Renderer(fmt, _without(names, f.node))(f.node)))
     upstream = _upstream(bp)
     if upstream is not None:
-        loss = [(pick(upstream), _given(named(bp.program.output), fmt))]
+        out = bp.program.output
+        given = [
+            pick(f) for f, g in zip(bp.forward, bp.program.forward, strict=True) if g.node == out
+        ]
+        loss = [(pick(upstream), _given(given[0] if given else named(out), fmt))]
     else:
         loss = [("L" if fmt == "text" else r"\mathcal{L}", named(bp.loss))]
     backward = [(pick(e), named(e.node)) for e in bp.backward]
