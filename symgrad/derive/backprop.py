@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from symgrad.derive.simplify import fuse, reuse_forward
+from symgrad.derive.simplify import content, fuse, hoist_content, reuse_forward
 from symgrad.derive.vjp import contribution, tensor_sum
 from symgrad.engine.autodiff import backward
 from symgrad.engine.graph import topological_order
@@ -110,7 +110,7 @@ def derive(program: Program, wrt=None) -> Backprop:
     memo: dict = {}  # shared by the rewrites below: refs only grow downwards
 
     def name(node):
-        node = reuse_forward(node, maps)
+        node = hoist_content(reuse_forward(node, maps))
         return refs.get(node, node)
 
     placed = _first_users(order, [fused[f.node] for f in live], nodes)
@@ -145,11 +145,11 @@ def derive(program: Program, wrt=None) -> Backprop:
 
 def _named_adjoint(f: Named, g):
     """``g`` as ``c · d<name>``: the name stands for the adjoint without its scalar factor,
-    numeric factors of an elementwise kernel included (dh = h - y, not 2*h - 2*y)."""
+    whole-number factors of an elementwise kernel included (dh = h - y, not 2*h - 2*y)."""
     c, core = split_scale(g)
     if isinstance(core, Map):
-        k, kernel = core.kernel.as_content_primitive()
-        if k.is_Rational and k > 0 and k != 1:
+        k, kernel = content(core.kernel)
+        if k.is_Integer and k > 1:  # dvar keeps its 1/2: it is ∂L/∂var up to c
             c, core = c * k, elementwise(kernel, core.args)
     return scale(c, Ref(f"d{f.text}", f"d{f.tex}", f"d{f.ident}", core))
 

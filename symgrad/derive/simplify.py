@@ -11,11 +11,15 @@
 
 from __future__ import annotations
 
+import math
+
+import sympy
+
 from symgrad.derive.stabilize import stabilize
 from symgrad.derive.vjp import shift, simplify_kernel
 from symgrad.engine.graph import topological_order
 from symgrad.model.rewrite import children, with_children
-from symgrad.model.tensor import ARG, Map, Tensor, elementwise
+from symgrad.model.tensor import ARG, Map, Scale, Tensor, elementwise, scale
 
 
 def _inline_maps(node: Tensor, kept: set) -> Tensor:
@@ -51,6 +55,33 @@ def fuse(root: Tensor, keep=frozenset(), memo: dict | None = None) -> Tensor:
     return memo[root]
 
 
+def content(kernel: sympy.Expr) -> tuple:
+    """``(k, rest)`` with ``kernel = k · rest`` and ``k`` the positive rational common to its
+    terms' coefficients (``2*h - 2*y`` -> ``(2, h - y)``), factor by factor in a product;
+    nothing is taken out of roots or powers."""
+    if kernel.is_Rational:
+        return abs(kernel), sympy.sign(kernel)
+    if kernel.is_Mul:
+        pairs = [content(f) for f in kernel.args]
+        return sympy.Mul(*(k for k, _ in pairs)), sympy.Mul(*(r for _, r in pairs))
+    if not kernel.is_Add:
+        return sympy.S.One, kernel
+    coeffs = [t.as_coeff_Mul()[0] for t in kernel.args]
+    if not all(c.is_Rational for c in coeffs):
+        return sympy.S.One, kernel
+    k = sympy.Rational(math.gcd(*(c.p for c in coeffs)), math.lcm(*(c.q for c in coeffs)))
+    return k, sympy.Add(*(t / k for t in kernel.args))
+
+
+def hoist_content(node: Tensor) -> Tensor:
+    """``c · map`` with the map's numeric factor moved into ``c``: ``(1/m) (dv ⊙ (X - μ))``
+    for ``(1/(2m)) (dv ⊙ (2X - 2μ))``."""
+    if not (isinstance(node, Scale) and isinstance(node.a, Map)):
+        return node
+    k, kernel = content(node.a.kernel)
+    return node if k == 1 else scale(node.c * k, elementwise(kernel, node.a.args))
+
+
 def reuse_forward(node: Tensor, forward: list) -> Tensor:
     """Write an elementwise ``node`` in terms of the forward maps it recomputes."""
     if not isinstance(node, Map):
@@ -60,7 +91,8 @@ def reuse_forward(node: Tensor, forward: list) -> Tensor:
         if not all(a in args for a in f.args):
             continue
         pattern = f.kernel.xreplace({ARG[j]: ARG[args.index(a)] for j, a in enumerate(f.args)})
-        if kernel.has(pattern):
-            kernel = kernel.subs(pattern, ARG[len(args)])
+        found = kernel.subs(pattern, ARG[len(args)])  # also powers: 1/(2 √v) -> 1/(2 σ)
+        if found != kernel:
+            kernel = found
             args.append(f)
     return elementwise(kernel, tuple(args)) if args != list(node.args) else node

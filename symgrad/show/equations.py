@@ -37,6 +37,7 @@ from symgrad.model.tensor import (
     Transpose,
     Var,
     entry,
+    scale,
 )
 
 _SUPERSCRIPT = {2: "²", 3: "³"}
@@ -236,6 +237,17 @@ class Renderer:
         return _PRECEDENCE.get(type(node), PRECEDENCE["Atom"])
 
 
+def _sum(r: Renderer, node: Sum) -> str:
+    """``A + B - (1/m) C``: a negative scalar factor prints as a minus sign."""
+    text = r(node.terms[0])
+    for t in node.terms[1:]:
+        if isinstance(t, Scale) and t.c.could_extract_minus_sign():
+            text += " - " + r(scale(-t.c, t.a))
+        else:
+            text += " + " + r(t)
+    return text
+
+
 def _transpose(r: Renderer, node: Transpose) -> str:
     inner = r.atom(node.a)
     if r.fmt == "latex" and inner.endswith("]}"):
@@ -277,7 +289,7 @@ RENDERERS: dict[type, Callable] = {
     Transpose: _transpose,
     AddBias: lambda r, node: f"{r(node.z)} + {r.atom(node.b)}",
     Scale: lambda r, node: f"{r.scalar(node.c)} {r.atom(node.a, _UNDER_SCALE)}",
-    Sum: lambda r, node: " + ".join(r(t) for t in node.terms),
+    Sum: _sum,
     SumExamples: _sum_examples,
     SumAll: lambda r, node: (r"\sum " if r.fmt == "latex" else "Σ ") + r.atom(node.a),
     Softmax: _softmax,
