@@ -151,6 +151,8 @@ def _named_adjoint(f: Named, g):
         k, kernel = content(core.kernel)
         if k.is_Integer and k > 1:  # dvar keeps its 1/2: it is ∂L/∂var up to c
             c, core = c * k, elementwise(kernel, core.args)
+        if c.could_extract_minus_sign():  # dS = softmax(S) - Y under a positive (1/m)
+            c, core = -c, elementwise(-core.kernel, core.args)
     return scale(c, Ref(f"d{f.text}", f"d{f.tex}", f"d{f.ident}", core))
 
 

@@ -57,6 +57,7 @@ class _HadamardMixin:
     ``tensors`` maps each tensor symbol to (its text, its precedence)."""
 
     hadamard = " ⊙ "
+    stacked = False  # whether a quotient stacks its parts (LaTeX's \frac)
 
     def __init__(self, tensors: dict):
         super().__init__()
@@ -86,10 +87,11 @@ class _HadamardMixin:
         if len(tensorial) < 2 and not over and not loose:
             return super()._print_Mul(expr, *args, **kwargs)
         top, bottom = sympy.fraction(sympy.Mul(*[f for f in factors if f not in tensorial]))
-        upper = self._product(top, [f for f in tensorial if f not in over])
+        upper = [f for f in tensorial if f not in over]
         if not over and bottom == 1:
-            return upper
-        lower = self._product(bottom, [f.base ** (-f.exp) for f in over])
+            return self._product(top, upper)
+        lower = [f.base ** (-f.exp) for f in over]
+        upper, lower = self._product(top, upper, True), self._product(bottom, lower, True)
         return self._quotient(upper, lower, bottom != 1 or len(over) > 1 or not self._alone(over))
 
     def _alone(self, over) -> bool:
@@ -97,9 +99,11 @@ class _HadamardMixin:
         base = over[0].base ** (-over[0].exp)
         return not base.is_Add and self._binds(base, PRECEDENCE["Pow"])
 
-    def _product(self, coeff, factors) -> str:
+    def _product(self, coeff, factors, over=False) -> str:
         if not factors:
             return self._print(coeff)
+        if over and self.stacked and coeff == 1 and len(factors) == 1:
+            return self._print(factors[0])  # \frac{X - \mu}{\sigma}: no parentheses
         head = "" if coeff == 1 else "-" if coeff == -1 else self._print(coeff) + " "
         return head + self.hadamard.join(self._paren(f) for f in factors)
 
@@ -145,6 +149,7 @@ class _TextPrinter(_HadamardMixin, StrPrinter):
 
 class _TexPrinter(_HadamardMixin, LatexPrinter):
     hadamard = r" \odot "
+    stacked = True
 
     def _wrap(self, text):
         return rf"\left({text}\right)"
@@ -288,7 +293,9 @@ RENDERERS: dict[type, Callable] = {
     MatMul: lambda r, node: f"{r.atom(node.a)} {r.atom(node.b)}",
     Transpose: _transpose,
     AddBias: lambda r, node: f"{r(node.z)} + {r.atom(node.b)}",
-    Scale: lambda r, node: f"{r.scalar(node.c)} {r.atom(node.a, _UNDER_SCALE)}",
+    Scale: lambda r, node: (
+        ("-" if node.c == -1 else r.scalar(node.c) + " ") + r.atom(node.a, _UNDER_SCALE)
+    ),
     Sum: _sum,
     SumExamples: _sum_examples,
     SumAll: lambda r, node: (r"\sum " if r.fmt == "latex" else "Σ ") + r.atom(node.a),
