@@ -199,7 +199,7 @@ def values(backprop, env: dict) -> Evaluation:
     (121.0, array([[11.]]), array([[22., 44.]]))
     """
     program = backprop.program
-    env, batch = _leaf_values(program, env)
+    env, batch = leaf_values(program, env)
     scalars = {m: batch, **program.constants()}
     grads = list(backprop.gradients.values())
     named = [f.node for f in [*backprop.forward, *backprop.backward]]
@@ -212,7 +212,7 @@ def values(backprop, env: dict) -> Evaluation:
     return Evaluation(loss, gradients, forward, backward)
 
 
-def _leaf_values(program, env: dict) -> tuple[dict, int]:
+def leaf_values(program, env: dict) -> tuple[dict, int]:
     """``env`` as float arrays, one per leaf of ``program``, each of its leaf's shape; and
     the batch size m, read off the first leaf with a column per example (1 when none has)."""
     leaves = {leaf.ident: leaf for leaf in program.leaves}
