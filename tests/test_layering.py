@@ -125,6 +125,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.check.kinks",
             "symgrad.check.scalar",
             "symgrad.check.network",
+            "symgrad.check.program",
             "symgrad.check",
         ],
     ),

@@ -1,7 +1,8 @@
 """Check stage: symbolic gradients against numbers, as a table.
 
-:func:`check` takes a scalar expression at a point (:mod:`~symgrad.check.scalar`), or a
-network with data and parameters (:mod:`~symgrad.check.network`), and gives a
+:func:`check` takes a scalar expression at a point (:mod:`~symgrad.check.scalar`), a
+network with data and parameters (:mod:`~symgrad.check.network`), or a tensor program at
+values of its leaves (:mod:`~symgrad.check.program`), and gives a
 :class:`~symgrad.check.report.CheckReport` (:mod:`~symgrad.check.report`): per variable or
 parameter, the compiled symbolic gradient against central finite differences, and the
 compiled results against an independent evaluation (SymPy's exact value, NumPy's
@@ -18,6 +19,7 @@ import numpy as np
 
 from symgrad.check.kinks import KINK_MARGIN
 from symgrad.check.network import check_network, synthetic_data
+from symgrad.check.program import check_program
 from symgrad.check.report import (
     CORRECT,
     KINK,
@@ -31,6 +33,7 @@ from symgrad.check.report import (
 from symgrad.check.scalar import EXACT_DIGITS, FLOAT64_TINY, check_scalar
 from symgrad.errors import SymgradError
 from symgrad.model.network import Network
+from symgrad.model.program import Program
 from symgrad.train.compiled import CompiledNetwork
 
 __all__ = [
@@ -63,6 +66,7 @@ def check(
     exact: bool = True,
     name: str = "f",
     folder=None,
+    wrt=None,
 ) -> CheckReport:
     """Compare symbolic (compiled) gradients with finite differences and exact values.
 
@@ -70,9 +74,13 @@ def check(
         target: a scalar SymPy expression, its text, or a
             :class:`~symgrad.codegen.scalar.CompiledFunction` (then ``at`` is needed); or a
             :class:`~symgrad.nn.Network` or
-            :class:`~symgrad.train.compiled.CompiledNetwork`.
+            :class:`~symgrad.train.compiled.CompiledNetwork`; or a tensor
+            :class:`~symgrad.model.program.Program` (its gradients evaluated with NumPy).
         at: scalar: the point, name (or symbol) -> number, one per variable. Integers,
-            fractions and floats are taken exactly for the exact evaluation.
+            fractions and floats are taken exactly for the exact evaluation. Program: leaf
+            ident -> array (data, labels, parameters, upstream gradients, dropout masks);
+            the leaves left out are drawn from ``seed`` (see
+            :func:`~symgrad.check.program.sample_leaves`).
         data: network: ``(X_rows, y)``, rows = examples; default :func:`synthetic_data`.
         params: network: ident -> array; default ``init_params(network, seed=seed)``.
         step: the finite-difference step ``h``.
@@ -85,6 +93,8 @@ def check(
             network's results are always compared with the NumPy reference evaluator.)
         name: scalar: the function's name in the rows (``∂f/∂a``).
         folder: where generated modules go (default ``generated/``).
+        wrt: program: the targets, leaves and named intermediates (default: the
+            parameters).
 
     Returns:
         A :class:`CheckReport`; ``.passed`` is False when some row is "wrong".
@@ -103,10 +113,16 @@ def check(
     """
     if not (isinstance(step, (int, float)) and 0 < step < np.inf):
         raise SymgradError(f"the step must be a positive number, got {step!r}")
+    if wrt is not None and (isinstance(target, Network) or not isinstance(target, Program)):
+        raise SymgradError("wrt= is for tensor programs")
     if isinstance(target, (Network, CompiledNetwork)):
         if at is not None:
-            raise SymgradError("at= is for scalar expressions; a network takes data=")
+            raise SymgradError("at= is for scalar expressions and programs; a network takes data=")
         return check_network(target, data, params, float(step), per_entry, direction, seed, folder)
+    if isinstance(target, Program):
+        if data is not None or params is not None or direction:
+            raise SymgradError("a program takes its leaves' values in at=, by name")
+        return check_program(target, at, wrt, float(step), per_entry, seed)
     if data is not None or params is not None or per_entry or direction:
         raise SymgradError("data, params, per_entry and direction are for networks")
     return check_scalar(target, at, float(step), exact, name, folder)

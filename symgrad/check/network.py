@@ -90,7 +90,7 @@ def check_network(target, data, params, h, per_entry, direction, seed, folder) -
             along = [(j, v)]
             rows.append(_along(p.text + " · v", along, values, grads, loss, h, kink, ref_errors[j]))
             continue
-        numeric, noise = _entries(values[j], loss, h)
+        numeric, noise = central_differences(values[j], loss, h)
         total = float(np.linalg.norm(noise))
         rows.append(
             gradient_row(
@@ -126,7 +126,7 @@ def check_network(target, data, params, h, per_entry, direction, seed, folder) -
     return CheckReport(title, rows, legend, ("parameter", "symbolic", "numeric", "ref. err."))
 
 
-def _entries(value: np.ndarray, loss, h: float) -> tuple[np.ndarray, np.ndarray]:
+def central_differences(value: np.ndarray, loss, h: float) -> tuple[np.ndarray, np.ndarray]:
     """Central differences of ``loss`` over every entry of ``value`` (changed in place, restored),
     and each difference's round-off."""
     numeric, noise = np.empty_like(value), np.empty_like(value)

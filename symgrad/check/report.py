@@ -80,6 +80,11 @@ class CheckReport:
         return all(r.verdict != "wrong" for r in self.rows)
 
     @property
+    def all_correct(self) -> bool:
+        """True when every row is "correct" (none to look closer at, none near a kink)."""
+        return all(r.verdict == "correct" for r in self.rows)
+
+    @property
     def worst(self) -> Row | None:
         """The row with the largest error among rows not near a kink (None if there is none)."""
         return max((r for r in self.rows if r.verdict != KINK), key=_row_error, default=None)

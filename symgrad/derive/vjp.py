@@ -92,6 +92,8 @@ def _map(node, g, i):
         return None
     c, core = split_scale(g)
     if isinstance(core, Ones):
+        if not d.free_symbols & set(ARG):  # a constant slope (Z + 2): c·d times the ones
+            return scale(c * d, core)
         kernel, args = d, node.args
     elif isinstance(core, Map):
         kernel, args = core.kernel * shift(d, len(core.args)), core.args + node.args

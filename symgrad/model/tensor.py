@@ -403,7 +403,8 @@ def split_scale(a: Tensor) -> tuple:
 
 def elementwise(kernel: sympy.Expr, args: tuple) -> Tensor:
     """A :class:`Map` with duplicate and unused arguments removed, ``c·x`` written as a
-    :class:`Scale` of the argument, and the identity map collapsed to its argument.
+    :class:`Scale` of the argument, the identity map collapsed to its argument and a
+    constant kernel written as a scaled :class:`Ones`.
 
     Other numeric factors stay in the kernel, so a named ``dZ`` keeps them (dZ = m ∂L/∂Z)."""
     kernel = sympy.sympify(kernel, strict=True)
@@ -420,8 +421,10 @@ def elementwise(kernel: sympy.Expr, args: tuple) -> Tensor:
     kernel = kernel.xreplace(mapping)
     if kernel == ARG[0] and len(used) == 1:
         return used[0]
-    if not used:
-        raise ShapeError(f"elementwise kernel {kernel} uses none of its arguments")
+    if not kernel.free_symbols & set(ARG):  # x − x, or maps fused into a constant
+        if not args:
+            raise ShapeError(f"elementwise kernel {kernel} has no arguments")
+        return scale(kernel, Ones(args[0].shape))
     return Map(kernel, tuple(used))
 
 
