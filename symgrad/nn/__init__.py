@@ -10,6 +10,7 @@ import importlib
 #: Each public name's module: a name loads its own module on first use (the NumPy oracle's
 #: ``reference`` pulls in the check stage; ``Network`` does not).
 _HOMES = {
+    "m": "symgrad.model.tensor",
     "LAMBDA": "symgrad.model.program",
     "Program": "symgrad.model.program",
     "apply": "symgrad.model.program",
