@@ -174,15 +174,26 @@ def function(
         "__doc__": f"{name}, defined by its formula (see :func:`symgrad.functions.function`).",
         "__module__": __name__,
     }
-    if numpy is None:
-        params = sympy.symbols(f"x:{n}")
-        numpy = sympy.lambdify(params, formula(*params), modules=[NUMPY_EXTRAS, "numpy"])
-    body["numpy_impl"] = staticmethod(numpy)
+    body["numpy_impl"] = staticmethod(numpy or _lambdified_on_first_call(formula, n))
     if derivative is not None:
         body["fdiff"] = _fdiff_from(derivative)
     cls = type(name, (Primitive,), body)
     cls.transcendental = _is_transcendental(formula(*formula_symbols(cls)))
     return cls
+
+
+def _lambdified_on_first_call(formula: Callable, n: int) -> Callable:
+    """The formula through ``lambdify``, built when first called: lambdify imports SymPy's
+    code printers (0.3 s), which importing symgrad should not pay for."""
+    built = []
+
+    def numpy_impl(*args):
+        if not built:
+            params = sympy.symbols(f"x:{n}")
+            built.append(sympy.lambdify(params, formula(*params), modules=[NUMPY_EXTRAS, "numpy"]))
+        return built[0](*args)
+
+    return numpy_impl
 
 
 def _is_transcendental(expr) -> bool:
