@@ -55,7 +55,7 @@ BINARY_FNS = [
 
 #: The operations a random program's steps are drawn from; each test case starts with one.
 OPS = ["+", "-", "*", "/", "**", "smooth", "kinked", "binary", "matmul", "transpose"]
-OPS += ["softmax", "log_softmax", "center", "dropout", "name"]
+OPS += ["softmax", "log_softmax", "center", "dropout", "name", "slice"]
 
 
 class Builder:
@@ -133,6 +133,8 @@ class Builder:
             new = tp.log_softmax(t)
         elif op == "center":  # a batch norm's centering
             new = t - tp.mean(t, "examples")
+        elif op == "slice":  # one row (1×m), broadcast back over the rows
+            new = t[self.draw(st.sampled_from([0, 1, slice(1, 2)]))] * t
         elif op == "dropout":
             self.names += 1
             new = tp.dropout(t, self.draw(st.sampled_from([0.5, 0.8])), f"M{self.names}")
@@ -227,6 +229,16 @@ def test_gradients_with_respect_to_data_and_an_intermediate():
     assert report.all_correct, report.text()
 
 
+def test_time_steps_sliced_from_one_data_matrix():
+    """An RNN reads step t's inputs as rows of X; dX is each step's gradient in its rows."""
+    X, W, U, y = tp.data("X", 6), tp.param("W", (2, 2)), tp.param("U", (2, 2)), tp.labels("y", 2)
+    h = tp.tanh(W @ X[0:2])
+    for t in (1, 2):
+        h = tp.name(f"h{t}", tp.tanh(W @ X[2 * t : 2 * t + 2] + U @ h))
+    report = check(tp.Program(tp.mean((h - y) ** 2)), wrt=[X, W, U], seed=1)
+    assert report.all_correct, report.text()
+
+
 def test_upstream_form_matches_a_numpy_hand_computation():
     X, W, b, Z, out = _layer()
     dout = tp.upstream("dout", out)
@@ -294,6 +306,9 @@ def test_sampled_leaves_follow_their_kind():
             ShapeError,
             "takes tensors and numbers, got '1'",
         ),
+        (lambda X, W: X[3:6], ShapeError, "rows 3:6 of a matrix with 4 rows"),
+        (lambda X, W: X[::2], ShapeError, r"sliced as X\[start:stop\]"),
+        (lambda X, W: list(X), TypeError, "not iterable"),
     ],
 )
 def test_bad_programs_fail_with_one_line(build, error, message):

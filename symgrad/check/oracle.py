@@ -30,7 +30,9 @@ from symgrad.model.tensor import (
     Mask,
     MatMul,
     Ones,
+    PadRows,
     Ref,
+    RowSlice,
     Scale,
     Softmax,
     SoftmaxCrossEntropy,
@@ -126,6 +128,12 @@ def _log_softmax(z):
         return (z - top) - np.log(np.exp(z - top).sum(axis=0, keepdims=True))
 
 
+def _pad_rows(node, args, env, scalars):
+    out = np.zeros((node.rows, np.shape(args[0])[1]))
+    out[node.start : node.start + np.shape(args[0])[0]] = args[0]
+    return out
+
+
 def _mask(node, args, env, scalars):
     if node.ident not in env:
         raise ShapeError(f"the dropout mask {node.text or node.ident} needs values")
@@ -153,6 +161,8 @@ EVALUATORS: dict[type, Callable] = {
     Broadcast: _broadcast,
     LogSoftmax: lambda node, args, env, scalars: _log_softmax(args[0]),
     Mask: _mask,
+    RowSlice: lambda node, args, env, scalars: args[0][node.start : node.stop],
+    PadRows: _pad_rows,
     Scale: lambda node, args, env, scalars: float(node.c.subs(scalars)) * args[0],
     Sum: lambda node, args, env, scalars: sum(args[1:], args[0]),
     Ref: lambda node, args, env, scalars: args[0],

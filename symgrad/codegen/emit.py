@@ -32,7 +32,9 @@ from symgrad.model.tensor import (
     Mask,
     MatMul,
     Ones,
+    PadRows,
     Ref,
+    RowSlice,
     Scale,
     Softmax,
     SoftmaxCrossEntropy,
@@ -326,6 +328,14 @@ def _sum_rows(e: Emitter, node: SumRows, out: str) -> list[str]:
     ]
 
 
+def _pad_rows(e: Emitter, node: PadRows, out: str) -> list[str]:
+    a = e.code[node.a]
+    return [
+        f"{out}[...] = 0.0",
+        f"{out}[{node.start} : {node.start} + {a}.shape[0]] = {a}",
+    ]
+
+
 def _log_softmax(e: Emitter, node: LogSoftmax, out: str) -> list[str]:
     e.runtime.update(("_log_softmax", "_logsumexp"))
     return [f"_log_softmax({e.code[node.z]}, {out})"]
@@ -362,6 +372,7 @@ EMITTERS: dict[type, Callable] = {
     SumRows: _sum_rows,
     LogSoftmax: _log_softmax,
     Mask: _mask,
+    PadRows: _pad_rows,
 }
 
 #: Node classes that are names for other arrays, with the code naming them: no buffer, no
@@ -370,6 +381,7 @@ VIEWS: dict[type, Callable] = {
     Var: lambda e, node: node.ident,
     Ref: lambda e, node: e.code[node.target],
     Transpose: lambda e, node: e.code[node.a] + ".T",
+    RowSlice: lambda e, node: f"{e.code[node.a]}[{node.start} : {node.stop}]",
 }
 
 #: Which children each node class computes in place (the child gets no buffer of its own):

@@ -27,7 +27,9 @@ from symgrad.model.tensor import (
     Mask,
     MatMul,
     Ones,
+    PadRows,
     Ref,
+    RowSlice,
     Scale,
     Softmax,
     SoftmaxCrossEntropy,
@@ -98,6 +100,10 @@ SCALARIZERS: dict[type, Callable] = {
     Ref: lambda node, args, env: args[0],
     SumRows: lambda node, args, env: sympy.ones(1, args[0].rows) * args[0],
     Broadcast: lambda node, args, env: _broadcast(node, args[0]),
+    RowSlice: lambda node, args, env: args[0][node.start : node.stop, :],
+    PadRows: lambda node, args, env: sympy.zeros(node.start, args[0].cols).col_join(
+        args[0].col_join(sympy.zeros(node.rows - node.start - args[0].rows, args[0].cols))
+    ),
 }
 
 #: Node classes not scalarized, on purpose: a softmax's stable form needs a running maximum

@@ -20,7 +20,7 @@ from symgrad.engine.autodiff import backward
 from symgrad.engine.graph import topological_order
 from symgrad.errors import SymgradError
 from symgrad.model.program import Named, Program
-from symgrad.model.rewrite import children, rewrite
+from symgrad.model.rewrite import children, rewrite, with_children
 from symgrad.model.tensor import Map, Ones, Ref, Var, elementwise, scale, split_scale
 from symgrad.show.equations import render
 
@@ -140,7 +140,20 @@ def derive(program: Program, wrt=None) -> Backprop:
         if t_node not in placed:
             gradient(target, t_node)
     forward = [replace(f, node=fused.get(f.node, f.node)) for f in program.forward]
-    return Backprop(program, forward, program.loss, loss, equations, gradients)
+    shown_loss = _with_fused_names(program.loss, fused, {f.node for f in program.forward})
+    return Backprop(program, forward, shown_loss, loss, equations, gradients)
+
+
+def _with_fused_names(root, fused: dict, named: set):
+    """``root`` with each named tensor in its fused form, as the forward pass prints it, so
+    the printed loss uses the names (fusion merges a named map's arguments into it)."""
+    new: dict = {}
+    for node in topological_order([root], children):
+        if node in named and node in fused:
+            new[node] = fused[node]
+        else:
+            new[node] = with_children(node, [new[c] for c in node.children()])
+    return new[root]
 
 
 def _named_adjoint(f: Named, g):

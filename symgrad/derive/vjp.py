@@ -34,7 +34,9 @@ from symgrad.model.tensor import (
     Mask,
     MatMul,
     Ones,
+    PadRows,
     Ref,
+    RowSlice,
     Scale,
     Softmax,
     SoftmaxCrossEntropy,
@@ -130,6 +132,16 @@ def _transpose(node, g, i):
     return scale(c, transpose(core))
 
 
+def _pad(g, start: int, rows: int):
+    c, core = split_scale(g)
+    return scale(c, PadRows(core, start, rows))
+
+
+def _slice(g, start: int, stop):
+    c, core = split_scale(g)
+    return scale(c, RowSlice(core, start, int(stop)))
+
+
 #: The sum undoing each way of broadcasting (see :func:`symgrad.model.tensor.broadcast_axis`).
 _REDUCE = {"all": SumAll, "examples": SumExamples, "rows": SumRows}
 
@@ -175,6 +187,8 @@ TENSOR_RULES: dict[type, Rule] = {
         Rule(SumRows, vjp=lambda node, g, i: broadcast(g, node.a.shape)),
         Rule(Broadcast, vjp=lambda node, g, i: reduce_to(g, node.a.shape)),
         Rule(Softmax, vjp=_softmax),
+        Rule(RowSlice, vjp=lambda node, g, i: _pad(g, node.start, int(node.a.shape[0]))),
+        Rule(PadRows, vjp=lambda node, g, i: _slice(g, node.start, node.start + node.a.shape[0])),
         Rule(LogSoftmax, vjp=_log_softmax),
         Rule(Scale, vjp=lambda node, g, i: scale(node.c, g)),
         Rule(Sum, vjp=lambda node, g, i: g),

@@ -287,7 +287,7 @@ class Program:
             return node
 
         rewrite(roots, unname, self._stripped)
-        refs = [n for n in self._stripped if isinstance(n, Ref)]
+        refs = sorted((n for n in self._stripped if isinstance(n, Ref)), key=lambda r: r.serial)
         self.forward = [
             Named(r.text, r.tex, r.ident, self._stripped[r], adjoint=r.adjoint) for r in refs
         ]

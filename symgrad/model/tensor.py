@@ -19,6 +19,7 @@ Imports SymPy and symgrad.errors only.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +30,9 @@ from symgrad.errors import ShapeError
 
 #: The batch size, a symbol in every shape and in the 1/m of every mean.
 m = sympy.Symbol("m", positive=True, integer=True)
+
+#: Numbers for :class:`Ref`'s ``serial``, in the order the names are made.
+_SERIALS = itertools.count()
 
 #: Placeholders of elementwise kernels: ``ARG[i]`` stands for the i-th argument.
 ARG = sympy.symbols("_x0:64")
@@ -84,6 +88,13 @@ class Tensor:
 
     def __rmatmul__(self, other):
         return MatMul(_tensor(other, "@"), self)
+
+    def __getitem__(self, rows):
+        """Rows ``start:stop`` of a matrix (``X[2:4]``, one time step's inputs), every column."""
+        return RowSlice(self, *_row_range(rows, self.shape))
+
+    def __iter__(self):
+        raise TypeError("a tensor is not iterable: slice its rows (X[2:4]) instead")
 
     @property
     def T(self):
@@ -352,11 +363,46 @@ class Mask(Tensor):
 
 
 @dataclass(frozen=True)
+class RowSlice(Tensor):
+    """Rows ``start`` to ``stop`` (not included) of a matrix, every column: one time step's
+    inputs stacked in one data matrix."""
+
+    a: Tensor
+    start: int
+    stop: int
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", (S(self.stop - self.start), self.a.shape[1]))
+
+    def children(self):
+        return (self.a,)
+
+
+@dataclass(frozen=True)
+class PadRows(Tensor):
+    """``a`` placed in rows ``start`` onwards of a ``rows``-row matrix of zeros: the adjoint
+    of a :class:`RowSlice`."""
+
+    a: Tensor
+    start: int
+    rows: int
+    shape: tuple = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", (S(self.rows), self.a.shape[1]))
+
+    def children(self):
+        return (self.a,)
+
+
+@dataclass(frozen=True)
 class Ref(Tensor):
     """A named intermediate (``dZ[2]``): prints as its name, evaluates as ``target``.
 
     The user's names (:func:`symgrad.model.program.name`) are Refs too until the program
-    collects them; ``adjoint`` says whether such a name's gradient is wanted.
+    collects them; ``adjoint`` says whether such a name's gradient is wanted, ``serial``
+    counts names as they are given.
     """
 
     text: str
@@ -365,6 +411,8 @@ class Ref(Tensor):
     target: Tensor
     adjoint: bool = True
     shape: tuple = field(init=False, compare=False)
+    #: when the name was given: the printed forward pass lists names in the order written
+    serial: int = field(default_factory=lambda: next(_SERIALS), compare=False, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "shape", self.target.shape)
@@ -463,6 +511,22 @@ def constant(value) -> sympy.Expr:
         raise ShapeError(
             f"tensor arithmetic takes tensors and numbers, got {type(value).__name__}"
         ) from None
+
+
+def _row_range(rows, shape: tuple) -> tuple[int, int]:
+    """``(start, stop)`` of a row index or a slice ``start:stop`` within a matrix's rows."""
+    if len(shape) != 2 or not shape[0].is_Integer:
+        raise ShapeError(f"rows are sliced from a matrix of known rows, not shape {_fmt(shape)}")
+    total = int(shape[0])
+    if isinstance(rows, int) and not isinstance(rows, bool):
+        rows = slice(rows, rows + 1 if rows != -1 else None)
+    if not isinstance(rows, slice) or rows.step not in (None, 1):
+        raise ShapeError(f"rows are sliced as X[start:stop], got {rows!r}")
+    start = 0 if rows.start is None else rows.start + total * (rows.start < 0)
+    stop = total if rows.stop is None else rows.stop + total * (rows.stop < 0)
+    if not 0 <= start < stop <= total:
+        raise ShapeError(f"rows {rows.start}:{rows.stop} of a matrix with {total} rows")
+    return start, stop
 
 
 def _tensor(value, op: str) -> Tensor:

@@ -26,7 +26,9 @@ from symgrad.model.tensor import (
     Mask,
     MatMul,
     Ones,
+    PadRows,
     Ref,
+    RowSlice,
     Scale,
     Softmax,
     SoftmaxCrossEntropy,
@@ -277,6 +279,19 @@ def _log_softmax(r: Renderer, node: LogSoftmax) -> str:
     return f"{name}({r(node.z)})"
 
 
+def _row_slice(r: Renderer, node: RowSlice) -> str:
+    rows = f"{node.start}:{node.stop}"
+    return f"{r.atom(node.a)}_{{{rows}}}" if r.fmt == "latex" else f"{r.atom(node.a)}[{rows}]"
+
+
+def _pad_rows(r: Renderer, node: PadRows) -> str:
+    """``G`` in rows start:stop of a matrix of zeros (the adjoint of a row slice)."""
+    rows = f"{node.start}:{node.start + node.a.shape[0]}"
+    if r.fmt == "latex":
+        return rf"\operatorname{{pad}}_{{{rows}}}\left({r(node.a)}\right)"
+    return f"pad[{rows}]({r(node.a)})"
+
+
 def _softmax(r: Renderer, node: Softmax) -> str:
     return (r"\operatorname{softmax}" if r.fmt == "latex" else "softmax") + f"({r(node.z)})"
 
@@ -303,6 +318,8 @@ RENDERERS: dict[type, Callable] = {
     SoftmaxCrossEntropy: _softmax_cross_entropy,
     SumRows: _sum_rows,
     LogSoftmax: _log_softmax,
+    RowSlice: _row_slice,
+    PadRows: _pad_rows,
     # broadcasting is implicit, as in the textbooks: b[1] added to every column prints b[1]
     Broadcast: lambda r, node: r(node.a),
     Ones: lambda r, node: "1",
