@@ -166,3 +166,22 @@ def test_residual_block_adds_the_skip_path():
         "dW1 = dZ Aᵀ",
         "db1 = Σᵢ dZ⁽ⁱ⁾",
     ]
+
+
+def test_program_notes_say_which_tensors_each_gradient_comes_through():
+    from symgrad.show.notes import notes
+
+    doc = notes(rnn(), title="RNN")
+    assert doc.startswith("# RNN\n")
+    for section in ("## Forward pass", "## Loss", "## Backward pass", "## Update"):
+        assert section in doc
+    # dh3 comes from the one tensor computed from h3: h4 (a tanh of W_hh h3 + ...)
+    assert "$dh_{3} = W_{hh}^{T} \\left(dh_{4}" in doc
+    after_dh3 = doc.split("$dh_{3} =")[1].split("\n\n")[1]
+    assert after_dh3 == "The chain rule through $h_{4}$, the one tensor computed from it."
+    # W_hh is used at every step: its gradient sums the paths through h1..h4
+    after_dw = doc.split("$dW_{hh} =")[1].split("\n\n")[1]
+    assert after_dw == (
+        "The sum of the chain rule through each tensor computed from it: "
+        "$h_{1}$, $h_{2}$, $h_{3}$, $h_{4}$."
+    )

@@ -1,7 +1,8 @@
-"""Show stage: lecture notes of a network as one Markdown document.
+"""Show stage: lecture notes of a network or a tensor program as one Markdown document.
 
 Forward pass, loss and backward pass, each equation with a sentence that says what
-the step does, in the lecture's notation (math in ``$…$``).
+the step does, in the lecture's notation (math in ``$…$``). A network's sentences speak of
+its layers; a program's backward sentences say which tensors each gradient comes through.
 """
 
 from __future__ import annotations
@@ -61,6 +62,63 @@ def _backward_sentence(e, backprop) -> str:
     return "The bias gradient: the error summed over the examples, divided by m."
 
 
+def _uses(backprop) -> dict:
+    """Tensor -> the printed names of the named forward tensors computed from it directly
+    (through unnamed steps, not through another name)."""
+    named = {f.node: f for f in backprop.forward}
+    uses: dict = {}
+    for f in backprop.forward:
+        pending, seen = list(f.node.children()), set()
+        while pending:
+            node = pending.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            if node in named or hasattr(node, "ident"):
+                uses.setdefault(node, []).append(f.tex)
+            if node not in named:
+                pending.extend(node.children())
+    return uses
+
+
+def _program_sentence(e, uses: dict, targets: dict) -> str:
+    """What a program's backward equation gathers: the tensors its target feeds."""
+    node = targets.get(e.ident[1:])
+    through = list(dict.fromkeys(uses.get(node, [])))
+    if not through:
+        return "The chain rule from the loss."
+    names = ", ".join(f"${t}$" for t in through)
+    if len(through) == 1:
+        return f"The chain rule through {names}, the one tensor computed from it."
+    return f"The sum of the chain rule through each tensor computed from it: {names}."
+
+
+def _program_notes(backprop, title: str | None) -> list[str]:
+    """The forward, loss and backward sections of a user's program."""
+    program = backprop.program
+    printed = equations(backprop, "markdown")
+    lines = [f"# {title or 'Backpropagation for the ' + program.describe()}", ""]
+    lines += [
+        "Notation: each data matrix has one example per column (m of them); every gradient has",
+        "its tensor's shape; ⊙ is the elementwise product, Σᵢ sums over the examples and Σₖ",
+        "over the rows of one example. A named gradient d(name) leaves out the loss's scalar",
+        "factor (such as 1/m), which the parameters' gradients carry.",
+        "",
+        "## Forward pass",
+        "",
+    ]
+    lines += [f"${lhs} = {rhs}$\n" for lhs, rhs in printed.forward]
+    for section, eqs in (("Loss", printed.loss),):
+        lines += [f"## {section}", "", *(f"${lhs} = {rhs}$" for lhs, rhs in eqs), ""]
+    lines += ["## Backward pass", ""]
+    uses = _uses(backprop)
+    targets = {f.ident: f.node for f in backprop.forward}
+    targets.update({leaf.ident: leaf for leaf in program.leaves if hasattr(leaf, "role")})
+    for e, (lhs, rhs) in zip(backprop.backward, printed.backward, strict=True):
+        lines += [f"${lhs} = {rhs}$", "", _program_sentence(e, uses, targets), ""]
+    return lines
+
+
 def notes(backprop, title: str | None = None, optimizer=None) -> str:
     """The lecture-notes Markdown document of ``backprop``.
 
@@ -68,6 +126,8 @@ def notes(backprop, title: str | None = None, optimizer=None) -> str:
     ``notes()``) writes the update section; without one it is gradient descent's rule.
     """
     net = backprop.network
+    if not hasattr(net, "layers"):
+        return "\n".join([*_program_notes(backprop, title), *_update(optimizer), ""])
     printed = equations(backprop, "markdown")
     lines = [f"# {title or 'Backpropagation for a ' + net.describe() + ' network'}", ""]
     lines += [
@@ -94,15 +154,19 @@ def notes(backprop, title: str | None = None, optimizer=None) -> str:
     ]
     for e, (lhs, rhs) in zip(backprop.backward, printed.backward, strict=True):
         lines += [f"${lhs} = {rhs}$", "", _backward_sentence(e, backprop), ""]
-    lines += ["## Update", ""]
-    if optimizer is None:
-        lines.append(
-            r"Gradient descent with learning rate $\alpha$: $\theta \leftarrow \theta - \alpha "
-            r"\frac{\partial \mathcal{L}}{\partial \theta}$ for every parameter θ."
-        )
-    else:
-        lines += optimizer.notes()
-    return "\n".join([*lines, ""])
+    return "\n".join([*lines, *_update(optimizer), ""])
+
+
+def _update(optimizer) -> list[str]:
+    """The update section: ``optimizer``'s rule, gradient descent's without one."""
+    if optimizer is not None:
+        return ["## Update", "", *optimizer.notes()]
+    return [
+        "## Update",
+        "",
+        r"Gradient descent with learning rate $\alpha$: $\theta \leftarrow \theta - \alpha "
+        r"\frac{\partial \mathcal{L}}{\partial \theta}$ for every parameter θ.",
+    ]
 
 
 def write_notes(backprop, path, optimizer=None) -> Path:
