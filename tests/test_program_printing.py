@@ -114,18 +114,19 @@ def rnn():
 # L = (1/(3m)) Σ (h4 − y)²/2: ∂L/∂h4 = (1/(3m)) (h4 − y), so dh4 = h4 − y under 1/(3m);
 # tanh' = 1 − h², so the pre-activation's adjoint is dh_t ⊙ (1 − h_t²) and
 # dh_{t−1} = W_hhᵀ (dh_t ⊙ (1 − h_t²)); the shared weights get the sum over the 4 steps:
-# dW_hh = Σ_t (1/(3m)) (dh_t ⊙ (1 − h_t²)) h_{t−1}ᵀ, dW_xh with x_tᵀ, db with Σᵢ.
+# dW_hh = (1/(3m)) Σ_t (dh_t ⊙ (1 − h_t²)) h_{t−1}ᵀ, dW_xh with x_tᵀ, db with Σᵢ (the common
+# factor 1/(3m) printed once, outside the sum).
 RNN_BACKWARD = [
     "dh4 = h4 - y",
     "dh3 = W_hhᵀ (dh4 ⊙ (1 - h4²))",
     "dh2 = W_hhᵀ (dh3 ⊙ (1 - h3²))",
     "dh1 = W_hhᵀ (dh2 ⊙ (1 - h2²))",
-    "dW_hh = (1/(3*m)) (dh4 ⊙ (1 - h4²)) h3ᵀ + (1/(3*m)) (dh3 ⊙ (1 - h3²)) h2ᵀ"
-    " + (1/(3*m)) (dh2 ⊙ (1 - h2²)) h1ᵀ + (1/(3*m)) (dh1 ⊙ (1 - h1²)) h0ᵀ",
-    "dW_xh = (1/(3*m)) (dh4 ⊙ (1 - h4²)) x4ᵀ + (1/(3*m)) (dh3 ⊙ (1 - h3²)) x3ᵀ"
-    " + (1/(3*m)) (dh2 ⊙ (1 - h2²)) x2ᵀ + (1/(3*m)) (dh1 ⊙ (1 - h1²)) x1ᵀ",
-    "db = (1/(3*m)) Σᵢ (dh4 ⊙ (1 - h4²))⁽ⁱ⁾ + (1/(3*m)) Σᵢ (dh3 ⊙ (1 - h3²))⁽ⁱ⁾"
-    " + (1/(3*m)) Σᵢ (dh2 ⊙ (1 - h2²))⁽ⁱ⁾ + (1/(3*m)) Σᵢ (dh1 ⊙ (1 - h1²))⁽ⁱ⁾",
+    "dW_hh = (1/(3*m)) ((dh4 ⊙ (1 - h4²)) h3ᵀ + (dh3 ⊙ (1 - h3²)) h2ᵀ"
+    " + (dh2 ⊙ (1 - h2²)) h1ᵀ + (dh1 ⊙ (1 - h1²)) h0ᵀ)",
+    "dW_xh = (1/(3*m)) ((dh4 ⊙ (1 - h4²)) x4ᵀ + (dh3 ⊙ (1 - h3²)) x3ᵀ"
+    " + (dh2 ⊙ (1 - h2²)) x2ᵀ + (dh1 ⊙ (1 - h1²)) x1ᵀ)",
+    "db = (1/(3*m)) (Σᵢ (dh4 ⊙ (1 - h4²))⁽ⁱ⁾ + Σᵢ (dh3 ⊙ (1 - h3²))⁽ⁱ⁾"
+    " + Σᵢ (dh2 ⊙ (1 - h2²))⁽ⁱ⁾ + Σᵢ (dh1 ⊙ (1 - h1²))⁽ⁱ⁾)",
 ]
 
 

@@ -60,7 +60,14 @@ def transpose(a):
 
 
 def tensor_sum(terms: list):
-    """Sum adjoint contributions, flattening nested sums."""
+    """Sum adjoint contributions, flattening nested sums; a scalar factor common to every
+    term (up to a number) goes outside: ``(1/m) (A + 2 B)``, not ``(1/m) A + (2/m) B``."""
+    pairs = [split_scale(t) for t in terms]
+    common = pairs[0][0]
+    ratios = [c / common for c, _ in pairs]
+    if len(terms) > 1 and common != 1 and all(r.is_Number for r in ratios):
+        inner = [scale(r, core) for r, (_, core) in zip(ratios, pairs, strict=True)]
+        return scale(common, tensor_sum(inner))
     flat = []
     for t in terms:
         flat.extend(t.terms if isinstance(t, Sum) else [t])
