@@ -385,3 +385,23 @@ def test_programs_that_cannot_train_or_predict_say_why(folder):
     two = nn.Program(nn.mean((w @ X + w @ nn.data("X2", 2) - Y) ** 2))
     with pytest.raises(SymgradError, match="2 data leaves"):
         fit(two, np.ones((3, 2)), np.ones(3), epochs=1, folder=folder)
+
+
+def test_a_programs_constants_are_numbers_in_its_code(folder):
+    """α given with the program is printed as its value (here in a factor α + 1, which
+    needs its parentheses); λ stays the run-time argument."""
+    alpha = sympy.Symbol("alpha", positive=True)
+    X, Y = nn.data("X", 2), nn.labels("Y")
+    W, b = nn.param("W", (1, 2)), nn.param("b", 1)
+    out = nn.name("out", W @ X + b)
+    p = nn.Program(
+        alpha * nn.mean((out - Y) ** 2 * (1 + alpha)), output=out, constants={alpha: 0.25}
+    )
+    c = CompiledNetwork(p, folder=folder)
+    params = {"W": np.array([[1.0, 2.0]]), "b": np.array([0.5])}
+    X_rows, y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([1.0, 2.0, 0.0])
+    loss, grads = c.loss_and_grad(params, X_rows, y)
+    r = X_rows @ params["W"][0] + 0.5 - y  # residuals 0.5, 0.5, 3.5
+    assert loss == pytest.approx(0.25 * 1.25 * (r**2).mean(), rel=1e-14)
+    np.testing.assert_allclose(grads["W"][0], 0.25 * 1.25 * 2 * (r @ X_rows) / 3, rtol=1e-14)
+    np.testing.assert_allclose(grads["b"], [0.25 * 1.25 * 2 * r.mean()], rtol=1e-14)

@@ -39,6 +39,7 @@ from symgrad.codegen.signature import Signature
 from symgrad.engine.graph import topological_order
 from symgrad.errors import SymgradError
 from symgrad.model.network import Network
+from symgrad.model.program import LAMBDA
 from symgrad.model.tensor import Mask, Var
 
 #: Names the generated functions use themselves: no tensor of a program may take one.
@@ -105,7 +106,9 @@ class NetworkModule:
                 "_update": (*self.params, *self.grads, *self.state, "lr", "t", *self.hyper),
             },
         )
-        self.printer = KernelPrinter()
+        # λ is an argument of the generated functions; other constants are numbers in them
+        given = net.constants()
+        self.printer = KernelPrinter({s: v for s, v in given.items() if s != LAMBDA})
         names = {f.node: f for f in backprop.forward}
         preferred = {f.node: f.ident for f in reversed(backprop.forward)}
         preferred.update({g: "g" + p for p, g in backprop.gradients.items()})
