@@ -85,7 +85,7 @@ class Emitter:
         self.lines: list[str] = []
         self.inline: set = set()
         self.runtime: set[str] = set()
-        self.numpy_printer = NumpyKernelPrinter()
+        self.numpy_printer = NumpyKernelPrinter(printer.constants)
         self.numpy_kernels: list[str] = []
         self._name_nodes(preferred)
         for node in self.order:
@@ -272,8 +272,9 @@ class Emitter:
         c = self.scalar(node.c)
         if node.a in self.inline and isinstance(node.a, SumAll):
             return self._sum_all(node.a, out, scale=c)
+        factor = f"({c})" if sympy.sympify(node.c, strict=True).is_Add else c  # α + 1
         if node.shape == ():
-            return [f"{out} = {c} * {self.code[node.a]}"]
+            return [f"{out} = {factor} * {self.code[node.a]}"]
         idx = INDEX[len(node.shape)]
         child = node.a
         if child in self.inline:
@@ -283,7 +284,7 @@ class Emitter:
                 else self._sum_examples(self.code[child.a], out)
             )
             return [*first, *self._loops(out, node.shape, [f"{out}{idx} *= {c}"])]
-        return self._loops(out, node.shape, [f"{out}{idx} = {c} * {self.code[child]}{idx}"])
+        return self._loops(out, node.shape, [f"{out}{idx} = {factor} * {self.code[child]}{idx}"])
 
 
 def _add_bias(e: Emitter, node: AddBias, out: str) -> list[str]:

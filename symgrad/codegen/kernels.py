@@ -18,14 +18,25 @@ from symgrad import functions as F
 from symgrad.functions.primitive import NUMPY_EXTRAS, formula_symbols
 
 
+def _constant(printer, expr) -> str | None:
+    """A program's constant (a symbol with a value) as its number, else None."""
+    value = printer.constants.get(expr)
+    return None if value is None else repr(float(value))
+
+
 class KernelPrinter(PythonCodePrinter):
-    """Prints kernels for Numba; records which primitives' helpers they call."""
+    """Prints kernels for Numba; records which primitives' helpers they call.
+    ``constants`` (symbol -> value) are printed as their numbers."""
 
     printmethod = "_numbacode"
 
-    def __init__(self):
+    def __init__(self, constants: dict | None = None):
         super().__init__({"fully_qualified_modules": True})
         self.helpers: set[type] = set()
+        self.constants = dict(constants or {})
+
+    def _print_Symbol(self, expr):
+        return _constant(self, expr) or super()._print_Symbol(expr)
 
     def _print_Rational(self, expr):
         return f"{float(expr)!r}"
@@ -115,12 +126,17 @@ TRANSCENDENTAL = (
 
 
 class NumpyKernelPrinter(NumPyPrinter):
-    """Prints kernels as NumPy array expressions (``np.*``, ``_np_<helper>``)."""
+    """Prints kernels as NumPy array expressions (``np.*``, ``_np_<helper>``), ``constants``
+    as their numbers."""
 
-    def __init__(self):
+    def __init__(self, constants: dict | None = None):
         super().__init__()
         self.printmethod = "_numpykernelcode"  # NumPyPrinter sets its own in __init__
         self.helpers: set = set()
+        self.constants = dict(constants or {})
+
+    def _print_Symbol(self, expr):
+        return _constant(self, expr) or super()._print_Symbol(expr)
 
     def _print_erf(self, expr):
         return self._standin(expr)

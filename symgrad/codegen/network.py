@@ -1,4 +1,5 @@
-"""Codegen stage: the generated training module of a network and an optimizer.
+"""Codegen stage: the generated training module of a network (or any tensor program with
+one data and one labels leaf) and an optimizer.
 
 From one :class:`~symgrad.derive.backprop.Backprop` and one optimizer, writes a
 standalone module (imports numpy, numba and math only) with:
@@ -13,7 +14,10 @@ standalone module (imports numpy, numba and math only) with:
   function when it is first called, so a first fit compiles only the path it runs.
 
 Data in the generated functions is in the lecture's layout (X of n×m, Y of k×m)
-except ``train``'s ``X_rows`` (m×n), from which minibatches are gathered.
+except ``train``'s ``X_rows`` (m×n), from which minibatches are gathered. A dropout
+mask is drawn from Numba's ``np.random`` every step, seeded with ``seed + epoch`` at each
+epoch's start on every path (so a run is reproducible); ``predict`` sets it to ones.
+A program predicts when its output is computed from its data and parameters alone.
 """
 
 from __future__ import annotations
@@ -32,6 +36,17 @@ from symgrad.codegen.kernels import (
 from symgrad.codegen.runtime import RUNTIME
 from symgrad.codegen.scalarized import straight_line_sgd
 from symgrad.codegen.signature import Signature
+from symgrad.engine.graph import topological_order
+from symgrad.errors import SymgradError
+from symgrad.model.network import Network
+from symgrad.model.program import LAMBDA
+from symgrad.model.tensor import Mask, Var
+
+#: Names the generated functions use themselves: no tensor of a program may take one.
+RESERVED = frozenset(
+    "X_rows lr lam epochs batch_size seed t limit history B loss dtype m order size rest "
+    "total epoch start q r i j k np math numba Xb Yb Xr Yr".split()
+)
 
 
 def _loop_nest(array: str, ndim: int, body: list[str]) -> list[str]:
@@ -52,11 +67,18 @@ class NetworkModule:
     def __init__(self, backprop, optimizer):
         self.bp, self.opt = backprop, optimizer
         net = backprop.network
+        self.X, self.Y = net.X, net.Y
         self.params = [p.ident for p in net.params]
         self.grads = ["g" + p for p in self.params]
+        self._check_names(net)
         pairs = [(f"{sym}_{p}", (str(sym), p)) for sym in optimizer.state for p in self.params]
         self.state = [name for name, _ in pairs]
         self.hyper = [h.code for h in optimizer.tuned]
+        roots = [backprop.fused_loss, *backprop.gradients.values()]
+        order = topological_order(roots, lambda n: n.children())
+        self.masks = [n for n in order if isinstance(n, Mask)]
+        # the full batch draws masks too: then it takes the seed (a network's does not)
+        full_seed = ("seed",) if self.masks else ()
         data = ["X", "X_rows", "Y", "lr", "lam", "epochs", "batch_size", "seed", "t", "limit"]
         run = ("t", "limit", "history", *self.state, *self.hyper)
         self.signature = Signature(
@@ -65,7 +87,10 @@ class NetworkModule:
             hyper=tuple((h.symbol, h.code) for h in optimizer.tuned),
             functions={
                 "train": (*self.params, *data, "history", *self.state, *self.hyper),
-                "train_full_batch": (*self.params, "X", "Y", "lr", "lam", "epochs", *run),
+                "train_full_batch": (
+                    *(*self.params, "X", "Y", "lr", "lam", "epochs", *full_seed),
+                    *run,
+                ),
                 "train_minibatches": (
                     *self.params,
                     *("X_rows", "Y", "lr", "lam", "epochs", "batch_size", "seed"),
@@ -77,24 +102,58 @@ class NetworkModule:
                     *run,
                 ),
                 "loss_and_grad": (*self.params, "X", "Y", "lam"),
-                "predict": (*self.params, "X"),
+                **({"predict": (*self.params, "X")} if self._predicts(net) else {}),
                 "_update": (*self.params, *self.grads, *self.state, "lr", "t", *self.hyper),
             },
         )
-        self.printer = KernelPrinter()
+        # λ is an argument of the generated functions; other constants are numbers in them
+        given = net.constants()
+        self.printer = KernelPrinter({s: v for s, v in given.items() if s != LAMBDA})
         names = {f.node: f for f in backprop.forward}
         preferred = {f.node: f.ident for f in reversed(backprop.forward)}
         preferred.update({g: "g" + p for p, g in backprop.gradients.items()})
         for e in backprop.backward:
             if e.kind == "dZ":
                 preferred.setdefault(e.node, e.ident)
-        roots = [backprop.fused_loss, *backprop.gradients.values()]
+        preferred.update({mask: mask.ident for mask in self.masks})
         preferred[backprop.fused_loss] = "loss"
         self.step = Emitter(roots, preferred, names, self.printer)
         self.straight = straight_line_sgd(backprop, self.printer, self._rule(), optimizer.state)
         # without a straight-line step, one example gets a loop version with literal extents
         self.one = None if self.straight else Emitter(roots, preferred, names, self.printer, 1)
-        self.fwd = Emitter([net.output], preferred, names, self.printer)
+        self.fwd = (
+            Emitter([net.output], preferred, names, self.printer, train=False)
+            if "predict" in self.signature.functions
+            else None
+        )
+
+    @staticmethod
+    def _predicts(net) -> bool:
+        """Whether the output is computed from the data and the parameters alone."""
+        if net.output is None:
+            return False
+        order = topological_order([net.output], lambda n: n.children())
+        leaves = {v for v in order if isinstance(v, Var)}
+        return leaves <= {net.X, *net.params}
+
+    def _check_names(self, net) -> None:
+        """The tensors' names in code must not be the generated code's own."""
+        mine = {"X": net.X, "Y": net.Y}
+        taken = [(v.ident, v) for v in net.leaves if isinstance(v, Var | Mask)]
+        taken += [(f.ident, f.node) for f in net.forward]
+        for ident, node in taken:
+            clash = ident in RESERVED or ident.startswith("_") or ident in ("gX", "gY")
+            clash = clash or (ident in mine and mine[ident] is not node)
+            clash = clash or ident in self.grads or (ident[0] == "t" and ident[1:].isdigit())
+            if clash:
+                raise SymgradError(
+                    f"the name {ident!r} is taken in the generated code: rename that tensor"
+                )
+
+    def _aliases(self, labels: bool = True) -> list[str]:
+        """The data and labels under their names in the program (a network's are X and Y)."""
+        pairs = [(self.X.ident, "X")] + ([(self.Y.ident, "Y")] if labels else [])
+        return [f"{name} = {arg}" for name, arg in pairs if name != arg]
 
     # ---- pieces ---------------------------------------------------------------
     def _allocate(self) -> str:
@@ -115,7 +174,7 @@ class NetworkModule:
     def _forward_backward(self) -> str:
         buffers = ", ".join(n for n, _ in self.step.buffers)
         args = f"{', '.join(self.params)}, X, Y, lam, {buffers}"
-        body = ["B = X.shape[1]", *self.step.lines, "return loss"]
+        body = ["B = X.shape[1]", *self._aliases(), *self.step.lines, "return loss"]
         general = njit_source(
             f"_forward_backward({args})",
             "Loss of the batch (X, Y); writes every gradient into its buffer.",
@@ -135,7 +194,7 @@ class NetworkModule:
             one = njit_source(
                 f"_forward_backward_one({args})",
                 "The same for one example: every extent a literal, so the loops unroll.",
-                ["B = 1", *self.one.lines, "return loss"],
+                ["B = 1", *self._aliases(), *self.one.lines, "return loss"],
             )
         return general + "\n\n\n" + one
 
@@ -172,7 +231,7 @@ class NetworkModule:
     def _check_shapes(self) -> str:
         """Loops use the layer widths as literals: arrays of other shapes must not get in."""
         net = self.bp.network
-        n, k = net.layers[0].n_in, net.classes
+        n, k = int(self.X.shape[0]), int(self.Y.shape[0])
         tests = []
         for var in net.params:
             dims = [int(d) for d in var.shape]
@@ -206,10 +265,12 @@ class NetworkModule:
             f"{n} = np.empty({shape}, {self.params[0]}.dtype)" for n, shape in self.fwd.buffers
         ]
         out = self.fwd.code[self.bp.network.output]
-        k = self.bp.network.classes
-        body = [f"_check_shapes({p}, X, np.empty(({k}, X.shape[1])))", "B = X.shape[1]", *alloc]
+        k = int(self.Y.shape[0])
+        body = [f"_check_shapes({p}, X, np.empty(({k}, X.shape[1])))", "B = X.shape[1]"]
+        body += [*self._aliases(labels=False), *alloc]
         body += [*self.fwd.lines, f"return {out}"]
-        return njit_source(self._call("predict"), "The network's output for X (n×m): k×m.", body)
+        doc = f"The {self._kind()}'s output for X (n×m)" + (": k×m." if self._network() else ".")
+        return njit_source(self._call("predict"), doc, body)
 
     def _step(self, x: str, y: str, prefix: str = "", kernel: str = "_forward_backward"):
         """One gradient step on the batch (x, y) with the buffers named ``prefix`` + name."""
@@ -245,7 +306,7 @@ class NetworkModule:
 
     def _columns(self, x: str, y: str, size: str) -> str:
         """The line allocating a minibatch's X and Y columns for ``size`` examples."""
-        n, k = self.bp.network.layers[0].n_in, self.bp.network.classes
+        n, k = int(self.X.shape[0]), int(self.Y.shape[0])
         return f"{x}, {y} = np.empty(({n}, {size}), X_rows.dtype), np.empty(({k}, {size}), Y.dtype)"
 
     def _shuffled(self) -> list[str]:
@@ -264,7 +325,8 @@ class NetworkModule:
     def _train_full_batch(self) -> str:
         p = ", ".join(self.params)
         setup = [f"_check_shapes({p}, X, Y)", self._buffers("X.shape[1]")]
-        epoch = [*self._step("X", "Y"), "total = loss"]
+        seed = ["np.random.seed(seed + epoch)  # the dropout masks"] if self.masks else []
+        epoch = [*seed, *self._step("X", "Y"), "total = loss"]
         doc = "Gradient descent on the whole set (X: n×m, Y: k×m), one step an epoch."
         return self._loop("train_full_batch", doc, setup, epoch)
 
@@ -332,7 +394,15 @@ class NetworkModule:
         return def_source(self._call("train"), doc, body)
 
     def _numpy_helpers(self) -> set:
-        return self.step.numpy_printer.helpers | self.fwd.numpy_printer.helpers
+        return self.step.numpy_printer.helpers | (
+            self.fwd.numpy_printer.helpers if self.fwd else set()
+        )
+
+    def _network(self) -> bool:
+        return isinstance(self.bp.network, Network)
+
+    def _kind(self) -> str:
+        return "network" if self._network() else "program"
 
     # ---- the module --------------------------------------------------------------
     def docstring(self) -> str:
@@ -340,9 +410,14 @@ class NetworkModule:
         lines = [
             f"Generated by symgrad {__version__} — do not edit (the body hash below is checked).",
             "",
-            f"Network: {net.describe(values=False)}; optimizer: {self.opt.name}.",
+            f"{self._kind().title()}: {net.describe(values=False)}; optimizer: {self.opt.name}.",
             "Layout: X is n×m (one column per example), Y is k×m; every gradient has its",
-            "parameter's shape; dZ[l] = m ∂L/∂Z[l] (the lecture's convention).",
+            "parameter's shape; "
+            + (
+                "dZ[l] = m ∂L/∂Z[l] (the lecture's convention)."
+                if self._network()
+                else "a named dA = m ∂L/∂A (the lecture's convention)."
+            ),
             "",
             *self.bp.text().splitlines(),
             "Update (g = ∂L/∂θ)",
@@ -352,7 +427,8 @@ class NetworkModule:
 
     def source(self) -> str:
         """The module's text, without the hash header (deterministic)."""
-        runtime = sorted(self.step.runtime | self.fwd.runtime | {"_gather"})
+        fwd = [self.fwd] if self.fwd else []
+        runtime = sorted(set().union(self.step.runtime, *(e.runtime for e in fwd), {"_gather"}))
         parts = [
             self.docstring(),
             "import math\n\nimport numba\nimport numpy as np",
@@ -360,14 +436,14 @@ class NetworkModule:
             f"LARGE_MAP = {LARGE_MAP}  # above this many entries, exp/log/tanh go through NumPy",
             helper_source(self.printer.helpers) if self.printer.helpers else "",
             numpy_helper_source(self._numpy_helpers()),
-            *dict.fromkeys(self.step.numpy_kernels + self.fwd.numpy_kernels),
+            *dict.fromkeys(self.step.numpy_kernels + [k for e in fwd for k in e.numpy_kernels]),
             *(RUNTIME[r] for r in runtime),
             self._check_shapes(),
             self._allocate(),
             self._forward_backward(),
             self._update(),
             self._loss_and_grad(),
-            self._predict(),
+            self._predict() if self.fwd else "",
             self._train_full_batch(),
             self._train_minibatches(),
             self._train_per_example(),

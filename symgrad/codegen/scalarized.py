@@ -139,8 +139,8 @@ def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) 
     lines = [
         f"{s} = {p.ident}{_at(p, i, j)}" for p in params for (i, j), s in _entries(env[p.ident])
     ]
-    lines += [f"{s} = X_rows[r, {i}]" for (i, _), s in _entries(env["X"])]
-    lines += [f"{s} = Y[{i}, r]" for (i, _), s in _entries(env["Y"])]
+    lines += [f"{s} = X_rows[r, {i}]" for (i, _), s in _entries(env[net.X.ident])]
+    lines += [f"{s} = Y[{i}, r]" for (i, _), s in _entries(env[net.Y.ident])]
     lines += [f"{s} = {printer.doprint(e)}" for s, e in replacements]
     gradients = iter(reduced[1:])
     for p in params:

@@ -2,17 +2,20 @@
 
 Data from NumPy's usual layout (rows = examples, labels a vector) to the lecture's
 (X of n×m, Y of k×m), checked before training with errors that name the bad argument:
-examples present, numbers only, no NaN or inf (named by row and column); and the
-parameters a network starts from.
+examples present, numbers only, no NaN or inf (named by row and column); the
+parameters a network or any training program starts from; and its L2 strength λ.
 """
 
 from __future__ import annotations
 
 import numbers
+from types import SimpleNamespace
 
 import numpy as np
 
 from symgrad.errors import DataError, ShapeError
+from symgrad.model.network import Network
+from symgrad.model.program import LAMBDA
 
 
 def _where(index) -> str:
@@ -73,7 +76,7 @@ def check_rows(network, X_rows) -> np.ndarray:
         ShapeError: the wrong shape; DataError: no rows, NaN or inf, not numbers.
     """
     X_rows = as_numbers("X", X_rows).astype(float, copy=False)
-    n = network.layers[0].n_in
+    n = int(network.X.shape[0])
     if X_rows.shape[:1] == (0,):
         raise DataError("no examples: X has 0 rows")
     if X_rows.ndim != 2 or X_rows.shape[1] != n:
@@ -101,13 +104,25 @@ def to_columns(network, X_rows, y) -> tuple[np.ndarray, np.ndarray]:
     if y.shape[0] != rows:
         raise ShapeError(f"y has {y.shape[0]} labels for {rows} examples in X")
     check_finite("y", y)
-    return X_rows.T, network.loss_fn.labels.to_columns(y, network.classes, network.loss_fn)
+    k = int(network.Y.shape[0])
+    # a program's labels name their kind in messages (a network's, its loss)
+    loss = getattr(network, "loss_fn", None) or SimpleNamespace(title="the program's")
+    return X_rows.T, network.labels.to_columns(y, k, loss)
+
+
+def l2_strength(program) -> float:
+    """The value of λ (:data:`~symgrad.model.program.LAMBDA`) the program is given, else 0."""
+    return float(program.constants().get(LAMBDA, 0.0))
 
 
 def init_params(network, *, seed: int = 0, dtype=np.float64) -> dict:
     """Scaled random initialization: W[l] ~ N(0, gain/n_in), b = 0; the gain is the
-    activation's (He's 2 for ReLU-like functions, else 1)."""
+    activation's (He's 2 for ReLU-like functions, else 1). A program's parameters start
+    as their ``init`` says: ``normal`` N(0, 1/columns) (matrices' default), ``zeros``
+    (vectors' default) or ``ones``."""
     rng = np.random.default_rng(seed)
+    if not isinstance(network, Network):
+        return {p.ident: _start(p, rng).astype(dtype) for p in network.params}
     params = {}
     for l, layer in enumerate(network.layers, start=1):
         W, b = network.layer_params(l)
@@ -117,3 +132,11 @@ def init_params(network, *, seed: int = 0, dtype=np.float64) -> dict:
         ).astype(dtype)
         params[b.ident] = np.zeros(layer.n_out, dtype=dtype)
     return params
+
+
+def _start(p, rng: np.random.Generator) -> np.ndarray:
+    shape = tuple(int(d) for d in p.shape)
+    init = p.init or ("normal" if len(shape) == 2 else "zeros")
+    if init == "normal":
+        return rng.standard_normal(shape) * np.sqrt(1.0 / shape[-1])
+    return np.ones(shape) if init == "ones" else np.zeros(shape)

@@ -172,7 +172,7 @@ class Network(Program):
         Y = Var("Y", (layers[-1].n_out, m), "labels", "Y", "Y")
         self.loss_terms = self._loss(a, forward[-2].node, Y, params)
         loss = self.loss_terms[0] if len(self.loss_terms) == 1 else Sum(self.loss_terms)
-        super().__init__(loss, output=a, constants={LAMBDA: self.l2})
+        super().__init__(loss, output=a, constants={LAMBDA: self.l2}, labels=self.loss_fn.labels)
         self.params, self.forward = params, forward
 
     @property

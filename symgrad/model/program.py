@@ -24,6 +24,7 @@ import sympy
 from symgrad.engine.autodiff import grad
 from symgrad.engine.graph import topological_order
 from symgrad.errors import NoDerivativeRuleError, ShapeError, SymgradError
+from symgrad.model.losses import BINARY, CLASSES, TARGETS, Labels
 from symgrad.model.rewrite import rewrite
 from symgrad.model.tensor import (
     ARG,
@@ -231,6 +232,17 @@ def dropout(a: Tensor, keep: float, text: str = "M", *, tex: str | None = None) 
 
 # ---- the program ------------------------------------------------------------------------
 
+#: The kinds of labels by name, for ``Program(labels=...)``.
+LABELS: dict[str, Labels] = {"targets": TARGETS, "binary": BINARY, "classes": CLASSES}
+
+
+def _labels(labels) -> Labels:
+    if isinstance(labels, Labels):
+        return labels
+    if not isinstance(labels, str) or labels not in LABELS:
+        raise SymgradError(f"labels {labels!r} is not one of {', '.join(LABELS)} or a Labels")
+    return LABELS[labels]
+
 
 class Program:
     """A tensor program: its loss (a scalar), the named intermediates, the leaves.
@@ -239,7 +251,9 @@ class Program:
     (:func:`upstream`) for the backward pass of a layer on its own (the loss is then
     Σ output ⊙ upstream, whose gradient with respect to the output is the upstream one).
     ``output`` is also what a trained program predicts. ``constants`` gives the values of
-    symbols such as :data:`LAMBDA`.
+    symbols such as :data:`LAMBDA`. ``labels`` says what training takes as labels and how
+    predictions are made: a :class:`~symgrad.model.losses.Labels` or one of
+    :data:`LABELS`' names (real ``targets``, 0/1 ``binary``, ``classes`` made one-hot).
     """
 
     def __init__(
@@ -250,6 +264,7 @@ class Program:
         upstream: Var | None = None,
         constants: dict | None = None,
         title: str = "",
+        labels: str | Labels = "targets",
     ):
         if (loss is None) == (upstream is None):
             raise SymgradError("a program has a loss, or an output and its upstream gradient")
@@ -262,6 +277,7 @@ class Program:
             raise ShapeError(f"a loss is a scalar (shape ()), got {shape}: sum or mean it")
         self.upstream = upstream
         self.title = title
+        self.labels = _labels(labels)
         self._constants = dict(constants or {})
         roots = [loss] + ([output] if output is not None else [])
         self._strip(roots)

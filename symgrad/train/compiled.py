@@ -1,6 +1,7 @@
-"""Train stage: a network compiled into a generated, cached module.
+"""Train stage: a network, or any tensor program with one data and one labels leaf,
+compiled into a generated, cached module.
 
-:func:`compile_network` derives the backprop equations, writes the generated module
+:class:`CompiledNetwork` derives the backprop equations, writes the generated module
 (reused while its hash matches), imports it from its file and wraps it in a
 :class:`CompiledNetwork` that takes data in NumPy's usual layout, checked first (see
 :func:`check_params`). Calls that may compile run in a helper thread, so Ctrl-C is
@@ -18,21 +19,33 @@ from symgrad._version import __version__
 from symgrad.codegen.files import digest, ensure_module, import_file, with_header
 from symgrad.codegen.network import NetworkModule
 from symgrad.derive.backprop import derive
-from symgrad.errors import ShapeError
-from symgrad.model.data import as_numbers, check_finite, check_rows, to_columns
+from symgrad.errors import ShapeError, SymgradError
+from symgrad.model.data import as_numbers, check_finite, check_rows, l2_strength, to_columns
 from symgrad.model.network import Network
+from symgrad.model.program import Program
 from symgrad.paths import DEFAULT_FOLDER
 from symgrad.train import optimizers
 
 
-def module_name(network: Network, optimizer=None) -> str:
-    """A file name from the model: ``mlp_2_3_1_relu_sigmoid_bce_gd`` (L2 is a runtime value)."""
-    words = f"mlp {network.describe(values=False)} {optimizer.name if optimizer else ''}"
+def module_name(network: Program, optimizer=None, body: str = "") -> str:
+    """A file name from the model: ``mlp_2_3_1_relu_sigmoid_bce_gd`` (L2 is a runtime value).
+
+    Another program's name is its title (or ``program``) and the digest of its generated
+    module's ``body`` (generated here when not given): stable, and one file per program.
+    """
+    if isinstance(network, Network):
+        words = f"mlp {network.describe(values=False)} {optimizer.name if optimizer else ''}"
+    else:
+        if not body:
+            opt = optimizers.get(optimizer or "gd")
+            body = NetworkModule(derive(network), opt).source()
+        title = network.title or "program"
+        words = f"{title} {digest(body)[:10]} {optimizer.name if optimizer else ''}"
     return re.sub(r"[^0-9a-zA-Z]+", "_", words).strip("_").lower()
 
 
 class CompiledNetwork:
-    """A network's generated training module, imported from its file.
+    """A network's (or program's) generated training module, imported from its file.
 
     ``source()`` is the generated text, ``path`` its file, ``latex()`` its equations,
     ``signature`` the argument lists of its functions as the generator made them.
@@ -40,7 +53,7 @@ class CompiledNetwork:
 
     def __init__(
         self,
-        network: Network,
+        network: Program,
         optimizer="gd",
         *,
         folder=DEFAULT_FOLDER,
@@ -59,7 +72,7 @@ class CompiledNetwork:
         )
         self.path = ensure_module(
             folder,
-            name or module_name(network, self.optimizer),
+            name or module_name(network, self.optimizer, body),
             body,
             source_hash,
             overwrite=overwrite,
@@ -81,7 +94,7 @@ class CompiledNetwork:
         X, Y = to_columns(self.network, X_rows, y)
         dtype = values[0].dtype
         X, Y = np.ascontiguousarray(X, dtype), np.ascontiguousarray(Y, dtype)
-        lam = self.network.l2
+        lam = l2_strength(self.network)
         args = self.signature.arguments(
             "loss_and_grad", {**self._named(values), "X": X, "Y": Y, "lam": lam}
         )
@@ -89,7 +102,16 @@ class CompiledNetwork:
         return float(loss), {p.ident: g for p, g in zip(self.network.params, grads, strict=False)}
 
     def predict_proba(self, params: dict, X_rows) -> np.ndarray:
-        """The output layer's values, one row per example (m×k)."""
+        """The output layer's values (a program's output), one row per example.
+
+        Raises:
+            SymgradError: a program without an output computed from its data alone.
+        """
+        if not hasattr(self.module, "predict"):
+            raise SymgradError(
+                "this program predicts nothing: give Program(..., output=...) a tensor "
+                "computed from the data and the parameters only"
+            )
         values = check_params(self.network, params)
         X = np.ascontiguousarray(check_rows(self.network, X_rows).T, dtype=values[0].dtype)
         args = self.signature.arguments("predict", {**self._named(values), "X": X})
@@ -100,7 +122,7 @@ class CompiledNetwork:
         return dict(zip(self.signature.params, values, strict=True))
 
 
-def check_params(network: Network, params: dict, dtype=None) -> list:
+def check_params(network: Program, params: dict, dtype=None) -> list:
     """The network's parameters from ``params`` (ident -> array), in order, as C-ordered
     arrays of one float dtype: ``dtype``, else float32 if all are float32, else float64.
 

@@ -1,4 +1,5 @@
-"""Train stage: ``fit`` a network on NumPy data with its compiled training loop.
+"""Train stage: ``fit`` a network (or a tensor program) on NumPy data with its compiled
+training loop.
 
 ``fit`` checks its settings, the data and the start parameters before it compiles
 anything, then runs the compiled loop in chunks of epochs sized by time (about
@@ -29,8 +30,8 @@ from symgrad.errors import (
     TrainingInterrupted,
     TrainingWarning,
 )
-from symgrad.model.data import check_finite, init_params, to_columns
-from symgrad.model.network import Network
+from symgrad.model.data import check_finite, init_params, l2_strength, to_columns
+from symgrad.model.program import Program
 from symgrad.paths import DEFAULT_FOLDER
 from symgrad.train.compiled import CompiledNetwork, check_params, in_helper_thread
 
@@ -128,7 +129,7 @@ class _Interrupts:
             raise KeyboardInterrupt
 
 
-def _interrupted(network: Network, values: list, history: np.ndarray, done: int):
+def _interrupted(network: Program, values: list, history: np.ndarray, done: int):
     return TrainingInterrupted(
         f"interrupted at epoch {done + 1}; parameters after epoch {done} kept",
         epoch=done + 1,
@@ -157,7 +158,7 @@ def _far_above_best(history: np.ndarray, lr: float) -> str | None:
 
 
 def fit(
-    network: Network,
+    network: Program,
     X,
     y,
     *,
@@ -172,7 +173,8 @@ def fit(
     progress: bool = False,
     compiled: CompiledNetwork | None = None,
 ) -> FitResult:
-    """Train ``network`` on ``X`` (rows = examples) and labels ``y``.
+    """Train ``network`` (a Network or a Program with one data and one labels leaf) on
+    ``X`` (rows = examples) and labels ``y``.
 
     Args:
         optimizer: a name in ``optimizers.OPTIMIZERS`` (gd, momentum, adam, rmsprop) or an
@@ -180,7 +182,7 @@ def fit(
         lr: the learning rate α, a finite number > 0.
         epochs: 1 to ``MAX_EPOCHS``.
         batch_size: examples per step; None (or ≥ m) is full-batch gradient descent.
-        seed: seeds the initialization and the shuffling (0 to 2**32 - 1).
+        seed: seeds the initialization, the shuffling and the dropout masks (0 to 2**32 - 1).
         dtype: np.float64 or np.float32.
         params: initial parameters (copied, any memory layout); default: scaled random
             initialization.
@@ -222,7 +224,7 @@ def fit(
                 **named,
                 **{arg: np.zeros_like(named[p]) for arg, (_, p) in sig.state},
                 **{arg: float(opt.hyper[symbol]) for symbol, arg in sig.hyper},
-                **{"X": X_cols, "X_rows": X_rows, "Y": Y, "lr": lr, "lam": network.l2},
+                **{"X": X_cols, "X_rows": X_rows, "Y": Y, "lr": lr, "lam": l2_strength(network)},
                 "batch_size": size,
             }
 
@@ -283,13 +285,13 @@ def fit(
 
 
 def predict(compiled: CompiledNetwork, params: dict, X_rows) -> np.ndarray:
-    """Predictions as the loss's labels make them (bce: 0/1; cross-entropy: argmax;
+    """Predictions as the labels make them (bce, binary: 0/1; cross-entropy, classes: argmax;
     real targets: the outputs)."""
     out = compiled.predict_proba(params, X_rows)
-    return compiled.network.loss_fn.labels.predict(out)
+    return compiled.network.labels.predict(out)
 
 
 def accuracy(compiled: CompiledNetwork, params: dict, X_rows, y) -> float:
     """Fraction of examples whose predicted class equals the label."""
-    y = compiled.network.loss_fn.labels.comparable(np.asarray(y))
+    y = compiled.network.labels.comparable(np.asarray(y))
     return float(np.mean(predict(compiled, params, X_rows) == y))
