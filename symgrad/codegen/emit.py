@@ -57,8 +57,8 @@ SMALL_PRODUCT = 4096
 LARGE_MAP = 20000
 _BATCH = sympy.Symbol("B")
 _SCALARS = {m: _BATCH, LAMBDA: sympy.Symbol("lam")}
-#: The loop indices of an entry of a 1-d or 2-d buffer.
-INDEX = {1: "[i]", 2: "[i, j]"}
+#: The loop indices of an entry of a 1-d or 2-d buffer (a scalar is a plain variable).
+INDEX = {0: "", 1: "[i]", 2: "[i, j]"}
 
 
 class Emitter:
@@ -295,6 +295,8 @@ def _add_bias(e: Emitter, node: AddBias, out: str) -> list[str]:
 
 
 def _map(e: Emitter, node: Map, out: str) -> list[str]:
+    if node.shape == ():  # a formula of scalars, such as two loss terms added
+        return e._map_body(node, out)
     idx = INDEX[len(node.shape)]
     return e._numpy_path(node, e._loops(out, node.shape, e._map_body(node, f"{out}{idx}")))
 

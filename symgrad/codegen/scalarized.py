@@ -74,6 +74,8 @@ def _broadcast(node, value):
 
 
 def _map(node, args, env):
+    if node.shape == ():  # a formula of scalars, such as two loss terms added
+        return node.kernel.xreplace(dict(zip(ARG, args, strict=False)))
     first = args[0]
     return sympy.Matrix(
         first.rows,

@@ -213,7 +213,7 @@ class Renderer:
         if self.fmt == "latex":
             return sympy.latex(c)
         text = sympy.sstr(c).replace(str(LAMBDA), "λ")
-        return f"({text})" if not c.is_Symbol else text
+        return text if c.is_Symbol or (c.is_Integer and c > 0) else f"({text})"
 
     def __call__(self, node) -> str:
         name = self.name(node)
