@@ -150,6 +150,10 @@ def apply(fn: Callable, *tensors) -> Tensor:
         raise SymgradError(
             f"apply: {getattr(fn, '__name__', fn)} gave no formula: {error}"
         ) from None
+    # exact numbers, as in the rest of a program (0.1 is 1/10): one derivation, printed exactly
+    kernel = kernel.xreplace(
+        {f: sympy.nsimplify(f, rational=True) for f in kernel.atoms(sympy.Float)}
+    )
     stray = kernel.free_symbols - set(symbols) - {m, LAMBDA}
     if stray:
         names = ", ".join(sorted(str(s) for s in stray))

@@ -94,12 +94,13 @@ class _HadamardMixin:
             return self._product(top, upper)
         lower = [f.base ** (-f.exp) for f in over]
         upper, lower = self._product(top, upper, True), self._product(bottom, lower, True)
-        return self._quotient(upper, lower, bottom != 1 or len(over) > 1 or not self._alone(over))
+        wrap = len(over) > 1 or bool(over) and (bottom != 1 or not self._alone(over))
+        return self._quotient(upper, lower, wrap)
 
     def _alone(self, over) -> bool:
         """Whether a one-factor denominator prints without parentheses after ``/``."""
         base = over[0].base ** (-over[0].exp)
-        return not base.is_Add and self._binds(base, PRECEDENCE["Pow"])
+        return base.is_Add or self._binds(base, PRECEDENCE["Pow"])  # a sum: _paren wraps it
 
     def _product(self, coeff, factors, over=False) -> str:
         if not factors:
