@@ -5,11 +5,15 @@ Written with the fused loss the gradient is A − Y at once; written as −Σ Y 
 it is Y's column sum times A minus Y, which is A − Y for one-hot labels.
 """
 
+import os
+
 import numpy as np
 
 import symgrad.nn as nn
 from symgrad.check import check
 from symgrad.train.fit import fit
+
+OUT = os.environ.get("SYMGRAD_EXAMPLES_DIR", "generated/examples")  # generated code
 
 X = nn.data("X", 4)
 Y = nn.labels("Y", 3)
@@ -31,7 +35,7 @@ rng = np.random.default_rng(1)
 centers = 4 * np.eye(3, 4)  # one class per axis
 classes = rng.integers(0, 3, 300)
 X_rows = centers[classes] + rng.standard_normal((300, 4))
-result = fit(fused, X_rows, classes, lr=0.5, epochs=200)
+result = fit(fused, X_rows, classes, lr=0.5, epochs=200, folder=OUT)
 accuracy = result.accuracy(X_rows, classes)
 print(f"loss {result.history[0]:.4f} -> {result.history[-1]:.4f}, accuracy {accuracy:.1%}")
 assert accuracy > 0.9

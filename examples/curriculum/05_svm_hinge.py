@@ -4,12 +4,16 @@ Run from the repository:   python examples/curriculum/05_svm_hinge.py
 Y is one-hot, so s_y = Σₖ S ⊙ Y per example; the hinge's derivative is the step 1[margin > 0].
 """
 
+import os
+
 import numpy as np
 import sympy
 
 import symgrad.nn as nn
 from symgrad.check import check
 from symgrad.train.fit import fit
+
+OUT = os.environ.get("SYMGRAD_EXAMPLES_DIR", "generated/examples")  # generated code
 
 X = nn.data("X", 4)
 Y = nn.labels("Y", 3)
@@ -30,7 +34,7 @@ rng = np.random.default_rng(2)
 centers = rng.standard_normal((3, 4)) * 3
 classes = rng.integers(0, 3, 300)
 X_rows = centers[classes] + rng.standard_normal((300, 4))
-result = fit(program, X_rows, classes, lr=0.1, epochs=200)
+result = fit(program, X_rows, classes, lr=0.1, epochs=200, folder=OUT)
 accuracy = result.accuracy(X_rows, classes)
 print(f"loss {result.history[0]:.4f} -> {result.history[-1]:.4f}, accuracy {accuracy:.1%}")
 assert accuracy > 0.9

@@ -4,12 +4,16 @@ Run from the repository:   python examples/curriculum/06_linear_regression.py
 With r = w X + b − y: MSE gives (1/m) r Xᵀ, MAE (1/m) sign(r) Xᵀ, Huber clips r to [−δ, δ].
 """
 
+import os
+
 import numpy as np
 import sympy
 
 import symgrad.nn as nn
 from symgrad.check import check
 from symgrad.train.fit import fit
+
+OUT = os.environ.get("SYMGRAD_EXAMPLES_DIR", "generated/examples")  # generated code
 
 LOSSES = {
     "MSE": lambda a, y: (a - y) ** 2 / 2,
@@ -34,7 +38,7 @@ for title, loss in LOSSES.items():
     report = check(program)
     print(report)
     assert report.all_correct
-    result = fit(program, X_rows, targets, lr=0.1, epochs=500)
+    result = fit(program, X_rows, targets, lr=0.1, epochs=500, folder=OUT)
     error = np.abs(result.predict(X_rows) - targets).mean()
     print(f"{title}: loss {result.history[0]:.4f} -> {result.history[-1]:.4f}, |error| {error:.3f}")
     assert error < 0.2

@@ -4,12 +4,16 @@ Run from the repository:   python examples/curriculum/07_l2_two_layer.py
 The penalty adds (λ/m) W[l] to each dW[l] and nothing to the biases.
 """
 
+import os
+
 import numpy as np
 
 import symgrad.nn as nn
 from symgrad import relu, sigmoid
 from symgrad.check import check
 from symgrad.train.fit import fit
+
+OUT = os.environ.get("SYMGRAD_EXAMPLES_DIR", "generated/examples")  # generated code
 
 X = nn.data("X", 2)
 Y = nn.labels("Y")
@@ -33,7 +37,7 @@ assert report.all_correct
 rng = np.random.default_rng(4)
 X_rows = rng.standard_normal((300, 2))
 labels = (X_rows[:, 0] * X_rows[:, 1] > 0).astype(float)
-result = fit(program, X_rows, labels, lr=1.0, epochs=2000, optimizer="adam")
+result = fit(program, X_rows, labels, lr=1.0, epochs=2000, optimizer="adam", folder=OUT)
 accuracy = np.mean((result.predict(X_rows) > 0.5) == labels)
 print(f"loss {result.history[0]:.4f} -> {result.history[-1]:.4f}, accuracy {accuracy:.1%}")
 assert accuracy > 0.9

@@ -5,12 +5,16 @@ The mask M is drawn every training step (entries 1/keep with probability keep, e
 is all ones at prediction time; the backward pass multiplies by the same mask.
 """
 
+import os
+
 import numpy as np
 
 import symgrad.nn as nn
 from symgrad import relu, sigmoid
 from symgrad.check import check
 from symgrad.train.fit import fit
+
+OUT = os.environ.get("SYMGRAD_EXAMPLES_DIR", "generated/examples")  # generated code
 
 X = nn.data("X", 2)
 Y = nn.labels("Y")
@@ -31,7 +35,7 @@ assert report.all_correct
 rng = np.random.default_rng(5)
 X_rows = rng.standard_normal((300, 2))
 labels = (X_rows[:, 0] ** 2 + X_rows[:, 1] ** 2 < 1.4).astype(float)
-result = fit(program, X_rows, labels, lr=0.05, epochs=1000, optimizer="adam")
+result = fit(program, X_rows, labels, lr=0.05, epochs=1000, optimizer="adam", folder=OUT)
 accuracy = np.mean((result.predict(X_rows) > 0.5) == labels)
 print(f"loss {result.history[0]:.4f} -> {result.history[-1]:.4f}, accuracy {accuracy:.1%}")
 assert accuracy > 0.85

@@ -7,11 +7,15 @@ the lecture's X, and h_0 = 0. Each shared weight's gradient is a sum over the ti
 printed as that sum.
 """
 
+import os
+
 import numpy as np
 
 import symgrad.nn as nn
 from symgrad.check import check
 from symgrad.train.fit import fit
+
+OUT = os.environ.get("SYMGRAD_EXAMPLES_DIR", "generated/examples")  # generated code
 
 STEPS, FEATURES, STATE = 4, 2, 3
 X = nn.data("X", STEPS * FEATURES)
@@ -39,6 +43,6 @@ state = np.zeros((400, STATE))
 for t in range(STEPS):
     x_t = X_rows[:, FEATURES * t : FEATURES * (t + 1)]
     state = np.tanh(state @ teacher["hh"].T + x_t @ teacher["xh"].T + teacher["b"])
-result = fit(program, X_rows, state, lr=0.05, epochs=500, optimizer="adam")
+result = fit(program, X_rows, state, lr=0.05, epochs=500, optimizer="adam", folder=OUT)
 print(f"loss {result.history[0]:.4f} -> {result.history[-1]:.4f}")
 assert result.history[-1] < 0.1 * result.history[0]
