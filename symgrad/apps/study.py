@@ -153,7 +153,7 @@ def _run(network, X, y, rate, start, compiled, epochs, **kw) -> Run:
 
 
 def _accuracy(result, X, y) -> float | None:
-    if not result.compiled.network.loss_fn.labels.classify:
+    if not result.compiled.network.labels.classify:
         return None
     return result.accuracy(X, y)
 
@@ -177,7 +177,7 @@ def learning_rate_study(
     """Train ``network`` with each learning rate from the same start; plot the loss curves.
 
     Args:
-        network: a :class:`symgrad.nn.Network`.
+        network: a :class:`symgrad.nn.Network` or any trainable :class:`symgrad.nn.Program`.
         X, y: data, one row per example, and labels (as for :func:`symgrad.train.fit.fit`).
         rates: the learning rates α, e.g. too small, good, too large, divergent.
         epochs: epochs per run.
