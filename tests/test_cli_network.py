@@ -160,3 +160,36 @@ def test_activations_with_a_model_file_is_refused(tmp_path, capsys):
     )
     assert main(["notes", "--file", str(model), "--activations", "sigmoid"]) == 2
     assert "leave out --activations" in capsys.readouterr().err
+
+
+#: A tensor program in a file: logistic regression written by hand, labels 0/1.
+PROGRAM = """
+import symgrad.nn as nn
+from symgrad import sigmoid
+
+X, Y = nn.data("X", 2), nn.labels("Y")
+w, b = nn.param("w", (1, 2)), nn.param("b", 1)
+A = nn.name("A", nn.apply(sigmoid, w @ X + b), adjoint=False)
+loss = nn.mean(-(Y * nn.log(A) + (1 - Y) * nn.log(1 - A)))
+program = nn.Program(loss, output=A, labels="binary", title="logistic by hand")
+"""
+
+
+def test_a_program_file_gives_notes_check_and_training(data, tmp_path, capsys):
+    model = tmp_path / "model.py"
+    model.write_text(PROGRAM)
+    out = tmp_path / "notes.md"
+    assert main(["notes", "--file", str(model), "-o", str(out)]) == 0
+    # σ then cross-entropy: fused into the lecture's a - y (w X + b is not named)
+    assert r"$dw = \frac{1}{m} \left(A - Y\right) X^{T}$" in out.read_text()
+    capsys.readouterr()
+    assert main(["check", "--file", str(model)]) == 0
+    assert "passed: 3 of 3 correct" in capsys.readouterr().out
+    assert main(["check", "--file", str(model), "--data", str(data / "d.npz")]) == 2
+    assert "no --data" in capsys.readouterr().err
+    args = ["train", str(data / "d.npz"), "--file", str(model), "--epochs", "50", "--lr", "1"]
+    assert main([*args, "--folder", str(tmp_path / "code")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("logistic by hand, gd, α = 1, m = 200")
+    accuracy = float(printed.split("training accuracy: ")[1].rstrip("%\n"))
+    assert accuracy > 95  # the labels are the sign of x1 + x2: separable

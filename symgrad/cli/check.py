@@ -79,6 +79,12 @@ def _check(args: argparse.Namespace) -> int:
         if args.at is not None:
             raise SymgradError("--at goes with EXPR; a network is checked on --data")
         network = network_from(args)
+        if not hasattr(network, "layers"):  # a program from --file: its leaves are drawn
+            if args.data is not None or args.direction:
+                raise SymgradError("a program from --file is checked at random values: no --data")
+            report = check(network, step=args.step, per_entry=args.per_entry, seed=args.seed)
+            print(report.markdown() if args.format == "markdown" else report.text())
+            return 0 if report.passed else 1
         data = None
         if args.data is not None:
             data = load_data(args.data, args.label)

@@ -85,8 +85,8 @@ def network_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--l2", type=float, help="L2 penalty λ ≥ 0 (default 0)")
     p.add_argument(
         "--file",
-        help="a Python file that defines `network`, instead of --layers; "
-        "runs the file as Python: only use files you trust",
+        help="a Python file that defines `network` or `program` (a tensor program), instead "
+        "of --layers; runs the file as Python: only use files you trust",
     )
 
 
@@ -123,7 +123,7 @@ def _exception_text(error: BaseException) -> str:
 
 def network_from(args: argparse.Namespace):
     """The network the arguments describe (``--file`` runs the user's file, trusted code)."""
-    from symgrad.nn import Network, mlp
+    from symgrad.nn import Network, Program, mlp
 
     given = {name: getattr(args, name) for name in LAYER_OPTIONS if getattr(args, name) is not None}
     if args.file is not None:
@@ -132,9 +132,13 @@ def network_from(args: argparse.Namespace):
             raise SymgradError(
                 f"--file defines the whole network: leave out {', '.join(extra)} (or --file)"
             )
-        network = _run_model_file(args.file).get("network")
-        if not isinstance(network, Network):
-            raise SymgradError(f"{args.file} must define `network`, a symgrad.nn.Network")
+        defined = _run_model_file(args.file)
+        network = defined.get("network", defined.get("program"))
+        if not isinstance(network, Program):
+            raise SymgradError(
+                f"{args.file} must define `network` (a symgrad.nn.Network) "
+                "or `program` (a symgrad.nn.Program)"
+            )
         return network
     if not args.layers:
         raise SymgradError("describe the network with --layers 2,3,1 (or --file model.py)")
@@ -204,8 +208,8 @@ def _compile(args: argparse.Namespace) -> int:
     # an epoch of each training loop on three zero examples (the whole set, minibatches of
     # 2, one example a step) and a prediction compile what `train` runs into the cache,
     # with the argument types `train` passes
-    X = np.zeros((3, network.layers[0].n_in))
-    y = network.loss_fn.labels.sample(np.random.default_rng(0), 3, network.classes)
+    X = np.zeros((3, network.X.shape[0]))
+    y = network.labels.sample(np.random.default_rng(0), 3, int(network.Y.shape[0]))
     for batch_size in (None, 2, 1):
         result = fit(network, X, y, epochs=1, batch_size=batch_size, compiled=compiled)
     result.predict(X)
@@ -361,7 +365,7 @@ def _train(args: argparse.Namespace) -> int:
     marks = sorted({0, *np.linspace(0, args.epochs - 1, 6).astype(int)})
     for e in marks:
         print(f"epoch {e + 1:>6}: loss {result.history[e]:.6g}")
-    if network.loss_fn.labels.classify:
+    if network.labels.classify:
         print(f"training accuracy: {100 * result.accuracy(X, y):.2f}%")
     if result.warning:
         print(f"symgrad: warning: {result.warning}", file=sys.stderr)

@@ -108,6 +108,8 @@ def _map(node, g, i):
         kernel, args = core.kernel * shift(d, len(core.args)), core.args + node.args
     else:
         kernel, args = ARG[0] * shift(d, 1), (core,) + node.args
+    if c.could_extract_minus_sign():  # -(1/m) (Y - A) is (1/m) (A - Y): the sign goes inside
+        c, kernel = -c, -kernel
     return scale(c, elementwise(simplify_kernel(kernel), args))
 
 
