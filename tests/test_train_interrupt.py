@@ -33,6 +33,7 @@ def net(compiled_model):
     c = compiled_model("relu_bce")
     X, y = data(20)
     fit(c.network, X, y, epochs=1, compiled=c)  # the CLI's signature, in Numba's disk cache
+    fit(c.network, X, y, epochs=1, batch_size=8, compiled=c)  # the minibatch loop, compiled
     return c
 
 

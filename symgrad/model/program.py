@@ -298,15 +298,7 @@ class Program:
     def _strip(self, roots: list) -> None:
         """Remove the name markers from the graph, keeping the names in ``forward``."""
         self._stripped: dict = {}
-        named: dict = {}
-
-        def unname(node):
-            if isinstance(node, Ref):
-                named.setdefault(node.ident, node)
-                return node.target
-            return node
-
-        rewrite(roots, unname, self._stripped)
+        rewrite(roots, lambda n: n.target if isinstance(n, Ref) else n, self._stripped)
         refs = sorted((n for n in self._stripped if isinstance(n, Ref)), key=lambda r: r.serial)
         self.forward = [
             Named(r.text, r.tex, r.ident, self._stripped[r], adjoint=r.adjoint) for r in refs
@@ -357,5 +349,6 @@ class Program:
         return dict(self._constants)
 
     def describe(self, *, values: bool = True) -> str:
-        """One line naming the program: its title, else its parameters."""
+        """One line naming the program: its title, else its parameters (``values`` is for a
+        network's λ, which a program's title does not show)."""
         return self.title or "program of " + ", ".join(p.text for p in self.params)

@@ -373,7 +373,7 @@ class RowSlice(Tensor):
     shape: tuple = field(init=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "shape", (S(self.stop - self.start), self.a.shape[1]))
+        object.__setattr__(self, "shape", (sympy.Integer(self.stop - self.start), self.a.shape[1]))
 
     def children(self):
         return (self.a,)
@@ -390,7 +390,7 @@ class PadRows(Tensor):
     shape: tuple = field(init=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "shape", (S(self.rows), self.a.shape[1]))
+        object.__setattr__(self, "shape", (sympy.Integer(self.rows), self.a.shape[1]))
 
     def children(self):
         return (self.a,)
