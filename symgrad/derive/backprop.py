@@ -83,7 +83,8 @@ def derive(program: Program, wrt=None) -> Backprop:
     fused: dict = {}
     loss = fuse(program.loss, {f.node for f in named} | {t.node for t in targets}, fused)
     order = topological_order([loss], children)
-    live = [f for f in named if f.node in fused and fused[f.node] in set(order)]
+    in_loss = set(order)
+    live = [f for f in named if f.node in fused and fused[f.node] in in_loss]
     nodes = [fused.get(t.node, t.node) for t in targets]
     staged: dict = {}  # each live named node -> its adjoint, c · Ref(d<name>, core)
     by_node = {fused[f.node]: f for f in live}
@@ -191,7 +192,8 @@ def _first_users(order: list, named: list, targets: list) -> dict:
     for node in order:
         below[node] = {node}.union(*(below[c] for c in node.children()))
     first: dict = {}
-    for node in [n for n in order if n in set(named)]:
+    named = set(named)
+    for node in [n for n in order if n in named]:
         for t in targets:
             if t in below[node]:
                 first.setdefault(t, node)
