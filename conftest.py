@@ -14,7 +14,11 @@ from symgrad.paths import CACHE_VARIABLE
 
 
 def pytest_configure(config):
-    """Set ``SYMGRAD_CACHE`` to a new folder before anything compiles; removed at the end."""
+    """Set ``SYMGRAD_CACHE`` to a new folder before anything compiles; removed at the end.
+
+    A pytest-xdist worker keeps the folder its controller made: the workers share it."""
+    if hasattr(config, "workerinput"):
+        return
     folder = Path(tempfile.mkdtemp(prefix="symgrad-cache-"))
     before = os.environ.get(CACHE_VARIABLE)
     os.environ[CACHE_VARIABLE] = str(folder)
