@@ -108,8 +108,8 @@ def _program_notes(backprop, title: str | None) -> list[str]:
         "",
     ]
     lines += [f"${lhs} = {rhs}$\n" for lhs, rhs in printed.forward]
-    for section, eqs in (("Loss", printed.loss),):
-        lines += [f"## {section}", "", *(f"${lhs} = {rhs}$" for lhs, rhs in eqs), ""]
+    section = "Upstream gradient" if program.upstream is not None else "Loss"
+    lines += [f"## {section}", "", *(f"${lhs} = {rhs}$" for lhs, rhs in printed.loss), ""]
     lines += ["## Backward pass", ""]
     uses = _uses(backprop)
     targets = {f.ident: f.node for f in backprop.forward}
