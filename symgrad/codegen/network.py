@@ -179,6 +179,13 @@ class NetworkModule:
             f"_forward_backward({args})",
             "Loss of the batch (X, Y); writes every gradient into its buffer.",
             body,
+            inline=True,
+        )
+        general += "\n\n\n" + njit_source(
+            f"_batch_step({args})",
+            "_forward_backward compiled once for the minibatch loop, which calls it for the "
+            "full batches and the rest (inlined twice it would compile twice).",
+            [f"return _forward_backward({args})"],
         )
         if self.straight:
             p = ", ".join(self.params)
@@ -189,12 +196,14 @@ class NetworkModule:
                 "Per-example SGD on example r: forward, loss, backward and update as "
                 "straight-line code, every weight a scalar. Returns the loss.",
                 self.straight,
+                inline=True,
             )
         else:
             one = njit_source(
                 f"_forward_backward_one({args})",
                 "The same for one example: every extent a literal, so the loops unroll.",
                 ["B = 1", *self._aliases(), *self.one.lines, "return loss"],
+                inline=True,
             )
         return general + "\n\n\n" + one
 
@@ -344,11 +353,11 @@ class NetworkModule:
             *self.SHUFFLE,
             "for start in range(0, m - size + 1, size):",
             "    _gather(X_rows, Y, order, start, Xb, Yb)",
-            *("    " + line for line in self._step("Xb", "Yb")),
+            *("    " + line for line in self._step("Xb", "Yb", kernel="_batch_step")),
             "    total += loss * (size / m)",
             "if m % size:",
             "    _gather(X_rows, Y, order, m - m % size, Xr, Yr)",
-            *("    " + line for line in self._step("Xr", "Yr", "r_")),
+            *("    " + line for line in self._step("Xr", "Yr", "r_", "_batch_step")),
             "    total += loss * ((m % size) / m)",
         ]
         doc = "Minibatches of batch_size examples, gathered from X_rows (m×n) in shuffled order."
