@@ -534,3 +534,29 @@ def test_every_committed_module_is_intact():
     folder = REPO / "generated"
     for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
         check_file(path)
+
+
+def _inlined(source: str) -> set:
+    """Names of the generated functions Numba is told to inline into their callers."""
+    marker = '@numba.njit(cache=True, inline="always")\ndef '
+    return {part.split("(")[0] for part in source.split(marker)[1:]}
+
+
+@pytest.mark.parametrize(
+    "sizes, optimizer, inlined",
+    [
+        ([2, 3, 1], "gd", {"_forward_backward", "_step_one"}),
+        # CPython compiles a call with more than 30 arguments as f(*args), which Numba's inliner
+        # refuses: 10 parameters and their buffers for the step, 10 parameters, their 20 Adam
+        # moments and 3 hyper-parameters for _step_one
+        ([2, 3, 3, 3, 3, 1], "adam", set()),
+    ],
+)
+def test_steps_are_inlined_into_their_loops_only_when_numba_can(sizes, optimizer, inlined):
+    bp = derive(Network(mlp(sizes), "bce"))
+    source = NetworkModule(bp, optimizers.get(optimizer)).source()
+    assert _inlined(source) == inlined
+    calls = [line.strip() for line in source.splitlines() if "_forward_backward(" in line]
+    # the minibatch loop calls the step twice, through one compiled _batch_step
+    assert sum("_batch_step(" in line for line in source.splitlines()) == 3  # def and 2 calls
+    assert len(calls) == 4  # its def, _batch_step, the full-batch loop and loss_and_grad

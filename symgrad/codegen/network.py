@@ -49,6 +49,11 @@ RESERVED = frozenset(
 )
 
 
+#: The most arguments of a generated step that Numba inlines: CPython compiles a call with
+#: more than 30 as ``f(*args)`` (CALL_FUNCTION_EX), which Numba's inliner does not take.
+INLINE_MAX_ARGUMENTS = 30
+
+
 def _loop_nest(array: str, ndim: int, body: list[str]) -> list[str]:
     loops = [f"for i in range({array}.shape[0]):"]
     if ndim == 2:
@@ -174,12 +179,15 @@ class NetworkModule:
     def _forward_backward(self) -> str:
         buffers = ", ".join(n for n, _ in self.step.buffers)
         args = f"{', '.join(self.params)}, X, Y, lam, {buffers}"
+        # a call with more arguments is compiled by CPython as f(*args), which Numba's
+        # inliner refuses: such a step (an unrolled RNN's) stays a function of its own
+        inline = len(self.params) + 3 + len(self.step.buffers) <= INLINE_MAX_ARGUMENTS
         body = ["B = X.shape[1]", *self._aliases(), *self.step.lines, "return loss"]
         general = njit_source(
             f"_forward_backward({args})",
             "Loss of the batch (X, Y); writes every gradient into its buffer.",
             body,
-            inline=True,
+            inline=inline,
         )
         general += "\n\n\n" + njit_source(
             f"_batch_step({args})",
@@ -196,14 +204,15 @@ class NetworkModule:
                 "Per-example SGD on example r: forward, loss, backward and update as "
                 "straight-line code, every weight a scalar. Returns the loss.",
                 self.straight,
-                inline=True,
+                inline=len(self.params) + 6 + len(self.state) + len(self.hyper)
+                <= INLINE_MAX_ARGUMENTS,
             )
         else:
             one = njit_source(
                 f"_forward_backward_one({args})",
                 "The same for one example: every extent a literal, so the loops unroll.",
                 ["B = 1", *self._aliases(), *self.one.lines, "return loss"],
-                inline=True,
+                inline=inline,
             )
         return general + "\n\n\n" + one
 
