@@ -9,7 +9,6 @@ parameters a network or any training program starts from; and its L2 strength λ
 from __future__ import annotations
 
 import numbers
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -105,9 +104,7 @@ def to_columns(network, X_rows, y) -> tuple[np.ndarray, np.ndarray]:
         raise ShapeError(f"y has {y.shape[0]} labels for {rows} examples in X")
     check_finite("y", y)
     k = int(network.Y.shape[0])
-    # a program's labels name their kind in messages (a network's, its loss)
-    loss = getattr(network, "loss_fn", None) or SimpleNamespace(title="the program's")
-    return X_rows.T, network.labels.to_columns(y, k, loss)
+    return X_rows.T, network.labels.to_columns(y, k, network.labels_owner)
 
 
 def l2_strength(program) -> float:

@@ -34,8 +34,9 @@ class Labels:
     #: Whether predictions are classes, so that accuracy means something.
     classify = False
 
-    def to_columns(self, y: np.ndarray, k: int, loss: Loss) -> np.ndarray:
-        """``y`` (one row or label per example, checked finite) as the k×m matrix Y."""
+    def to_columns(self, y: np.ndarray, k: int, owner: str) -> np.ndarray:
+        """``y`` (one row or label per example, checked finite) as the k×m matrix Y; ``owner``
+        names whose labels they are in messages (a loss's title, a program's)."""
         Y = y.reshape(y.shape[0], -1).astype(float)
         if Y.shape[1] != k:
             raise ShapeError(f"y must have {k} target(s) per example, got {Y.shape[1]}")
@@ -60,12 +61,10 @@ class BinaryLabels(Labels):
 
     classify = True
 
-    def to_columns(self, y, k, loss):
-        Y = super().to_columns(y, k, loss)
+    def to_columns(self, y, k, owner):
+        Y = super().to_columns(y, k, owner)
         if Y.min() < 0 or Y.max() > 1:
-            raise ShapeError(
-                f"y: {loss.title} labels must lie in [0, 1], got {Y.min():g}..{Y.max():g}"
-            )
+            raise ShapeError(f"y: {owner} labels must lie in [0, 1], got {Y.min():g}..{Y.max():g}")
         return Y
 
     def predict(self, out):
@@ -81,7 +80,7 @@ class ClassLabels(Labels):
 
     classify = True
 
-    def to_columns(self, y, k, loss):
+    def to_columns(self, y, k, owner):
         rows = y.shape[0]
         if y.ndim == 1:
             if not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y)):

@@ -179,6 +179,11 @@ class Network(Program):
     def loss_name(self) -> str:
         return self.loss_fn.name
 
+    @property
+    def labels_owner(self) -> str:
+        """A network's labels are its loss's (``y: binary cross-entropy labels must …``)."""
+        return self.loss_fn.title
+
     def layer_params(self, l: int) -> tuple[Var, Var]:
         """``(W[l], b[l])``, layers counted from 1."""
         mine = {p.kind: p for p in self.params if p.layer == l}

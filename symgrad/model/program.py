@@ -348,6 +348,11 @@ class Program:
         """Values of the symbols in the graph other than the batch size."""
         return dict(self._constants)
 
+    @property
+    def labels_owner(self) -> str:
+        """Whose labels messages say they are: ``y: the program's labels must lie in …``."""
+        return f"{self.title}'s" if self.title else "the program's"
+
     def describe(self, *, values: bool = True) -> str:
         """One line naming the program: its title, else its parameters (``values`` is for a
         network's λ, which a program's title does not show)."""
