@@ -27,6 +27,7 @@ from symgrad.engine.rules import RULES, Rule, rule_for
 from symgrad.errors import NoDerivativeRuleError
 from symgrad.model.tensor import (
     ARG,
+    REDUCTIONS,
     AddBias,
     Broadcast,
     LogSoftmax,
@@ -132,7 +133,8 @@ def _add_bias(node, g, i):
     return scale(c, SumExamples(core))
 
 
-def _sum_all(node, g, i):
+def _sum(node, g, i):
+    """Every reduction's adjoint: ``g`` repeated over what it summed."""
     return broadcast(g, node.a.shape)
 
 
@@ -151,10 +153,6 @@ def _slice(g, start: int, stop):
     return scale(c, RowSlice(core, start, int(stop)))
 
 
-#: The sum undoing each way of broadcasting (see :func:`symgrad.model.tensor.broadcast_axis`).
-_REDUCE = {"all": SumAll, "examples": SumExamples, "rows": SumRows}
-
-
 def reduce_to(g, shape: tuple):
     """``g`` summed back down to ``shape``: the adjoint of a broadcast."""
     axis = broadcast_axis(shape, g.shape)
@@ -164,7 +162,7 @@ def reduce_to(g, shape: tuple):
     if isinstance(core, Ones):  # a sum of ones is a count
         count = sympy.Mul(*g.shape) / sympy.Mul(*shape)
         return scale(c * count, Ones(tuple(shape)))
-    return scale(c, _REDUCE[axis](core))
+    return scale(c, REDUCTIONS[axis](core))
 
 
 def _softmax(node, g, i):
@@ -191,9 +189,9 @@ TENSOR_RULES: dict[type, Rule] = {
         Rule(AddBias, vjp=_add_bias),
         Rule(Map, vjp=_map),
         Rule(SoftmaxCrossEntropy, vjp=_softmax_cross_entropy),
-        Rule(SumAll, vjp=_sum_all),
-        Rule(SumExamples, vjp=lambda node, g, i: broadcast(g, node.a.shape)),
-        Rule(SumRows, vjp=lambda node, g, i: broadcast(g, node.a.shape)),
+        Rule(SumAll, vjp=_sum),
+        Rule(SumExamples, vjp=_sum),
+        Rule(SumRows, vjp=_sum),
         Rule(Broadcast, vjp=lambda node, g, i: reduce_to(g, node.a.shape)),
         Rule(Softmax, vjp=_softmax),
         Rule(RowSlice, vjp=lambda node, g, i: _pad(g, node.start, int(node.a.shape[0]))),

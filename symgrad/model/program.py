@@ -28,6 +28,7 @@ from symgrad.model.losses import BINARY, CLASSES, TARGETS, Labels
 from symgrad.model.rewrite import rewrite
 from symgrad.model.tensor import (
     ARG,
+    REDUCTIONS,
     LogSoftmax,
     Mask,
     Ref,
@@ -184,7 +185,7 @@ def sqrt(a: Tensor) -> Tensor:
 
 
 #: What each reduction sums over, by its name in :func:`sum`.
-_OVER = {None: SumAll, "all": SumAll, "examples": SumExamples, "rows": SumRows}
+_OVER = {None: SumAll, **REDUCTIONS}
 
 
 def sum(a: Tensor, over: str | None = None) -> Tensor:  # noqa: A001 - the lecture's Σ

@@ -491,6 +491,11 @@ def broadcast_axis(small: tuple, big: tuple) -> str | None:
     return None
 
 
+#: The sum over each way of broadcasting (:func:`broadcast_axis`): what a broadcast's adjoint
+#: reduces with, and what ``symgrad.nn.sum`` reduces over.
+REDUCTIONS = {"all": SumAll, "examples": SumExamples, "rows": SumRows}
+
+
 def broadcast(a: Tensor, shape: tuple) -> Tensor:
     """``a`` repeated to ``shape`` (see :class:`Broadcast`), its scalar factor kept outside."""
     if tuple(a.shape) == tuple(shape):
