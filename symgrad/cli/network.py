@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from symgrad.cli.cluster import dask_argument, train_on_dask
 from symgrad.cli.common import Commands
 from symgrad.errors import ShapeError, SymgradError, TrainingWarning
 from symgrad.paths import DEFAULT_FOLDER, input_file, output_file, output_folder
@@ -225,6 +226,7 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=100, help="epochs (default 100)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the whole set")
     p.add_argument("--seed", type=seed, default=0, help="0 to 4294967295 (default 0)")
+    dask_argument(p)
 
 
 def load_data(path: str, label: str) -> tuple[np.ndarray, np.ndarray]:
@@ -342,6 +344,8 @@ def _train(args: argparse.Namespace) -> int:
     from symgrad.train.compiled import CompiledNetwork
     from symgrad.train.fit import check_settings, fit
 
+    if args.dask is not None:
+        return train_on_dask(args, network_from(args))
     X, y = load_data(args.data, args.label)
     network = network_from(args)
     check_data(network, X, y, args.data)

@@ -33,6 +33,7 @@ from symgrad.errors import (
 from symgrad.model.data import check_finite, init_params, l2_strength, to_columns
 from symgrad.model.program import Program
 from symgrad.paths import DEFAULT_FOLDER
+from symgrad.train import distributed
 from symgrad.train.compiled import CompiledNetwork, check_params, in_helper_thread
 
 #: Training stops when the epoch loss exceeds this many times the first epoch's (+1).
@@ -157,6 +158,14 @@ def _far_above_best(history: np.ndarray, lr: float) -> str | None:
     return None
 
 
+def _finished(trained: dict, history: np.ndarray, compiled, lr: float) -> FitResult:
+    """The FitResult of a run, warned about (to fit's caller) when it ended far above its best."""
+    warning = _far_above_best(history, lr)
+    if warning is not None:
+        warnings.warn(warning, TrainingWarning, stacklevel=3)
+    return FitResult(trained, history, compiled, warning)
+
+
 def fit(
     network: Program,
     X,
@@ -172,6 +181,8 @@ def fit(
     folder=DEFAULT_FOLDER,
     progress: bool = False,
     compiled: CompiledNetwork | None = None,
+    client=None,
+    persist: bool | None = None,
 ) -> FitResult:
     """Train ``network`` (a Network or a Program with one data and one labels leaf) on
     ``X`` (rows = examples) and labels ``y``.
@@ -187,6 +198,9 @@ def fit(
         params: initial parameters (copied, any memory layout); default: scaled random
             initialization.
         compiled: a CompiledNetwork to reuse (its folder and optimizer win).
+        client: a ``dask.distributed.Client``: train on its cluster, as for a Dask array ``X``
+            or shard files (a glob, folder or list; ``y`` the label's name); ``persist``:
+            keep partitions in the workers' memory (see :mod:`symgrad.train.distributed`).
 
     Returns:
         A FitResult; its ``warning`` (also issued as a TrainingWarning) says when the
@@ -199,6 +213,26 @@ def fit(
         TrainingInterrupted: Ctrl-C (SIGINT); holds ``epoch``, ``history`` and ``params``.
     """
     check_settings(lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, dtype=dtype)
+    if client is not None or distributed.takes(X):
+        trained, history, compiled = distributed.train(
+            network,
+            X,
+            y,
+            client=client,
+            optimizer=optimizer,
+            lr=float(lr),
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            dtype=dtype,
+            params=params,
+            folder=folder,
+            compiled=compiled,
+            persist=persist,
+            bar=_progress(epochs, progress),
+            diverge=DIVERGENCE_FACTOR,
+        )
+        return _finished(trained, history, compiled, float(lr))
     lr, dtype = float(lr), np.dtype(dtype).type
     X, Y = to_columns(network, X, y)
     with np.errstate(over="ignore"):  # float32 overflow: named just below
@@ -277,11 +311,8 @@ def fit(
             epoch=epochs,
             history=np.append(history, np.inf),
         )
-    warning = _far_above_best(history, lr)
-    if warning is not None:
-        warnings.warn(warning, TrainingWarning, stacklevel=2)
     trained = {p.ident: v for p, v in zip(network.params, values, strict=True)}
-    return FitResult(trained, history, compiled, warning)
+    return _finished(trained, history, compiled, lr)
 
 
 def predict(compiled: CompiledNetwork, params: dict, X_rows) -> np.ndarray:
