@@ -57,7 +57,7 @@ CONNECT_TIMEOUT = 5
 #: Times one step is rerun after its inputs were lost with a worker.
 RETRIES = 3
 
-#: The generated modules a worker has imported, by their text's digest (worker side).
+#: The generated modules a worker has imported, by their text (worker side).
 _MODULES: dict = {}
 #: Each partition's order of rows in its latest epoch (worker side, minibatches).
 _ORDERS: dict = {}
