@@ -114,7 +114,7 @@ def in_cluster(network, compiled, files, workers, epochs, *, persist=True, memor
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             memory_limit=memory or "auto",
         )
     with cluster, Client(cluster) as client:
@@ -150,7 +150,7 @@ def overhead(network, compiled, folder: Path, epochs: int) -> dict:
     out = {}
     n = int(network.X.shape[0])
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):
         for parts in (2, 8, 32):

@@ -89,7 +89,7 @@ def connected(address: str | None = None):
     distributed = require_dask()
     if address is None:
         with (
-            distributed.LocalCluster(threads_per_worker=1, dashboard_address=None) as cluster,
+            distributed.LocalCluster(threads_per_worker=1, dashboard_address=":0") as cluster,
             distributed.Client(cluster) as client,
         ):
             yield client
