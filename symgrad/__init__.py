@@ -33,7 +33,7 @@ _HOMES = {
     "markdown": "symgrad.show.printing",
     "text": "symgrad.show.printing",
     "Trace": "symgrad.show.trace",
-    "explain": "symgrad.show.trace",
+    "explain": "symgrad.nn.trace",  # a formula's trace (show.trace) or a network's
 }
 
 __all__ = sorted(_HOMES)

@@ -79,6 +79,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.show.trace.render",
             "symgrad.show.trace.evaluation",
             "symgrad.show.trace",
+            "symgrad.show.trace.network",
             "symgrad.show.draw",
             "symgrad.show.notes",
         ],
@@ -129,7 +130,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.check",
         ],
     ),
-    ("public surface", ["symgrad", "symgrad.nn"]),
+    ("public surface", ["symgrad", "symgrad.nn", "symgrad.nn.trace"]),
     (
         "apps",
         [
@@ -149,6 +150,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.cli.formula",
             "symgrad.cli.check",
             "symgrad.cli.network",
+            "symgrad.cli.trace",
             "symgrad.cli.lecture",
             "symgrad.cli.main",
             "symgrad.cli",
