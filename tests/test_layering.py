@@ -139,6 +139,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.apps.study",
             "symgrad.apps.lecture.book",
             "symgrad.apps.lecture.chapters",
+            "symgrad.apps.lecture.trace",
             "symgrad.apps.lecture.build",
             "symgrad.apps.lecture",
         ],

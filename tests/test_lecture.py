@@ -139,3 +139,14 @@ def test_cli_lecture_passes_its_options(monkeypatch, tmp_path):
     assert seen == {"folder": str(tmp_path), "quick": True}
     assert main(["lecture"]) == 0
     assert seen == {"folder": "generated/lecture", "quick": False}
+
+
+def test_section_3_shows_the_backward_pass_in_numbers(built):
+    folder, _, text, lines = built
+    part = text.split("## 3.")[1].split("## 4.")[0]
+    numbers = part.split("### The backward pass in numbers")[1]
+    assert r"dW^{[1]} = \frac{1}{m} dZ^{[1]} X^{T} = \left[\begin{array}{rr}" in numbers
+    assert "[network_trace.md](network_trace.md)" in numbers
+    written = (folder / "network_trace.md").read_text(encoding="utf-8")
+    assert numbers.strip()[-200:] in written  # the same trace, in a file of its own
+    assert any("backward pass in numbers" in line for line in lines)

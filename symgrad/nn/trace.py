@@ -81,7 +81,8 @@ def explain_network(network, *, params=None, X=None, y=None, batch=BATCH, seed=0
         y = network.labels.sample(rng, batch, network.classes)
         data = f"{batch} random example{'s' * (batch != 1)} (seed {seed})"
     else:
-        data = "the given data"
+        rows = len(np.asarray(X))
+        data = f"{rows} given example{'s' * (rows != 1)}"
     if params is None:
         params, start = init_params(network, seed=seed), f"initial parameters (seed {seed})"
     else:

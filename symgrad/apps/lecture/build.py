@@ -22,6 +22,7 @@ from symgrad.apps.lecture.chapters import (
     network_chapter,
     toy_graph,
 )
+from symgrad.apps.lecture.trace import backward_in_numbers
 from symgrad.apps.study import figure
 from symgrad.errors import SymgradError
 from symgrad.paths import DEFAULT_FOLDER, output_folder
@@ -57,6 +58,7 @@ def build_lecture(
     toy_graph(book)
     logistic(book, quick, code)
     network, compiled, data = network_chapter(book, quick, code)
+    backward_in_numbers(book, network, data)
     learning_rates(book, quick, network, compiled, data)
     generated_code(book, code)
     head = [
