@@ -297,3 +297,13 @@ def test_the_lecture_shows_its_networks_backward_pass_in_numbers(tmp_path):
         for v in np.ravel(hand[ident]):
             assert number(v, "latex") in index and number(v, "latex") in written
     assert "dZ^{[1]} = " in index and "initial parameters (seed 0)" in index
+
+
+def test_the_readme_shows_the_commands_real_output(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    command = "symgrad " + " ".join(ISSUE)
+    shown = readme.split(f"```bash\n{command}\n```\n\n```\n")[1].split("\n```")[0]
+    status, out, _ = _run(capsys, *ISSUE)
+    assert status == 0 and out == shown + "\n"
