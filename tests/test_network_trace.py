@@ -5,6 +5,8 @@ part that shows it.
 """
 
 import re
+import shutil
+import subprocess
 from itertools import takewhile
 
 import numpy as np
@@ -307,3 +309,23 @@ def test_the_readme_shows_the_commands_real_output(capsys):
     shown = readme.split(f"```bash\n{command}\n```\n\n```\n")[1].split("\n```")[0]
     status, out, _ = _run(capsys, *ISSUE)
     assert status == 0 and out == shown + "\n"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")
+def test_the_latex_compiles(tmp_path, bce, softmax):
+    l2 = explain_network(Network(mlp([2, 2, 1]), loss="bce", l2=0.1))  # λ in its first line
+    body = "\n\n".join(t.latex() for t in (bce[0], softmax[0], l2))
+    (tmp_path / "trace.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+        f"{body}\n\\end{{document}}\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "trace.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (tmp_path / "trace.pdf").is_file()

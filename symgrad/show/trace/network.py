@@ -182,7 +182,8 @@ def _equation(lhs: str | None, rhs: str | None, value) -> str:
 
 
 def _escape(text: str) -> str:
-    """Plain text for LaTeX's text mode (the few characters it reserves)."""
+    """Plain text for LaTeX's text mode: the characters it reserves, and the λ of an L2
+    penalty (pdflatex knows no Unicode Greek)."""
     for char in "&%$#_{}":
         text = text.replace(char, "\\" + char)
-    return text
+    return text.replace("λ", r"$\lambda$")
