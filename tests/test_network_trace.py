@@ -176,7 +176,8 @@ def test_numbers_round_to_four_significant_digits():
         "0", "0", "1", "-0.1235", "1.235e+05", "1.235e-05",
     ]  # fmt: skip
     assert number(1.23456e-5, "latex") == r"1.235 \times 10^{-5}"
-    assert number(float("inf"), "latex") == r"\infty"
+    assert number(float("inf"), "latex") == r"\infty" and number(float("-inf")) == "-inf"
+    assert number(float("nan")) == "nan" and number(float("nan"), "latex") == r"\text{nan}"
 
 
 @pytest.mark.parametrize("case", ["bce", "softmax"])
@@ -216,8 +217,12 @@ def test_bad_python_input():
         explain_network(net, X=X_ROWS[:, :1], y=[0, 1, 1])
     with pytest.raises(SymgradError, match="both X and y"):
         explain_network(net, X=X_ROWS)
-    with pytest.raises(SymgradError, match="1 to 64"):
+    with pytest.raises(SymgradError, match="1 to 32"):
         explain_network(net, batch=0)
+    with pytest.raises(SymgradError, match="at most 32 examples, got 33"):
+        explain_network(net, X=np.zeros((33, 2)), y=np.zeros(33))
+    with pytest.raises(SymgradError, match="at most 32 units, but 784-128-10"):
+        explain_network(Network(mlp([784, 128, 10], output="softmax"), loss="cross_entropy"))
     with pytest.raises(SymgradError, match="not at a point"):
         symgrad.explain(net, {"a": 1})
     with pytest.raises(SymgradError, match="for a network"):
@@ -261,7 +266,8 @@ def test_cli_softmax_cross_entropy(capsys):
         (["explain", "--layers", "2,3,1", "--at", "a=1"], "--at is the point of EXPR"),
         (["explain", "--layers", "2,x"], "--layers takes sizes"),
         (["explain", "--layers", "2,3,1", "--batch", "0"], "argument --batch"),
-        (["explain", "--layers", "2,3,1", "--batch", "65"], "argument --batch"),
+        (["explain", "--layers", "2,3,1", "--batch", "33"], "argument --batch"),
+        (["explain", "--layers", "2,40,1"], "at most 32 units"),
         (["explain", "--layers", "2,3,1", "--seed", "-1"], "argument --seed"),
         (["explain", "--layers", "2,3,1", "--loss", "nope"], "unknown loss"),
         (["explain", "--layers", "2,3,1", "--hidden", "softmax"], "output layer only"),

@@ -18,15 +18,15 @@ _OWN = ("batch", "seed")
 
 
 def _batch(text: str) -> int:
-    """The ``--batch`` option: 1 to MAX_BATCH examples."""
-    from symgrad.nn.trace import MAX_BATCH
+    """The ``--batch`` option: 1 to MAX_SHOWN examples."""
+    from symgrad.nn.trace import MAX_SHOWN
 
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if not 1 <= value <= MAX_BATCH:
-        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_BATCH} examples, got {text!r}")
+    if not 1 <= value <= MAX_SHOWN:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_SHOWN} examples, got {text!r}")
     return value
 
 

@@ -18,7 +18,7 @@ from symgrad.model.network import Network
 from symgrad.model.program import Program
 
 BATCH = 2  # examples in the random batch a network is explained on by default
-MAX_BATCH = 64  # a trace is read: more examples than this would not be
+MAX_SHOWN = 32  # rows or columns of a matrix: a trace is read, larger ones would not be
 
 
 def explain(subject, at=None, *, params=None, X=None, y=None, batch=BATCH, seed=0, **options):
@@ -71,11 +71,17 @@ def explain_network(network, *, params=None, X=None, y=None, batch=BATCH, seed=0
 
     if not isinstance(network, Network):
         raise SymgradError("the backward pass in numbers is for a Network (layers and a loss)")
+    widest = max([network.layers[0].n_in, *(layer.n_out for layer in network.layers)])
+    if widest > MAX_SHOWN:
+        raise SymgradError(
+            f"the backward pass in numbers prints every matrix: layers of at most {MAX_SHOWN} "
+            f"units, but {network.describe()} has {widest}"
+        )
     if (X is None) != (y is None):
         raise SymgradError("give both X and y (or neither, for a random batch)")
     if X is None:
-        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
-            raise SymgradError(f"the batch takes 1 to {MAX_BATCH} examples, got {batch!r}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_SHOWN:
+            raise SymgradError(f"a batch of 1 to {MAX_SHOWN} examples, got {batch!r}")
         rng = np.random.default_rng([seed, 1])  # not the stream init_params draws from
         X = rng.standard_normal((batch, network.layers[0].n_in))
         y = network.labels.sample(rng, batch, network.classes)
@@ -88,8 +94,8 @@ def explain_network(network, *, params=None, X=None, y=None, batch=BATCH, seed=0
     else:
         start = "the given parameters"
     columns, labels = to_columns(network, X, y)
-    if columns.shape[1] > MAX_BATCH:
-        raise SymgradError(f"a trace shows at most {MAX_BATCH} examples, got {columns.shape[1]}")
+    if columns.shape[1] > MAX_SHOWN:
+        raise SymgradError(f"a trace shows at most {MAX_SHOWN} examples, got {columns.shape[1]}")
     backprop = derive(network)
     found = reference(backprop, params, X, y)
     leaves = {

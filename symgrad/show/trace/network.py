@@ -20,8 +20,8 @@ from symgrad.show.equations import equations
 
 DIGITS = 4  # significant digits of every number shown
 
-#: Each section's title; the backward pass says what its dZ stands for.
 _TITLES = ("Data", "Parameters", "Forward pass", "Loss", "Backward pass")
+#: What a dZ stands for (the lecture's convention), said under the backward pass's title.
 _CONVENTION = {
     "text": "dZ[l] = m ∂L/∂Z[l]; the others are ∂L/∂W[l], ∂L/∂b[l]",
     "latex": r"dZ^{[l]} = m \, \partial \mathcal{L} / \partial Z^{[l]}"
@@ -36,8 +36,10 @@ def number(x: float, fmt: str = "text") -> str:
     x = float(x)
     if x == 0:
         return "0"  # also -0.0
-    if not math.isfinite(x):
-        return str(x) if fmt == "text" else (r"\infty" if x > 0 else r"-\infty")
+    if math.isnan(x) or fmt == "text" and math.isinf(x):
+        return str(x) if fmt == "text" else r"\text{nan}"
+    if math.isinf(x):
+        return r"\infty" if x > 0 else r"-\infty"
     text = f"{x:.{DIGITS}g}"
     if fmt == "text" or "e" not in text:
         return text
@@ -126,17 +128,21 @@ class NetworkTrace:
             return f"Data (m = {m} example{'s' * (m != 1)}, one column each)"
         return title
 
-    def _convention(self) -> bool:
-        """Whether a ``dZ`` is shown, whose scale (m ∂L/∂Z) the backward pass then states."""
-        return any(e.kind == "dZ" for e in self.backprop.backward)
+    def _convention(self, fmt: str) -> str:
+        """What a ``dZ`` stands for (m ∂L/∂Z), when one is shown; else nothing."""
+        dZ = [e for e in self.backprop.backward if e.kind == "dZ"]
+        if not dZ:
+            return ""
+        said = _CONVENTION["text" if fmt == "text" else "latex"]
+        return said if "[" in dZ[0].text else said.replace("^{[l]}", "").replace("[l]", "")
 
     def text(self) -> str:
         """Plain text: each quantity's equation, then its value as bracketed rows."""
         lines = [self.about, f"(numbers rounded to {DIGITS} significant digits)"]
         for title, rows in self.sections("text"):
             lines += ["", self._title(title)]
-            if title == "Backward pass" and self._convention():
-                lines[-1] += f" ({_CONVENTION['text']})"
+            if title == "Backward pass" and (said := self._convention("text")):
+                lines[-1] += f" ({said})"
             for lhs, rhs, value in rows:
                 head = "  " + " = ".join([lhs, *([rhs] if rhs else []), ""])
                 matrix = _text_matrix(value)
@@ -150,8 +156,8 @@ class NetworkTrace:
         parts = [self.about + ".", "", f"Numbers rounded to {DIGITS} significant digits.", ""]
         for title, rows in self.sections("markdown"):
             parts += [f"**{self._title(title)}**", ""]
-            if title == "Backward pass" and self._convention():
-                parts += [f"${_CONVENTION['latex']}$", ""]
+            if title == "Backward pass" and (said := self._convention("markdown")):
+                parts += [f"${said}$", ""]
             parts += [f"- ${_equation(lhs, rhs, value)}$" for lhs, rhs, value in rows]
             parts.append("")
         return "\n".join(parts)
@@ -163,8 +169,8 @@ class NetworkTrace:
         ]
         for title, rows in self.sections("latex"):
             head = rf"&\text{{{self._title(title)}}}"
-            if title == "Backward pass" and self._convention():
-                head += rf" \quad {_CONVENTION['latex']}"
+            if title == "Backward pass" and (said := self._convention("latex")):
+                head += rf" \quad {said}"
             lines = [head] + [f"{lhs} &= {_equation(None, rhs, value)}" for lhs, rhs, value in rows]
             blocks.append("\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}")
         return "\n".join(blocks)
