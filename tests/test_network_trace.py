@@ -223,6 +223,8 @@ def test_bad_python_input():
         explain_network(net, X=np.zeros((33, 2)), y=np.zeros(33))
     with pytest.raises(SymgradError, match="at most 32 units, but 784-128-10"):
         explain_network(Network(mlp([784, 128, 10], output="softmax"), loss="cross_entropy"))
+    with pytest.raises(SymgradError, match="the seed is a whole number"):
+        explain_network(net, seed=-1)
     with pytest.raises(SymgradError, match="not at a point"):
         symgrad.explain(net, {"a": 1})
     with pytest.raises(SymgradError, match="for a network"):

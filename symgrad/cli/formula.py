@@ -89,8 +89,8 @@ def _explain(args: argparse.Namespace) -> int:
 
     if args.expr is None:
         return trace.run(args)
-    if trace.given(args):
-        options = trace.given(args)
+    options = trace.given(args)
+    if options:
         verb = "describes" if len(options) == 1 else "describe"
         raise SymgradError(f"{', '.join(options)} {verb} a network: leave out EXPR")
     if args.at is None:

@@ -79,23 +79,25 @@ def explain_network(network, *, params=None, X=None, y=None, batch=BATCH, seed=0
         )
     if (X is None) != (y is None):
         raise SymgradError("give both X and y (or neither, for a random batch)")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise SymgradError(f"the seed is a whole number from 0 to {2**32 - 1}, got {seed!r}")
+    data = "given"
     if X is None:
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_SHOWN:
             raise SymgradError(f"a batch of 1 to {MAX_SHOWN} examples, got {batch!r}")
         rng = np.random.default_rng([seed, 1])  # not the stream init_params draws from
         X = rng.standard_normal((batch, network.layers[0].n_in))
         y = network.labels.sample(rng, batch, network.classes)
-        data = f"{batch} random example{'s' * (batch != 1)} (seed {seed})"
-    else:
-        rows = len(np.asarray(X))
-        data = f"{rows} given example{'s' * (rows != 1)}"
+        data = "random"
+    columns, labels = to_columns(network, X, y)
+    m = columns.shape[1]
+    if m > MAX_SHOWN:
+        raise SymgradError(f"a trace shows at most {MAX_SHOWN} examples, got {m}")
+    data = f"{m} {data} example{'s' * (m != 1)}" + (f" (seed {seed})" if data == "random" else "")
     if params is None:
         params, start = init_params(network, seed=seed), f"initial parameters (seed {seed})"
     else:
         start = "the given parameters"
-    columns, labels = to_columns(network, X, y)
-    if columns.shape[1] > MAX_SHOWN:
-        raise SymgradError(f"a trace shows at most {MAX_SHOWN} examples, got {columns.shape[1]}")
     backprop = derive(network)
     found = reference(backprop, params, X, y)
     leaves = {
