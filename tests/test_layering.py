@@ -138,6 +138,8 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.apps.study",
             "symgrad.apps.lecture.book",
             "symgrad.apps.lecture.chapters",
+            "symgrad.apps.lecture.latex",
+            "symgrad.apps.lecture.notebook",
             "symgrad.apps.lecture.build",
             "symgrad.apps.lecture",
         ],

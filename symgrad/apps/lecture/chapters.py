@@ -17,7 +17,7 @@ import numpy as np
 import sympy
 
 from symgrad.apps.datasets import breast_cancer, two_moons
-from symgrad.apps.lecture.book import Book, figure_links, link
+from symgrad.apps.lecture.book import Book, embed, link
 from symgrad.apps.study import descent_picture, figure, learning_rate_study, save_figure
 from symgrad.check import check
 from symgrad.nn import Network, derive, logistic_regression, mlp
@@ -56,10 +56,11 @@ def toy_graph(book: Book) -> None:
     trace = explain(TOY, TOY_POINT)
     trace_file = book.write("toy_graph_trace.md", "# The toy graph\n\n" + trace.markdown())
     dot = render(trace, book.folder / "toy_graph.dot").name
-    try:
-        picture = link(render(trace, book.folder / "toy_graph.svg").name)
+    try:  # the SVG for the index and the notebook, the PDF for the LaTeX document
+        pictures = [render(trace, book.folder / f"toy_graph.{f}") for f in ("svg", "pdf")]
     except MissingDependencyError as error:
-        picture = None
+        pictures = []
+        book.progress(f"      note: the graph's picture was skipped: {error}")
         book.notes.append(
             f"The graph's SVG was not drawn: {error}. "
             f"Draw it with `dot -Tsvg {dot} -o toy_graph.svg`."
@@ -92,9 +93,14 @@ def toy_graph(book: Book) -> None:
         *rows,
         "",
         f"The whole trace (forward values, local derivatives, chain-rule products): "
-        f"{link(trace_file)}. The graph with values and gradients: {link(dot)}"
-        + (f", {picture}" if picture else " (SVG: see the notes at the end)")
-        + ".",
+        f"{link(trace_file)}. The graph with values and gradients ({link(dot)}):",
+        "",
+        embed(pictures, "The graph of j = 3(a + b c) with its values and gradients"),
+    )
+    book.code(
+        "from symgrad import explain\n\n"
+        f"trace = explain({TOY!r}, {TOY_POINT!r})\n"
+        "trace  # forward values, local derivatives, chain-rule products"
     )
 
 
@@ -137,7 +143,7 @@ def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, rep
         f"{epochs} epochs: the loss goes from ${result.history[0]:.4f}$ to "
         f"${result.history[-1]:.4f}$; training accuracy ${100 * accuracy:.1f}\\%$.",
         "",
-        f"Loss curve: {figure_links(figures) or '(not drawn: see the notes)'}.",
+        embed(figures, "The training loss per epoch (log scale)"),
         "",
         "Gradient check at the trained parameters on the first 100 examples: the compiled "
         "gradients against central differences of the compiled loss "
@@ -145,6 +151,21 @@ def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, rep
         "",
         report.markdown(),
     ]
+
+
+def _training_code(lr, epochs) -> str:
+    """The notebook's cell that trains ``network`` on ``data`` as the chapter did, and checks."""
+    return (
+        "from symgrad.check import check\n"
+        "from symgrad.train.compiled import CompiledNetwork\n"
+        "from symgrad.train.fit import fit\n\n"
+        'compiled = CompiledNetwork(network, "gd", folder="code")\n'
+        f"result = fit(network, data.X, data.y, lr={lr!r}, epochs={epochs!r}, compiled=compiled)\n"
+        "accuracy = result.accuracy(data.X, data.y)\n"
+        'print(f"loss {result.history[0]:.4f} -> {result.history[-1]:.4f}, "\n'
+        '      f"training accuracy {100 * accuracy:.1f}%")\n'
+        "check(compiled, data=(data.X[:100], data.y[:100]), params=result.params)"
+    )
 
 
 def logistic(book: Book, quick: bool, code: Path) -> None:
@@ -179,15 +200,30 @@ def logistic(book: Book, quick: bool, code: Path) -> None:
         "($\\frac{\\partial a}{\\partial z} = a (1 - a)$) and the loss the chain rule "
         f"simplifies to $\\frac{{\\partial L}}{{\\partial z}} = {sympy.latex(dz)}$, here "
         f"${float(dz_value):.6g}$; the step-by-step trace: {link(single)}.",
-        "",
+    )
+    book.code(
+        "from symgrad import explain\n\n"
+        f"trace = explain({LOGISTIC!r}, {LOGISTIC_POINT!r})\n"
+        'trace.gradients["z"]  # dL/dz and its value'
+    )
+    book.add(
         "Over a batch of $m$ examples ($X$ is $n \\times m$) the same derivation gives",
         "",
         *[f"- ${lhs} = {rhs}$" for lhs, rhs in back],
         "",
         f"and the forward pass and loss in {link(equations_file)}.",
-        "",
+    )
+    book.code(
+        "from symgrad.apps.datasets import breast_cancer\n"
+        "from symgrad.nn import derive, logistic_regression\n\n"
+        "data = breast_cancer()\n"
+        "network = logistic_regression(data.X.shape[1])\n"
+        "derive(network)  # the forward pass, the loss and the backward pass over a batch"
+    )
+    book.add(
         *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
     )
+    book.code(_training_code(lr, epochs))
 
 
 def _boundary_figure(book, compiled, params, data) -> list[Path]:
@@ -237,11 +273,22 @@ def network_chapter(book: Book, quick: bool, code: Path) -> tuple:
         *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts.backward],
         "",
         f"With a sentence per step: {link(notes_file)}.",
-        "",
+    )
+    book.code(
+        "from symgrad.apps.datasets import two_moons\n"
+        "from symgrad.nn import Network, derive, mlp\n\n"
+        "data = two_moons()\n"
+        f'network = Network(mlp([2, {HIDDEN}, 1], hidden="relu", output="sigmoid"), loss="bce")\n'
+        "derive(network)"
+    )
+    book.add(
         *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
         "",
-        f"Decision boundary: {figure_links(boundary) or '(not drawn: see the notes)'}.",
+        "The decision boundary:",
+        "",
+        embed(boundary, "The network's output and its decision boundary on two moons"),
     )
+    book.code(_training_code(lr, epochs))
     return network, compiled, data
 
 
@@ -253,6 +300,7 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
         return
     descent = descent_picture(folder=book.folder, name="descent_1d")
     epochs = EPOCHS["study"][quick]
+    title = f"The same {network.describe()} network and start, four learning rates"
     study = learning_rate_study(
         network,
         data.X,
@@ -261,7 +309,7 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
         epochs=epochs,
         folder=book.folder,
         compiled=compiled,
-        title=f"The same {network.describe()} network and start, four learning rates",
+        title=title,
     )
     for run in study.runs:
         book.progress(f"      α = {run.rate:g}: {study.verdict(run)}")
@@ -272,13 +320,28 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
         "",
         f"On $L({w}) = {loss}$ the derived gradient is $L'({w}) = "
         f"{sympy.latex(descent.gradient)}$ and each step is ${w} \\leftarrow {w} - \\alpha "
-        f"L'({w})$ from ${w} = 0$: {behaviour}. Figure: {figure_links(descent.files)}.",
+        f"L'({w})$ from ${w} = 0$: {behaviour}.",
         "",
+        embed(descent.files, "Gradient descent on L(w) with a small and a large learning rate"),
+    )
+    book.code(
+        "from symgrad.apps.study import descent_picture, learning_rate_study\n\n"
+        'descent = descent_picture(folder=".", name="descent_1d")\n'
+        "descent.gradient"
+    )
+    book.add(
         f"The network of section 3 trained from the same initial parameters with "
-        f"{len(RATES)} learning rates for {epochs} epochs each: "
-        f"{figure_links(study.files)}.",
+        f"{len(RATES)} learning rates for {epochs} epochs each:",
+        "",
+        embed(study.files, "The training loss with each learning rate"),
         "",
         study.markdown(),
+    )
+    book.code(
+        "from IPython.display import Markdown\n\n"
+        f"study = learning_rate_study(network, data.X, data.y, {RATES!r}, epochs={epochs!r},\n"
+        f'                            folder=".", compiled=compiled, title={title!r})\n'
+        "Markdown(study.markdown())"
     )
 
 
