@@ -5,7 +5,8 @@ logistic regression (closed-form gradients, the single-example chain rule with
 ``∂L/∂z = a − y``, training on the breast-cancer data, a gradient check), the
 one-hidden-layer network (forward and backprop equations, training on two moons, a gradient
 check), the learning-rate figures, and the list of generated modules. Each chapter writes
-its files and adds its part of the index through a :class:`~symgrad.apps.lecture.book.Book`.
+its files and adds its cells through a :class:`~symgrad.apps.lecture.book.Book`: Markdown for
+every output, and the symgrad calls that redo the step for the notebook.
 """
 
 from __future__ import annotations
@@ -325,7 +326,7 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
         embed(descent.files, "Gradient descent on L(w) with a small and a large learning rate"),
     )
     book.code(
-        "from symgrad.apps.study import descent_picture, learning_rate_study\n\n"
+        "from symgrad.apps.study import descent_picture\n\n"
         'descent = descent_picture(folder=".", name="descent_1d")\n'
         "descent.gradient"
     )
@@ -339,6 +340,7 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
     )
     book.code(
         "from IPython.display import Markdown\n\n"
+        "from symgrad.apps.study import learning_rate_study\n\n"
         f"study = learning_rate_study(network, data.X, data.y, {RATES!r}, epochs={epochs!r},\n"
         f'                            folder=".", compiled=compiled, title={title!r})\n'
         "Markdown(study.markdown())"
