@@ -66,7 +66,7 @@ def test_blocks(tmp_path):
         "Some text\non two lines.",
         "\\begin{itemize}\n\\item one $a$ continued\n\\item two\n\\end{itemize}",
         "\\begin{center}\\small\n\\begin{fitwidth}\n\\begin{tabular}{lr}\n\\hline\n"
-        "name & value \\\\\n\\hline\n$|x|$ & 1.5 \\\\\n\\hline\n\\end{tabular}\n"
+        "{}name & value \\\\\n\\hline\n{}$|x|$ & 1.5 \\\\\n\\hline\n\\end{tabular}\n"
         "\\end{fitwidth}\n\\end{center}",
         "\\[\n\\sum_i x_i\n\\]",
         "\\begin{center}\n\\includegraphics[width=0.85\\linewidth,height=0.4\\textheight,"
@@ -76,12 +76,37 @@ def test_blocks(tmp_path):
     ]
 
 
+def test_fenced_code_numbered_lists_and_quotes(tmp_path):
+    markdown = (
+        "```text\nZ[1] = [[1.5,  -2]\n\n        [0,   3]]  # α\n```\n1. one\n2. two\n\n> said"
+    )
+    body = document(markdown, tmp_path).split("\\begin{document}\n\n")[1]
+    assert body.split("\n\n") == [
+        "\\begin{flushleft}\\small\\ttfamily\n"
+        "\\mbox{}Z[1]~=~[[1.5,~~-2]\\\\\n\\mbox{}\\\\\n"
+        "\\mbox{}~~~~~~~~[0,~~~3]]~~\\#~\\ensuremath{\\alpha}\n\\end{flushleft}",
+        "\\begin{enumerate}\n\\item one\n\\item two\n\\end{enumerate}",
+        "\\begin{quote}\nsaid\n\\end{quote}",
+        "\\end{document}\n",
+    ]
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-def test_every_mapped_character_compiles(tmp_path):
+def test_every_block_and_character_compiles(tmp_path):
     greek = "αβγδεζηθικλμνξοπρςστυφχψω ΓΔΘΛΞΠΣΥΦΨΩ ΑΒΕ"
     text = "Text: " + " ".join(_UNICODE) + " " + greek + " x₀₁₂₃₄₅₆₇₈₉ y⁰¹²³⁴⁵⁶⁷⁸⁹ é ü"
+    text += " " + " ".join("\\{}&%#_^~$<>|") + " **bold `a_b`** *it* [n.md](n.md)"
+    blocks = [
+        "# Title α",
+        "## Section $x$",
+        text,
+        "$\\mathbb{1}[z > 0] \\in \\mathbb{R}$, $$\\begin{bmatrix} 1 & 2 \\end{bmatrix}$$",
+        "| a | [b] |\n|---|--:|\n| [1, 2] | ‖x‖ |\n| $|y|$ | — |",
+        "```\n[[1, 2],\n\n [3, 4]]  σ′(z) ← a_b {c} % #\n```",
+        "- one\n  more\n- two\n\n1. first\n2. second\n\n> a quote",
+    ]
     tex = tmp_path / "chars.tex"
-    tex.write_text(document(text + "\n\n$\\mathbb{1}[z > 0] \\in \\mathbb{R}$", tmp_path))
+    tex.write_text(document("\n\n".join(blocks), tmp_path))
     run = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
         cwd=tmp_path,

@@ -181,7 +181,8 @@ def _cells(row: str) -> list[str]:
 def _table(rows: list[str]) -> str:
     head, rule, *body = rows
     columns = "".join("r" if c.endswith(":") else "l" for c in _cells(rule))
-    lines = [" & ".join(inline(c) for c in _cells(r)) + r" \\" for r in [head, *body]]
+    # "{}" first: a row starting with "[" is no optional argument of the "\\" above it
+    lines = ["{}" + " & ".join(inline(c) for c in _cells(r)) + r" \\" for r in [head, *body]]
     return "\n".join(
         [
             r"\begin{center}\small",
@@ -222,6 +223,24 @@ _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
 _HEADINGS = {1: "section*", 2: "section*", 3: "subsection*", 4: "paragraph"}
 
 
+def _list(lines: list[str], marker: str, environment: str) -> str:
+    """Bullets or numbered items; an indented line continues the item above it."""
+    items: list[str] = []
+    for line in lines:
+        item = re.match(marker, line)
+        if item or not items:
+            items.append(line[item.end() :] if item else line)
+        else:
+            items[-1] += " " + line.strip()
+    return "\n".join(
+        [
+            rf"\begin{{{environment}}}",
+            *[rf"\item {inline(i)}" for i in items],
+            rf"\end{{{environment}}}",
+        ]
+    )
+
+
 def _block(lines: list[str], folder: Path) -> str:
     """One block of Markdown (no blank line inside) as LaTeX."""
     first = lines[0]
@@ -238,34 +257,42 @@ def _block(lines: list[str], folder: Path) -> str:
     if first.startswith("|"):
         return _table(lines)
     if first.startswith("- "):
-        items: list[str] = []
-        for line in lines:
-            if line.startswith("- "):
-                items.append(line[2:])
-            else:
-                items[-1] += " " + line.strip()
-        return "\n".join(
-            [r"\begin{itemize}", *[rf"\item {inline(i)}" for i in items], r"\end{itemize}"]
-        )
+        return _list(lines, r"- ", "itemize")
+    if re.match(r"\d+\. ", first):
+        return _list(lines, r"\d+\. ", "enumerate")
+    if first.startswith(">"):
+        quoted = "\n".join(inline(line.lstrip(">").strip()) for line in lines)
+        return "\\begin{quote}\n" + quoted + "\n\\end{quote}"
     return "\n".join(inline(line) for line in lines)
 
 
+def _closes(fence: str, stripped: str) -> bool:
+    if fence == "```":
+        return stripped.startswith("```") and not stripped.strip("`")
+    return stripped.endswith("$$")
+
+
 def _blocks(markdown: str) -> list[list[str]]:
-    """Blocks split at blank lines, a heading its own block, ``$$…$$`` display math whole."""
+    """Blocks split at blank lines, a heading its own block; ``$$…$$`` display math and
+    fenced code kept whole, blank lines and all."""
     blocks: list[list[str]] = []
     current: list[str] = []
-    display = False
+    fence = None
     for line in markdown.splitlines():
         stripped = line.strip()
-        if display or stripped.startswith("$$"):
-            if not display and current:
-                blocks.append(current)
-                current = []
+        if fence:
             current.append(line)
-            display = not stripped.endswith("$$") or (not display and stripped == "$$")
-            if not display:
+            if _closes(fence, stripped):
                 blocks.append(current)
-                current = []
+                current, fence = [], None
+            continue
+        fence = next((f for f in ("$$", "```") if stripped.startswith(f)), None)
+        if fence:
+            blocks.append(current)
+            current = [line]
+            if fence == "$$" and len(stripped) > 2 and stripped.endswith("$$"):  # one line
+                blocks.append(current)
+                current, fence = [], None
         elif not stripped or line.startswith("#") or current[:1] and current[0].startswith("#"):
             blocks.append(current)
             current = [line] if stripped else []
@@ -279,10 +306,23 @@ def _display(lines: list[str]) -> str:
     return "\\[\n" + body + "\n\\]"
 
 
+def _verbatim(lines: list[str]) -> str:
+    """Fenced code, in typewriter type, spaces kept (and the lecture's Unicode mapped)."""
+    body = lines[1:-1] if len(lines) > 1 and _closes("```", lines[-1].strip()) else lines[1:]
+    # \mbox{} first: an empty line is a line, and "[" no optional argument of the \\ above
+    shown = [r"\mbox{}" + "".join("~" if c == " " else _char(c) for c in line) for line in body]
+    return "\\begin{flushleft}\\small\\ttfamily\n" + "\\\\\n".join(shown) + "\n\\end{flushleft}"
+
+
 def document(markdown: str, folder: Path) -> str:
     """The whole LaTeX document of ``markdown``; images are looked up in ``folder``."""
-    body = [
-        _display(b) if b[0].strip().startswith("$$") else _block(b, folder)
-        for b in _blocks(markdown)
-    ]
+    body = []
+    for block in _blocks(markdown):
+        start = block[0].strip()
+        if start.startswith("$$"):
+            body.append(_display(block))
+        elif start.startswith("```"):
+            body.append(_verbatim(block))
+        else:
+            body.append(_block(block, folder))
     return PREAMBLE + "\n\\begin{document}\n\n" + "\n\n".join(body) + "\n\n\\end{document}\n"
