@@ -78,14 +78,14 @@ def test_blocks(tmp_path):
 
 def test_fenced_code_numbered_lists_and_quotes(tmp_path):
     markdown = (
-        "```text\nZ[1] = [[1.5,  -2]\n\n        [0,   3]]  # α\n```\n1. one\n2. two\n\n> said"
+        "```text\nZ[1] = [[1.5,  -2]\n\n        [0,   3]]  # α\n```\n1. one\n2. [two]\n\n> said"
     )
     body = document(markdown, tmp_path).split("\\begin{document}\n\n")[1]
     assert body.split("\n\n") == [
         "\\begin{flushleft}\\small\\ttfamily\n"
         "\\mbox{}Z[1]~=~[[1.5,~~-2]\\\\\n\\mbox{}\\\\\n"
         "\\mbox{}~~~~~~~~[0,~~~3]]~~\\#~\\ensuremath{\\alpha}\n\\end{flushleft}",
-        "\\begin{enumerate}\n\\item one\n\\item two\n\\end{enumerate}",
+        "\\begin{enumerate}\n\\item one\n\\item {}[two]\n\\end{enumerate}",
         "\\begin{quote}\nsaid\n\\end{quote}",
         "\\end{document}\n",
     ]
@@ -103,7 +103,7 @@ def test_every_block_and_character_compiles(tmp_path):
         "$\\mathbb{1}[z > 0] \\in \\mathbb{R}$, $$\\begin{bmatrix} 1 & 2 \\end{bmatrix}$$",
         "| a | [b] |\n|---|--:|\n| [1, 2] | ‖x‖ |\n| $|y|$ | — |",
         "```\n[[1, 2],\n\n [3, 4]]  σ′(z) ← a_b {c} % #\n```",
-        "- one\n  more\n- two\n\n1. first\n2. second\n\n> a quote",
+        "- one\n  more\n- [two]\n\n1. first\n2. second\n\n> a quote",
     ]
     tex = tmp_path / "chars.tex"
     tex.write_text(document("\n\n".join(blocks), tmp_path))

@@ -87,5 +87,8 @@ def build_lecture(
     files = ["## All files", "", *[f"- {link(f)}" for f in all_files(folder)], ""]
     index = folder / "index.md"
     index.write_text(book.markdown() + "\n".join(files), encoding="utf-8")
-    progress(f"wrote {index} in {time.perf_counter() - started:.1f} s")
+    progress(
+        f"wrote {index}, and lecture.ipynb and lecture.tex beside it, "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     return index

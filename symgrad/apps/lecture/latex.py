@@ -1,7 +1,7 @@
 """Apps stage: the lecture's Markdown as a LaTeX document that pdflatex compiles.
 
 The book writes a small Markdown (headings, paragraphs, bullets, pipe tables, ``$…$`` and
-``$$…$$`` math, links, images, ```code```, ``**bold**``, ``*italic*``); each block becomes its
+``$$…$$`` math, links, images, fenced and inline code, bold, italic); each block becomes its
 LaTeX twin and math passes through as it is, so the document says what ``index.md`` says. Text
 is escaped and the Unicode the lecture's words use (α, ·, ‖, —, subscript digits) becomes LaTeX
 commands. pdflatex reads no SVG: an image is included from its PDF or PNG twin beside it. Only
@@ -235,7 +235,8 @@ def _list(lines: list[str], marker: str, environment: str) -> str:
     return "\n".join(
         [
             rf"\begin{{{environment}}}",
-            *[rf"\item {inline(i)}" for i in items],
+            # "{}" before a "[": text, not the item's optional label
+            *[rf"\item {'{}' * i.startswith('[')}{inline(i)}" for i in items],
             rf"\end{{{environment}}}",
         ]
     )
