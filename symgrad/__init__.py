@@ -34,6 +34,7 @@ _HOMES = {
     "text": "symgrad.show.printing",
     "Trace": "symgrad.show.trace",
     "explain": "symgrad.show.trace",
+    "load": "symgrad.train.saved",
 }
 
 __all__ = sorted(_HOMES)

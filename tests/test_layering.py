@@ -115,6 +115,8 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.train.optimizers",
             "symgrad.train.compiled",
             "symgrad.train.fit",
+            "symgrad.train.saved",
+            "symgrad.train.warm",
         ],
     ),
     (
@@ -149,6 +151,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.cli.formula",
             "symgrad.cli.check",
             "symgrad.cli.network",
+            "symgrad.cli.training",
             "symgrad.cli.lecture",
             "symgrad.cli.main",
             "symgrad.cli",

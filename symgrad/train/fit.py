@@ -62,6 +62,19 @@ class FitResult:
     def accuracy(self, X_rows, y) -> float:
         return accuracy(self.compiled, self.params, X_rows, y)
 
+    def save(self, path, **extras):
+        """Write the trained network to a ``.npz`` model file; ``extras`` and the file as
+        for :func:`symgrad.train.saved.save`; :func:`symgrad.load` reads it back."""
+        from symgrad.train.saved import save
+
+        return save(self, path, **extras)
+
+    def __repr__(self) -> str:
+        h = self.history
+        losses = f"loss {h[0]:.4g} → {h[-1]:.4g}" if len(h) else "no epochs"
+        what = self.compiled.network.describe()
+        return f"<FitResult {what}, {self.compiled.optimizer.name}: {len(h)} epochs, {losses}>"
+
 
 def _progress(total: int, enabled: bool):
     if not enabled:
