@@ -80,6 +80,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.show.trace.evaluation",
             "symgrad.show.trace",
             "symgrad.show.draw",
+            "symgrad.show.picture",
             "symgrad.show.notes",
         ],
     ),
