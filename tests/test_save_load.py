@@ -13,7 +13,7 @@ import pytest
 import sympy
 
 import symgrad
-from symgrad.errors import SymgradError
+from symgrad.errors import ShapeError, SymgradError
 from symgrad.nn import Dense, Network, mlp
 from symgrad.train.fit import fit
 from symgrad.train.saved import _loss, describe
@@ -49,6 +49,8 @@ def test_save_load_predict_round_trip(trained, tmp_path):
         assert np.array_equal(model.params[ident], value)
     assert model.network.describe() == "2-3-1, relu/sigmoid, bce"
     assert model.mean is None and model.classes is None
+    with pytest.raises(ShapeError, match=r"X must have shape \(m, 2\)"):
+        model.predict(np.zeros((4, 3)))
 
 
 def test_standardization_and_class_names_are_applied_on_prediction(trained, tmp_path):

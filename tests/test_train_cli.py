@@ -217,7 +217,21 @@ def bad_files(pets):
     (folder / "three.csv").write_text("a,b,y\n1,2,cat\n3,4,dog\n5,6,eel\n")
     np.savez(folder / "wide.npz", X=np.zeros((2, 3)))
     np.savez(folder / "data.npz", X=np.zeros((2, 2)), y=np.zeros(2))
+    (folder / "program.py").write_text(PROGRAM)
     return folder
+
+
+#: A tensor program in a file: logistic regression written by hand.
+PROGRAM = """
+import symgrad.nn as nn
+from symgrad import sigmoid
+
+X, Y = nn.data("X", 2), nn.labels("Y")
+w, b = nn.param("w", (1, 2)), nn.param("b", 1)
+A = nn.name("A", nn.apply(sigmoid, w @ X + b), adjoint=False)
+loss = nn.mean(-(Y * nn.log(A) + (1 - Y) * nn.log(1 - A)))
+program = nn.Program(loss, output=A, labels="binary", title="logistic by hand")
+"""
 
 
 ROWS = [
@@ -236,6 +250,10 @@ ROWS = [
     ),
     (["train", "pets.csv", "--label", "kind", *TRAIN, "--plot", "x.txt"], "cannot draw x.txt"),
     (["train", "pets.csv", "--label", "kind", *TRAIN, "--save", "code"], "it is a folder"),
+    (
+        ["train", "pets.csv", "--label", "kind", "--file", "program.py", "--save", "p.npz"],
+        "only a Network can be saved",
+    ),
 ]
 
 

@@ -112,8 +112,8 @@ def classes_of(network, y: np.ndarray, path: str) -> tuple[np.ndarray, np.ndarra
     names, index = np.unique(y, return_inverse=True)
     if not network.labels.classify:
         raise SymgradError(
-            f"{path}: the labels are names ({', '.join(names[:3])}, ...), which a "
-            f"{network.labels_owner} does not take: use --loss bce or cross_entropy"
+            f"{path}: the labels are names ({', '.join(names[:3])}, ...), and the network "
+            "predicts numbers: use --loss bce or cross_entropy for classes"
         )
     k = int(network.Y.shape[0])
     if k == 1 and len(names) != 2:
@@ -180,6 +180,7 @@ def _train(args: argparse.Namespace) -> int:
     from symgrad.check.oracle import reference
     from symgrad.train.compiled import CompiledNetwork
     from symgrad.train.fit import check_settings, fit
+    from symgrad.train.saved import describe
     from symgrad.train.warm import compiled_already
 
     X, y, features = load_table(args.data, args.label, text_labels=True)
@@ -188,7 +189,10 @@ def _train(args: argparse.Namespace) -> int:
     check_data(network, X, y, args.data)
     check_settings(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     train, test = split(len(X), args.test_split, args.seed)
-    save = output_file(args.save, create=False) if args.save is not None else None
+    save = None
+    if args.save is not None:
+        save = output_file(args.save, create=False)
+        describe(network, args.optimizer, "")  # a network a model file can hold
     picture = _check_picture(args.plot) if args.plot is not None else None
     output_folder(args.folder, create=False)
     mean = std = None

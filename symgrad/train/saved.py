@@ -25,6 +25,7 @@ from symgrad._version import __version__
 from symgrad.codegen.files import check_file
 from symgrad.errors import SymgradError
 from symgrad.model import losses
+from symgrad.model.data import check_rows
 from symgrad.model.network import MAX_LAYERS, Dense, Network
 from symgrad.paths import DEFAULT_FOLDER
 from symgrad.train.compiled import CompiledNetwork
@@ -132,7 +133,7 @@ class SavedModel:
     def predict(self, X_rows) -> np.ndarray:
         """Predictions for ``X_rows`` (rows = examples): class names when the file has them,
         else as :meth:`~symgrad.train.fit.FitResult.predict` gives them."""
-        X_rows = np.asarray(X_rows, dtype=float)
+        X_rows = check_rows(self.network, X_rows)
         if self.mean is not None:
             X_rows = (X_rows - self.mean) / self.std
         out = self.network.labels.predict(self.compiled.predict_proba(self.params, X_rows))
