@@ -66,6 +66,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.model.program",
             "symgrad.model.network",
             "symgrad.model.data",
+            "symgrad.model.numeric",
         ],
     ),
     # before derive: printers need only the IR and the engine, and derived objects
@@ -98,6 +99,7 @@ STAGES: list[tuple[str, list[str]]] = [
         [
             "symgrad.codegen",
             "symgrad.codegen.files",
+            "symgrad.codegen.precompile",
             "symgrad.codegen.signature",
             "symgrad.codegen.kernels",
             "symgrad.codegen.runtime",
@@ -114,6 +116,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.train",
             "symgrad.train.optimizers",
             "symgrad.train.compiled",
+            "symgrad.train.numpy_tier",
             "symgrad.train.fit",
         ],
     ),
