@@ -48,21 +48,31 @@ def check_backward(target, backward, data=None, params=None, seed=0, folder=None
             target, "gd", folder=DEFAULT_FOLDER if folder is None else folder
         )
     net = compiled.network
-    X_rows, y = synthetic_data(net, seed=seed) if data is None else data
-    if params is None:
-        params = init_params(net, seed=seed)
+    if not isinstance(net, Network):
+        raise SymgradError("backward= is for networks of dense layers")
+    if data is None:
+        X_rows, y = synthetic_data(net, seed=seed)
+        source = f"{len(X_rows)} synthetic examples (seed {seed})"
+    else:
+        try:
+            X_rows, y = data
+        except (TypeError, ValueError):
+            raise SymgradError("data must be a pair (X_rows, y)") from None
+        source = f"{len(X_rows)} examples"
+    where = "the given parameters" if params is not None else f"initial parameters (seed {seed})"
+    params = init_params(net, seed=seed) if params is None else params
+    unknown = sorted(set(params) - {p.ident for p in net.params})
+    if unknown:
+        raise SymgradError(f"unknown parameter {', '.join(unknown)}")
     params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     _, ours = compiled.loss_and_grad(params, X_rows, y)
     X, Y = to_columns(net, X_rows, y)
     yours = _call(backward, {k: v.copy() for k, v in params.items()}, X.copy(), Y.copy())
     m = X.shape[1]
-    found, aligned = {}, {}
-    for p in net.params:
-        key = next((k for k in (p.ident, "d" + p.ident, p.text, "d" + p.text) if k in yours), None)
-        found[p.ident] = None if key is None else np.asarray(yours[key], dtype=np.float64)
+    aligned = {}
     rows = []
     for p in net.params:
-        row, aligned[p.ident] = _parameter(p, found[p.ident], ours[p.ident], m)
+        row, aligned[p.ident] = _parameter(p, _yours(yours, p), ours[p.ident], m)
         rows.append(row)
     if not all(r.right or r.diagnosis for r in rows):
         # the parameters another diagnosis explains are left out of the comparison
@@ -75,7 +85,7 @@ def check_backward(target, backward, data=None, params=None, seed=0, folder=None
         rows = [
             r if r.right or r.diagnosis or not swap else replace(r, diagnosis=swap) for r in rows
         ]
-    title = f"check your backward pass of {net.describe()} on {m} examples"
+    title = f"check your backward pass of {net.describe()} on {source}, {where}"
     legend = "yours: your backward's gradient; symgrad: the compiled gradient (‖·‖: the norm)"
     return ClaimReport(title, rows, legend)
 
@@ -100,6 +110,17 @@ def _call(backward, params, X, Y) -> dict:
     return result
 
 
+def _yours(yours: dict, p):
+    """The user's gradient of parameter ``p``, under ``W1``, ``dW1``, ``W[1]`` or ``dW[1]``."""
+    key = next((k for k in (p.ident, "d" + p.ident, p.text, "d" + p.text) if k in yours), None)
+    if key is None:
+        return None
+    try:
+        return np.asarray(yours[key], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SymgradError(f"your backward's {key} is not an array of numbers") from None
+
+
 def _close(a, b) -> np.ndarray:
     scale = max(float(np.abs(b).max(initial=0.0)), 1e-300)
     return np.abs(a - b) <= RTOL * (np.abs(a) + np.abs(b)) + 1e-12 * scale
@@ -121,7 +142,8 @@ def _parameter(p, yours, ours: np.ndarray, m: int) -> tuple[Claim, np.ndarray | 
     if yours.shape == ours.shape:
         close = _close(yours, ours)
         if close.all():
-            return Claim(name, True, f"all {ours.size} entries agree", tuple(lines)), yours
+            agree = f"all {ours.size} entries agree" if ours.size > 1 else "its one entry agrees"
+            return Claim(name, True, agree, tuple(lines)), yours
         first = tuple(np.argwhere(~close)[0])
         at = ",".join(map(str, first))
         lines.append(
