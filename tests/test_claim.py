@@ -252,22 +252,21 @@ def test_a_planted_bug_is_caught_with_its_diagnosis(tanh_net, bug, wrong, diagno
     assert {one(report, name).diagnosis for name in wrong} == {diagnosis}
 
 
-def test_the_right_derivative_at_the_wrong_place(tmp_path):
-    """A sigmoid hidden layer whose derivative is taken at A instead of Z: σ′(A[1])."""
-    network = Network(mlp([2, 3, 1], hidden="sigmoid", output="sigmoid"), loss="bce")
-    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+def test_the_right_derivative_at_the_wrong_place(tanh_net):
+    """tanh′ applied to A[1] instead of Z[1]: 1 − tanh(A)² where 1 − A² is right; a backward
+    that leaves out db[2] and names the others W1, b1, W2."""
 
     def backward(params, X, Y):
         m = X.shape[1]
-        A1 = sig(params["W1"] @ X + params["b1"][:, None])
-        dZ2 = sig(params["W2"] @ A1 + params["b2"][:, None]) - Y
-        dZ1 = (params["W2"].T @ dZ2) * sig(A1) * (1 - sig(A1))
+        A1 = np.tanh(params["W1"] @ X + params["b1"][:, None])
+        dZ2 = 1 / (1 + np.exp(-(params["W2"] @ A1 + params["b2"][:, None]))) - Y
+        dZ1 = (params["W2"].T @ dZ2) * (1 - np.tanh(A1) ** 2)
         return {"W1": dZ1 @ X.T / m, "b1": dZ1.sum(axis=1) / m, "W2": dZ2 @ A1.T / m}
 
-    report = check(network, backward=backward, folder=tmp_path)
+    report = check(tanh_net, backward=backward)
     assert one(report, "dW[1]").diagnosis == (
-        "wrong activation derivative in layer 1: yours uses σ′(A[1]) where the chain rule "
-        "needs σ′(Z[1])"
+        "wrong activation derivative in layer 1: yours uses tanh′(A[1]) where the chain rule "
+        "needs tanh′(Z[1])"
     )
     assert one(report, "db[2]").evidence == "your backward returned no gradient for it"
     assert one(report, "dW[2]").right

@@ -14,6 +14,7 @@ the inner derivative of a node's argument. The report is a
 from __future__ import annotations
 
 import multiprocessing
+import time
 
 import numpy as np
 import sympy
@@ -195,8 +196,9 @@ def _simplified(derived, claimed) -> tuple[str | None, bool]:
     child.start()
     send.close()
     found: list = []
+    deadline = time.monotonic() + SIMPLIFY_SECONDS
     try:
-        while len(found) < 2 and receive.poll(SIMPLIFY_SECONDS):
+        while len(found) < 2 and receive.poll(max(0.0, deadline - time.monotonic())):
             found.append(receive.recv())
     except EOFError:  # the child failed
         pass
