@@ -117,12 +117,14 @@ def check_claims(target, at, claims, name: str = "f", seed: int = 0) -> ClaimRep
 def _claim(written, s, derived, claimed, point, samples, label) -> Claim:
     ours, yours = _values(derived, samples), _values(claimed, samples)
     both = ~(np.isnan(ours) | np.isnan(yours))
-    differ = both & ~_close(ours, yours)
-    here = [_value(e, point) for e in (claimed, derived)]
-    here_ok = not np.isnan(here[1]) and bool(_close(np.array(here[:1]), np.array(here[1:]))[0])
+    # a point where only one of them is defined differs too
+    differ = (both & ~_close(ours, yours)) | (np.isnan(ours) != np.isnan(yours))
+    here = np.array([_value(e, point) for e in (claimed, derived)])
+    here_ok = bool(np.isnan(here).all() or _close(here[:1], here[1:])[0])
     form, zero = _simplified(derived, claimed)
     if differ.any():
-        evidence = f"differs at {differ.sum()} of {both.sum()} random points"
+        defined = (~np.isnan(ours) | ~np.isnan(yours)).sum()
+        evidence = f"differs at {differ.sum()} of {defined} random points"
     elif not both.any():
         evidence = "no random point where both are defined"
     elif not here_ok:
