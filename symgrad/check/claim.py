@@ -49,6 +49,10 @@ def read_claims(claims, wrt: tuple) -> dict:
     Raises:
         ParseError: text that is not ``name = formula`` items, or a formula the reader refuses.
         UnknownSymbolError: a claim for, or a claim using, a name that is not a variable.
+
+    >>> w, x = sympy.symbols("w x")
+    >>> read_claims("w = x*sigmoid(w*x); x = w*sigmoid(w*x)", (w, x))
+    {w: x*sigmoid(w*x), x: w*sigmoid(w*x)}
     """
     if isinstance(claims, str):
         items = []
