@@ -202,11 +202,7 @@ def _activation_swap(net: Network, params, X_rows, y, yours: dict) -> str:
         if kernel is None:
             continue
         for what, derivative in _wrong_derivatives(kernel, l):
-            hybrid = function(
-                f"g{l}_swapped",
-                _formula(kernel),
-                derivative=derivative,
-            )
+            hybrid = function(f"g{l}_swapped", _formula(kernel), derivative=derivative)
             layers = list(net.layers)
             layers[l - 1] = replace(layer, activation=hybrid)
             try:
@@ -216,7 +212,9 @@ def _activation_swap(net: Network, params, X_rows, y, yours: dict) -> str:
             with np.errstate(all="ignore"):
                 grads = reference(derive(other), params, X_rows, y).gradients
             if all(_close(v, grads[k]).all() for k, v in given.items()):
-                right = _name(kernel, "Z", l)
+                right = (
+                    "1 (the identity's derivative)" if kernel == ARG[0] else _name(kernel, "Z", l)
+                )
                 return (
                     f"wrong activation derivative in layer {l}: yours uses {what} where the "
                     f"chain rule needs {right}"
@@ -246,7 +244,7 @@ def _wrong_derivatives(kernel, l: int):
                 text = format_expr(in_output.xreplace({out: sympy.Symbol(f"A[{l}]")}))
                 yield (
                     f"{text} ({_name(fn(x), 'Z', l)} written in its output, applied to A[{l}])",
-                    (_as_function(in_output, x, out)),
+                    _as_function(in_output, x, out),
                 )
         else:  # the right derivative, at A instead of Z
             yield _name(fn(x), "A", l), _as_function(d.xreplace({x: out}), x, out)
