@@ -103,8 +103,10 @@ def _check(args: argparse.Namespace) -> int:
             expr, at=args.at, step=args.step, exact=args.exact, name=name, folder=args.folder
         )
     else:
-        if args.at is not None or args.claim is not None:
-            raise SymgradError("--at and --claim go with EXPR; a network is checked on --data")
+        if args.at is not None:
+            raise SymgradError("--at goes with EXPR; a network is checked on --data")
+        if args.claim is not None:
+            raise SymgradError("--claim goes with EXPR; a network's backward pass is --backward")
         network = network_from(args)
         if not hasattr(network, "layers"):  # a program from --file: its leaves are drawn
             if args.data is not None or args.direction:
