@@ -324,6 +324,18 @@ def test_cli_bad_claims_exit_2_in_one_line(capsys, claim, message):
     assert err.startswith(f"symgrad: error: {message}") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("--layers", "2,3,1", "--claim", "W1=0"), "--claim goes with EXPR"),
+        (("w*x", "--at", "w=1,x=2", "--backward", "student.py"), "--backward checks a network"),
+    ],
+)
+def test_cli_claim_and_backward_go_with_their_target(capsys, argv, message):
+    status, out, err = run(capsys, "check", *argv)
+    assert (status, out) == (2, "") and err.startswith(f"symgrad: error: {message}")
+
+
 def test_cli_backward_file(capsys, tmp_path, tanh_net):
     student = tmp_path / "student.py"
     student.write_text(
