@@ -57,6 +57,23 @@ def test_a_claim_equal_only_after_rewriting_passes():
     assert report.passed, report.text()
 
 
+def test_a_simplify_that_hangs_is_stopped_and_the_points_decide(monkeypatch):
+    """simplify runs in a child process killed after SIMPLIFY_SECONDS; the random points
+    still decide (∂/∂x x³ = 3x² by hand)."""
+    import time
+
+    from symgrad.check import claim as claim_module
+
+    monkeypatch.setattr(sympy, "simplify", lambda *args, **kwargs: time.sleep(60))
+    monkeypatch.setattr(claim_module, "SIMPLIFY_SECONDS", 0.5)
+    start = time.monotonic()
+    report = check(x**3, at={"x": 2}, claim={"x": "3*x^2"})
+    assert time.monotonic() - start < 20
+    assert report.passed
+    assert report.claims[0].evidence == "equal at 24 random points"
+    assert report.claims[0].lines[1] == ("symgrad", "3·x^2 = 12")
+
+
 def test_constant_factor_is_named():
     """f = (w·x)²: ∂f/∂w = 2·w·x² (sympy.diff); a claim of w·x² is off by 1/2."""
     f = (w * x) ** 2

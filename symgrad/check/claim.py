@@ -220,9 +220,12 @@ def _simplified(derived, claimed) -> tuple[str | None, bool]:
 def _simplify(derived, claimed, send) -> None:
     """In the child: send the simplest form of ``derived`` as text, then whether the
     difference simplifies to 0."""
-    tidy = sympy.simplify(derived)
-    send.send(format_expr(min((tidy, derived), key=sympy.count_ops)))
-    send.send(bool(sympy.simplify(derived - claimed) == 0))
+    try:
+        tidy = sympy.simplify(derived)
+        send.send(format_expr(min((tidy, derived), key=sympy.count_ops)))
+        send.send(bool(sympy.simplify(derived - claimed) == 0))
+    except Exception:  # SymPy failed: the parent goes on without (no traceback on stderr)
+        send.close()
 
 
 # ---- diagnosis ----------------------------------------------------------------------------
