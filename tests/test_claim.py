@@ -107,6 +107,17 @@ def test_missing_chain_rule_factor_names_the_node_and_the_factor():
     )
 
 
+def test_an_extra_chain_rule_factor_is_named():
+    """f = σ(w·x): ∂f/∂w = x·σ(1 − σ) (sympy.diff); the claim multiplies by σ′ twice."""
+    s = 1 / (1 + sympy.exp(-w * x))
+    assert sympy.simplify(sympy.diff(s, w) - x * s * (1 - s)) == 0
+    claimed = "x*(sigmoid(w*x)*(1 - sigmoid(w*x)))^2"
+    report = check("sigmoid(w*x)", at={"w": 0.5, "x": 2}, claim={"w": claimed})
+    assert one(report, "∂f/∂w").diagnosis == (
+        "an extra factor σ′(w·x) = (1 - σ(w·x))·σ(w·x) from the chain rule through σ(w·x)"
+    )
+
+
 def test_missing_inner_derivative_is_named():
     """f = sin(3x²): ∂f/∂x = 6x·cos(3x²) (sympy.diff); the claim forgets the inner 6x."""
     f = sympy.sin(3 * x**2)
