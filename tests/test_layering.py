@@ -66,6 +66,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.model.program",
             "symgrad.model.network",
             "symgrad.model.data",
+            "symgrad.model.numeric",
         ],
     ),
     # before derive: printers need only the IR and the engine, and derived objects
@@ -99,6 +100,7 @@ STAGES: list[tuple[str, list[str]]] = [
         [
             "symgrad.codegen",
             "symgrad.codegen.files",
+            "symgrad.codegen.precompile",
             "symgrad.codegen.signature",
             "symgrad.codegen.kernels",
             "symgrad.codegen.runtime",
@@ -115,9 +117,9 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.train",
             "symgrad.train.optimizers",
             "symgrad.train.compiled",
+            "symgrad.train.numpy_tier",
             "symgrad.train.fit",
             "symgrad.train.saved",
-            "symgrad.train.warm",
         ],
     ),
     (
@@ -129,6 +131,9 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.check.scalar",
             "symgrad.check.network",
             "symgrad.check.program",
+            "symgrad.check.claim_report",
+            "symgrad.check.claim",
+            "symgrad.check.backward",
             "symgrad.check",
         ],
     ),

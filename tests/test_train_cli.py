@@ -166,25 +166,27 @@ def test_progress_bar_on_request(pets, codegen_folder, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_the_compiling_line_says_whether_the_cache_has_the_code(
+def test_the_compiling_line_says_whether_the_run_waits_for_numba(
     pets, codegen_folder, capsys, monkeypatch
 ):
-    import symgrad.train.warm as warm
+    import symgrad.train.fit as fitting
 
     folder = pets[0]
     args = ["train", str(folder / "pets.csv"), "--label", "kind", *TRAIN, "--epochs", "2"]
     args += ["--folder", str(codegen_folder)]
-    assert main(args) == 0  # the code is in the session's cache now
+    assert main(args) == 0  # the whole set: the NumPy tier starts at once
     assert "compiling" not in capsys.readouterr().out
-    monkeypatch.setattr(warm, "compiled_already", lambda *a: False)
+    monkeypatch.setattr(fitting, "waits_for_numba", lambda *a: True)
     assert main(args) == 0
     assert "compiling (first time for this model) ...\n" in capsys.readouterr().out
 
 
-def test_compiled_already_reads_numbas_cache(pets, codegen_folder, tmp_path, monkeypatch):
+def test_a_run_waits_for_numba_when_its_loop_is_not_cached_and_numpy_cannot_run_it(
+    codegen_folder, tmp_path, monkeypatch
+):
     from symgrad.nn import Network, mlp
     from symgrad.train.compiled import CompiledNetwork
-    from symgrad.train.warm import compiled_already, loop_name
+    from symgrad.train.fit import fit, loop_name, waits_for_numba
 
     assert [loop_name(b, 10) for b in (None, 10, 1, 3)] == [
         "train_full_batch",
@@ -192,17 +194,15 @@ def test_compiled_already_reads_numbas_cache(pets, codegen_folder, tmp_path, mon
         "train_per_example",
         "train_minibatches",
     ]
-    network = Network(mlp([2, 3, 1]), loss="bce")
-    warm = CompiledNetwork(network, "gd", folder=codegen_folder)
-    warm.predict_proba({p.ident: np.ones(p.shape) for p in network.params}, np.ones((1, 2)))
-    from symgrad.train.fit import fit
-
-    fit(network, np.ones((4, 2)), np.ones(4), epochs=1, compiled=warm)
-    assert compiled_already(warm, None, 4) is True
     monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "empty"))  # nothing compiled there
+    network = Network(mlp([2, 3, 1]), loss="bce")
     cold = CompiledNetwork(network, "gd", folder=tmp_path / "code")
-    assert compiled_already(cold, None, 4) is False
-    assert os.listdir(tmp_path / "empty")  # the module's copy, without compiled code
+    assert not waits_for_numba(cold, None, 4)  # the whole set: the NumPy tier
+    assert waits_for_numba(cold, 1, 4) and waits_for_numba(cold, None, 4, np.float32)
+    fit(network, np.ones((4, 2)), np.ones(4), epochs=1, batch_size=1, compiled=cold)
+    again = CompiledNetwork(network, "gd", folder=tmp_path / "code")
+    assert not waits_for_numba(again, 1, 4)  # compiled by the run above, and marked
+    assert os.listdir(tmp_path / "empty")
 
 
 def test_version(capsys):

@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from symgrad.check.network import central_differences
-from symgrad.check.oracle import evaluate, leaf_values, values
+from symgrad.check.oracle import leaf_values, values
 from symgrad.check.report import CheckReport, gradient_row, relative_error, value_row
 from symgrad.derive.backprop import derive
 from symgrad.engine.graph import topological_order
 from symgrad.errors import SymgradError
+from symgrad.model.numeric import evaluate
 from symgrad.model.program import Program
 from symgrad.model.rewrite import rewrite
 from symgrad.model.tensor import Mask, SoftmaxCrossEntropy, Var, m

@@ -213,8 +213,10 @@ def _compile(args: argparse.Namespace) -> int:
     X = np.zeros((3, network.X.shape[0]))
     y = network.labels.sample(np.random.default_rng(0), 3, int(network.Y.shape[0]))
     for batch_size in (None, 2, 1):
-        result = fit(network, X, y, epochs=1, batch_size=batch_size, compiled=compiled)
-    result.predict(X)
+        result = fit(
+            network, X, y, epochs=1, batch_size=batch_size, compiled=compiled, numpy_tier=False
+        )
+    compiled.predict_proba(result.params, X, numpy=False)
     print(f"compiled it into {compiled.module.__file__}")
     return 0
 

@@ -178,10 +178,10 @@ def _progress(wanted: bool | None) -> bool:
 @command("train", "train a network on a CSV or NPZ file and print the loss curve", _train_arguments)
 def _train(args: argparse.Namespace) -> int:
     from symgrad.check.oracle import reference
+    from symgrad.train import fit as fitting
     from symgrad.train.compiled import CompiledNetwork
     from symgrad.train.fit import check_settings, fit
     from symgrad.train.saved import describe
-    from symgrad.train.warm import compiled_already
 
     X, y, features = load_table(args.data, args.label, text_labels=True)
     network = network_from(args)
@@ -207,7 +207,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"standardized {X.shape[1]} features with the training examples' mean and deviation")
     if classes is not None:
         print("classes: " + ", ".join(f"{i} = {name}" for i, name in enumerate(classes)))
-    if compiled_already(compiled, args.batch_size, len(train)) is False:
+    if fitting.waits_for_numba(compiled, args.batch_size, len(train)):
         print("compiling (first time for this model) ...")
     sys.stdout.flush()  # training may take long (Ctrl-C stops it)
     with warnings.catch_warnings():
