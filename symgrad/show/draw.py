@@ -142,11 +142,9 @@ def to_dot(trace: Trace, *, rankdir: str = "TB") -> str:
     grads = {a.name: a.value for a in trace.adjoints}
     grads[trace.output] = sympy.S.One
 
-    def numbers(name, value):
-        return [
-            f"value {format_value(value)}",
-            f"grad {format_value(grads.get(name, sympy.S.Zero))}",
-        ]
+    def numbers(name, value):  # no grad where the trace took none (``explain(wrt=...)``)
+        grad = [f"grad {format_value(grads[name])}"] if name in grads else []
+        return [f"value {format_value(value)}", *grad]
 
     ids = {name: f"n{i}" for i, name in enumerate([*trace.point, *(s.name for s in trace.steps)])}
     lines = [
