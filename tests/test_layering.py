@@ -143,6 +143,7 @@ STAGES: list[tuple[str, list[str]]] = [
         [
             "symgrad.apps",
             "symgrad.apps.datasets",
+            "symgrad.apps.curves",
             "symgrad.apps.study",
             "symgrad.apps.lecture.book",
             "symgrad.apps.lecture.chapters",

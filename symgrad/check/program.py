@@ -100,8 +100,8 @@ def check_program(
         else f"at random values (seed {seed})" + (f" but {', '.join(given)} given" if given else "")
     )
     title = (
-        f"check {program.describe()} on m = {batch} examples {source} "
-        f"(central differences, h = {h:g})"
+        f"Gradient of the loss of {program.describe()} on m = {batch} examples {source}, "
+        f"checked against central differences (h = {h:g})"
     )
     legend = (
         "target rows: norms ‖·‖ of NumPy's evaluation of the derived gradient and of central "
