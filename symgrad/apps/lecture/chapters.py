@@ -33,6 +33,7 @@ TOY = "u = b*c; v = a + u; j = 3*v"
 TOY_POINT = {"a": 1, "b": 2, "c": 3}
 LOGISTIC = "z = w1*x1 + w2*x2 + b; a = sigmoid(z); L = -(y*log(a) + (1 - y)*log(1 - a))"
 LOGISTIC_POINT = {"w1": 0.5, "w2": -1, "b": 0.1, "x1": 1, "x2": 2, "y": 1}
+LOGISTIC_WRT = ("w1", "w2", "b")  # the parameters; not the data x1, x2, y
 HIDDEN = 16
 RATES = (0.01, 1.0, 10.0, 50.0)
 #: Epochs (full run, --quick): logistic regression, the network, each learning rate's run.
@@ -172,7 +173,7 @@ def _training_code(lr, epochs) -> str:
 def logistic(book: Book, quick: bool, code: Path) -> None:
     """Section 2: logistic regression: one example traced, the batch equations, training."""
     book.progress("[2/5] logistic regression: equations, training, gradient check")
-    trace = explain(LOGISTIC, LOGISTIC_POINT)
+    trace = explain(LOGISTIC, LOGISTIC_POINT, wrt=LOGISTIC_WRT)
     single = book.write(
         "logistic_single_example.md",
         "# Logistic regression, one example, step by step\n\n" + trace.markdown(),
