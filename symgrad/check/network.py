@@ -73,9 +73,9 @@ def check_network(target, data, params, h, per_entry, direction, seed, folder) -
     values = [np.ascontiguousarray(params[i]) for i in idents]
 
     def loss() -> float:
-        return float(compiled.module.loss_and_grad(*values, X, Y, net.l2)[0])
+        return float(compiled.function("loss_and_grad")(*values, X, Y, net.l2)[0])
 
-    value, grads = compiled.module.loss_and_grad(*values, X, Y, net.l2)
+    value, grads = compiled.function("loss_and_grad")(*values, X, Y, net.l2)
     grads = [np.array(g) for g in grads]
     ref_errors = [relative_error(g, ref.gradients[i]) for g, i in zip(grads, idents, strict=True)]
     whole, units, everything = network_kinks(net, params, ref.forward, X, h)

@@ -25,9 +25,9 @@ import numpy as np
 
 from symgrad.codegen.files import import_file
 
-#: Processes started here and not yet seen to end: kept so that none is collected (and
-#: warned about) while it runs on.
-_RUNNING: list = []
+#: Processes started here, by (module file, function): kept so that none is collected (and
+#: warned about) while it runs on, and so that a caller can wait for one (:func:`wait`).
+_RUNNING: dict = {}
 
 
 def stand_ins(arguments: dict, data: set) -> list:
@@ -52,8 +52,16 @@ def start(file: Path, function: str, arguments: list, marker: Path) -> subproces
     process = subprocess.Popen(
         [*command, str(marker)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    _RUNNING[:] = [p for p in _RUNNING if p.poll() is None] + [process]
+    _RUNNING[str(file), function] = process
     return process
+
+
+def wait(file: Path, function: str) -> None:
+    """Wait until a compile of ``function`` that :func:`start` began has ended, if any: then
+    importing the module loads the function from the cache instead of compiling it again."""
+    process = _RUNNING.pop((str(file), function), None)
+    if process is not None:
+        process.wait()
 
 
 def _value(kind: str, *spec):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from symgrad._version import __version__
+from symgrad.codegen import precompile
 from symgrad.codegen.files import cached_copy, digest, ensure_module, import_file, with_header
 from symgrad.codegen.network import NetworkModule
 from symgrad.derive.backprop import derive
@@ -97,6 +98,28 @@ class CompiledNetwork:
 
     def source(self) -> str:
         return self.path.read_text()
+
+    def function(self, name: str):
+        """The generated function ``name``, once a compile of it begun by
+        :meth:`start_compiling` has ended (it then loads from the cache)."""
+        precompile.wait(self.module_file, name)
+        return getattr(self.module, name)
+
+    def start_compiling(self, name: str) -> None:
+        """Compile ``loss_and_grad`` or ``predict`` (for float64) into the cache in a process
+        of its own, unless it is there: work to overlap with other work before
+        :meth:`function` needs it."""
+        if not self.cached(name):
+            params = {
+                p.ident: np.zeros(tuple(int(d) for d in p.shape)) for p in self.network.params
+            }
+            X = np.zeros((int(self.network.X.shape[0]), 1))
+            given = {**self._named(list(params.values())), "X": X, "lam": 0.0}
+            if "Y" in self.signature.functions[name]:
+                given["Y"] = np.zeros((int(self.network.Y.shape[0]), 1))
+            args = {arg: given[arg] for arg in self.signature.functions[name]}
+            stand_ins = precompile.stand_ins(args, set())
+            precompile.start(self.module_file, name, stand_ins, self.marker(name, np.float64))
 
     def loaded(self, function: str) -> bool:
         """Whether the generated ``function`` is compiled (or loaded) in this process."""

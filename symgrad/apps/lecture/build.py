@@ -24,6 +24,7 @@ from symgrad.apps.lecture.chapters import (
     logistic,
     network_chapter,
     toy_graph,
+    trained_models,
 )
 from symgrad.apps.lecture.latex import document
 from symgrad.apps.lecture.notebook import notebook
@@ -75,9 +76,10 @@ def build_lecture(
         book.plots = False
         book.notes.append(f"No figures: {error}.")
         progress(f"      note: no figures: {error}")
+    models = trained_models(code)
     toy_graph(book)
-    logistic(book, quick, code)
-    network, compiled, data = network_chapter(book, quick, code)
+    logistic(book, quick, models["logistic"])
+    network, compiled, data = network_chapter(book, quick, models["network"])
     learning_rates(book, quick, network, compiled, data)
     generated_code(book, code)
     if book.notes:

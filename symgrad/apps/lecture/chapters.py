@@ -118,8 +118,22 @@ def _loss_figure(book: Book, history, title: str, name: str) -> list[Path]:
     return save_figure(fig, book.folder, name)
 
 
-def _train_and_check(book, network, data, lr, epochs, name, code) -> tuple:
-    compiled = CompiledNetwork(network, "gd", folder=code)
+def trained_models(code: Path) -> dict:
+    """The modules of the two models the lecture trains (``logistic``, ``network``), each
+    already compiling its gradient check (``loss_and_grad``) in a process of its own, so
+    that Numba works while the chapters before the checks run."""
+    models = {
+        "logistic": logistic_regression(breast_cancer().X.shape[1]),
+        "network": Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce"),
+    }
+    compiled = {key: CompiledNetwork(net, "gd", folder=code) for key, net in models.items()}
+    for module in compiled.values():
+        module.start_compiling("loss_and_grad")
+    return compiled
+
+
+def _train_and_check(book, compiled, data, lr, epochs, name) -> tuple:
+    network = compiled.network
     t0 = time.perf_counter()
     result = fit(network, data.X, data.y, lr=lr, epochs=epochs, compiled=compiled)
     accuracy = result.accuracy(data.X, data.y)
@@ -170,7 +184,7 @@ def _training_code(lr, epochs) -> str:
     )
 
 
-def logistic(book: Book, quick: bool, code: Path) -> None:
+def logistic(book: Book, quick: bool, compiled: CompiledNetwork) -> None:
     """Section 2: logistic regression: one example traced, the batch equations, training."""
     book.progress("[2/5] logistic regression: equations, training, gradient check")
     trace = explain(LOGISTIC, LOGISTIC_POINT, wrt=LOGISTIC_WRT)
@@ -182,7 +196,7 @@ def logistic(book: Book, quick: bool, code: Path) -> None:
     if data.fallback:
         book.progress(f"      note: {data.fallback}")
         book.notes.append(data.fallback + ".")
-    network = logistic_regression(data.X.shape[1])
+    network = compiled.network
     backprop = derive(network)
     equations_file = book.write(
         "logistic_regression_equations.md",
@@ -190,7 +204,7 @@ def logistic(book: Book, quick: bool, code: Path) -> None:
     )
     lr, epochs = 0.5, EPOCHS["logistic"][quick]
     *_, result, accuracy, figures, check_file, report = _train_and_check(
-        book, network, data, lr, epochs, "logistic_regression", code
+        book, compiled, data, lr, epochs, "logistic_regression"
     )
     dz, dz_value = trace.gradients["z"]
     back = equations(backprop, "markdown").backward
@@ -247,16 +261,16 @@ def _boundary_figure(book, compiled, params, data) -> list[Path]:
     return save_figure(fig, book.folder, "network_decision_boundary")
 
 
-def network_chapter(book: Book, quick: bool, code: Path) -> tuple:
+def network_chapter(book: Book, quick: bool, compiled: CompiledNetwork) -> tuple:
     """Section 3: the one-hidden-layer network on two moons; ``(network, compiled, data)``."""
     book.progress("[3/5] one-hidden-layer network: equations, training, gradient check")
     data = two_moons()
-    network = Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce")
+    network = compiled.network
     backprop = derive(network)
     notes_file = book.write("network_notes.md", notes(backprop, "The one-hidden-layer network"))
     lr, epochs = 1.0, EPOCHS["network"][quick]
     compiled, result, accuracy, figures, check_file, report = _train_and_check(
-        book, network, data, lr, epochs, "network", code
+        book, compiled, data, lr, epochs, "network"
     )
     boundary = _boundary_figure(book, compiled, result.params, data)
     parts = equations(backprop, "markdown")
