@@ -295,7 +295,7 @@ def test_the_lecture_shows_its_networks_backward_pass_in_numbers(tmp_path):
     lines = []
     book = Book(tmp_path, lines.append)
     backward_in_numbers(book, net, data)
-    index = "\n".join(book.parts)
+    index = book.markdown()
     assert index.startswith("### The backward pass in numbers")
     assert "[network_trace.md](network_trace.md)" in index
     written = (tmp_path / "network_trace.md").read_text(encoding="utf-8")
