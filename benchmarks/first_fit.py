@@ -1,16 +1,23 @@
 """Time to a first result: a first ``fit`` in a fresh process, cold and warm (issue 11).
 
-Each run is a new Python process in a new output folder that fits logistic regression on the
-breast-cancer data (``symgrad.apps.datasets.breast_cancer``, 500 epochs of gradient descent at
-α = 0.5, as in the README; ``--batch-size`` for minibatches, default the whole set). *Cold*:
-an empty cache of compiled code (``SYMGRAD_CACHE`` set to a new folder); *warm*: the cache a
-cold run left, in another new folder. The child process reports its phases (imports; loading
-the data set, then deriving, writing and loading the module; the first call of the training
-loop, which compiles or loads it, the rest of ``fit``) and, from Numba's compile events, the
-seconds each generated function spent compiling (its own time, the functions it calls
-excluded). Medians of ``--runs`` runs; cold and warm runs take turns.
+Each run is a new Python process in a new output folder that fits one model:
 
-    PYTHONPATH=. python benchmarks/first_fit.py [--runs 3] [--batch-size 32]
+- ``logreg``: logistic regression on the breast-cancer data (standardized), 500 epochs of
+  gradient descent at α = 0.5, as in the README;
+- ``lecture``: the lecture's 2-16-1 tanh/sigmoid network on two moons (400 points), 3000
+  epochs at α = 1, as ``symgrad lecture`` trains it;
+- ``digits``: 64-32-10 tanh/softmax on scikit-learn's digits (1797 examples), 200 epochs;
+- ``wide``: 784-128-10 tanh/softmax on 10,000 random examples, 50 epochs.
+
+*Cold*: an empty cache of compiled code (``SYMGRAD_CACHE`` set to a new folder); *warm*:
+the cache the cold run left, in another new folder. Two modes take turns: ``tier`` is
+``fit`` as users call it (the NumPy tier trains while Numba compiles, when it must), and
+``compiled`` waits for Numba first (``numpy_tier=False``, what ``fit`` did before). The
+child reports its phases (imports; loading the data, deriving and writing the module;
+``fit``; of it, in ``compiled`` mode, Numba compiling, from its compile events) and
+whether Numba was imported at all. Medians of ``--runs`` runs.
+
+    PYTHONPATH=. python benchmarks/first_fit.py [--runs 3] [--models logreg lecture]
 """
 
 from __future__ import annotations
@@ -27,51 +34,68 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+MODELS = ("logreg", "lecture", "digits", "wide")
+
 CHILD = """
 import json, sys, time
 began = time.perf_counter()
-from numba.core import event
-from symgrad.apps.datasets import breast_cancer
-from symgrad.nn import logistic_regression
+import numpy as np
+from symgrad.apps.datasets import breast_cancer, two_moons
+from symgrad.nn import Network, logistic_regression, mlp
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
 
 imported = time.perf_counter()
-data = breast_cancer()
-network = logistic_regression(30)
-compiled = CompiledNetwork(network, "gd", folder=sys.argv[1])
-batch_size = json.loads(sys.argv[2])
+model, tier = sys.argv[2], sys.argv[3] == "tier"
+if model == "logreg":
+    data = breast_cancer()
+    X, y, net, lr, epochs = data.X, data.y, logistic_regression(30), 0.5, 500
+elif model == "lecture":
+    data = two_moons()
+    net = Network(mlp([2, 16, 1], hidden="tanh", output="sigmoid"), loss="bce")
+    X, y, lr, epochs = data.X, data.y, 1.0, 3000
+elif model == "digits":
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    net = Network(mlp([64, 32, 10], hidden="tanh", output="softmax"), loss="cross_entropy")
+    lr, epochs = 0.5, 200
+else:
+    rng = np.random.default_rng(0)
+    X, y = rng.random((10_000, 784)), rng.integers(10, size=10_000)
+    net = Network(mlp([784, 128, 10], hidden="tanh", output="softmax"), loss="cross_entropy")
+    lr, epochs = 0.1, 50
+compiled = CompiledNetwork(net, "gd", folder=sys.argv[1])
 built = time.perf_counter()
-with event.install_recorder("numba:compile") as recorder:
-    result = fit(
-        network, data.X, data.y, lr=0.5, epochs=500, batch_size=batch_size, compiled=compiled
-    )
+recorder = None
+if not tier:  # the tier's compile, if any, runs in a helper thread after Numba's import
+    from numba.core import event
+
+    recording = event.install_recorder("numba:compile")
+    recorder = recording.__enter__()
+result = fit(net, X, y, lr=lr, epochs=epochs, compiled=compiled, numpy_tier=tier)
 done = time.perf_counter()
-own, stack = {}, []
-for moment, ev in recorder.buffer:
-    name = ev.data["dispatcher"].py_func.__name__
+compiling, depth, start = 0.0, 0, 0.0
+for moment, ev in recorder.buffer if recorder else []:  # outermost compiles only
     if ev.is_start:
-        stack.append([name, moment, 0.0])
+        depth, start = depth + 1, start if depth else moment
     else:
-        name, start, inner = stack.pop()
-        own[name] = own.get(name, 0.0) + (moment - start) - inner
-        if stack:
-            stack[-1][2] += moment - start
-jitted = [f for f in vars(compiled.module).values() if hasattr(f, "stats")]
-hits = sum(sum(f.stats.cache_hits.values()) for f in jitted)
+        depth -= 1
+        compiling += 0.0 if depth else moment - start
 print(json.dumps({
     "imports": imported - began, "module": built - imported, "fit": done - built,
-    "total": done - began, "compiling": sum(own.values()), "own": own, "cache_hits": hits,
+    "total": done - began, "compiling": compiling, "numba": "numba" in sys.modules,
     "loss": float(result.history[-1]),
 }))
 """
 
 
-def run_child(folder: Path, cache: Path, batch_size) -> dict:
+def run_child(folder: Path, cache: Path, model: str, mode: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SYMGRAD_CACHE": str(cache)}
     began = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder), json.dumps(batch_size)],
+        [sys.executable, "-c", CHILD, str(folder), model, mode],
         env=env,
         capture_output=True,
         text=True,
@@ -82,40 +106,45 @@ def run_child(folder: Path, cache: Path, batch_size) -> dict:
     return {**json.loads(done.stdout), "process": wall}
 
 
-def median(runs: list[dict], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=None, help="default: the whole set")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     args = parser.parse_args()
-    cold, warm = [], []
+    runs: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for i in range(args.runs):
-            cache = tmp / f"cache{i}"
-            cold.append(run_child(tmp / f"cold{i}", cache, args.batch_size))
-            warm.append(run_child(tmp / f"warm{i}", cache, args.batch_size))
-        size = sum(f.stat().st_size for f in (tmp / "cache0").rglob("*") if f.is_file())
-    assert all(r["cache_hits"] == 0 for r in cold) and all(r["cache_hits"] for r in warm)
-    batches = "the whole set" if args.batch_size is None else f"batches of {args.batch_size}"
+            for model in args.models:
+                for mode in ("tier", "compiled"):  # taking turns
+                    cache = tmp / f"cache-{model}-{mode}-{i}"
+                    for state in ("cold", "warm"):
+                        found = run_child(tmp / f"{model}-{mode}-{state}-{i}", cache, model, mode)
+                        runs.setdefault((model, mode, state), []).append(found)
+    print(f"first fit in a new process and a new folder, medians of {args.runs}")
     print(
-        f"first fit of logistic regression (breast cancer, 500 epochs, {batches}), "
-        f"median of {args.runs}"
+        "| model | mode | cache | process s | imports s | data+module s | fit s | "
+        "of it compiling s | Numba imported | final loss |"
     )
-    print("| run | process s | imports s | data+module s | fit s | of it compiling s |")
-    print("|---|---|---|---|---|---|")
-    for label, runs in [("cold (empty cache, new folder)", cold), ("warm (new folder)", warm)]:
-        cells = [median(runs, k) for k in ("process", "imports", "module", "fit", "compiling")]
-        print(f"| {label} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
-    print(f"\nwarm/cold process time: {median(warm, 'process') / median(cold, 'process'):.2f}")
-    print(f"cache after one cold run: {size / 1e3:.0f} kB")
-    names = sorted(cold[0]["own"], key=lambda n: -statistics.median(r["own"][n] for r in cold))
-    print("\ncold compile, own seconds per generated function (median):")
-    for name in names:
-        print(f"  {name:<20} {statistics.median(r['own'][name] for r in cold):.2f}")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (model, mode, state), found in runs.items():
+        cells = [
+            statistics.median(r[k] for r in found)
+            for k in ("process", "imports", "module", "fit", "compiling")
+        ]
+        numba = sum(r["numba"] for r in found)
+        loss = statistics.median(r["loss"] for r in found)
+        print(
+            f"| {model} | {mode} | {state} | "
+            + " | ".join(f"{c:.2f}" for c in cells)
+            + f" | {numba}/{len(found)} | {loss:.6g} |"
+        )
+    print("\nfit s, tier / compiled:")
+    for model in args.models:
+        for state in ("cold", "warm"):
+            tier = statistics.median(r["fit"] for r in runs[model, "tier", state])
+            compiled = statistics.median(r["fit"] for r in runs[model, "compiled", state])
+            print(f"  {model:<8} {state}: {tier / compiled:.2f}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ out.mkdir(parents=True, exist_ok=True)
 
 # One example, step by step: the chain rule through σ and the loss gives ∂L/∂z = a - y.
 steps = "z = w1*x1 + w2*x2 + b; a = sigmoid(z); L = -(y*log(a) + (1 - y)*log(1 - a))"
-trace = symgrad.explain(steps, at={"w1": 0.5, "w2": -1, "b": 0.1, "x1": 1, "x2": 2, "y": 1})
+point = {"w1": 0.5, "w2": -1, "b": 0.1, "x1": 1, "x2": 2, "y": 1}
+trace = symgrad.explain(steps, at=point, wrt=["w1", "w2", "b"])  # the parameters, not the data
 print("∂L/∂z =", trace.gradients["z"][0])
 
 # A batch of m examples: the matrix form, dZ = A - Y, dW = (1/m) dZ Xᵀ, db = (1/m) Σ dZ.

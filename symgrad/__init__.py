@@ -32,8 +32,10 @@ _HOMES = {
     "latex": "symgrad.show.printing",
     "markdown": "symgrad.show.printing",
     "text": "symgrad.show.printing",
+    "graph": "symgrad.show.picture",
     "Trace": "symgrad.show.trace",
-    "explain": "symgrad.show.trace",
+    "explain": "symgrad.nn.trace",  # a formula's trace (show.trace) or a network's
+    "load": "symgrad.train.saved",
 }
 
 __all__ = sorted(_HOMES)

@@ -108,7 +108,8 @@ def test_text_and_markdown_tables(folder):
     text = report.text()
     lines = text.splitlines()
     assert lines[0] == (
-        "check j = 3*a + 3*b*c at a = 5, b = 3, c = 2 (central differences, h = 1e-05)"
+        "Gradient of j = 3*a + 3*b*c at a = 5, b = 3, c = 2, "
+        "checked against central differences (h = 1e-05)"
     )
     assert lines[1].startswith("symbolic: compiled; numeric: central differences")
     assert lines[3] == "quantity  symbolic  numeric  rel. error  exact err.  verdict  note"
@@ -346,7 +347,7 @@ def test_cli_scalar_exit_codes(capsys, folder, restore_rules):
     at = ["--at", "a=5,b=3,c=2", "--folder", str(folder)]
     status, out, err = run(capsys, "check", "j = 3*(a + b*c)", *at)
     assert (status, err) == (0, "")
-    assert out.startswith("check j = 3*a + 3*b*c at a = 5, b = 3, c = 2")
+    assert out.startswith("Gradient of j = 3*a + 3*b*c at a = 5, b = 3, c = 2, checked")
     assert "passed: 4 of 4 correct" in out
     status, out, _ = run(
         capsys, "check", "relu(x)", "--at", "x=0", "--format", "markdown", "--folder", str(folder)
@@ -380,7 +381,10 @@ def test_cli_network_on_synthetic_data_and_a_file(capsys, folder, relu_net, tmp_
     args = ["check", "--layers", "2,3,1", "--folder", str(folder)]
     status, out, err = run(capsys, *args)
     assert (status, err) == (0, "")
-    assert out.startswith("check 2-3-1, relu/sigmoid, bce on 16 synthetic examples (seed 0)")
+    assert out.startswith(
+        "Gradient of the loss of the 2-3-1, relu/sigmoid, bce network on 16 synthetic examples "
+        "(seed 0), at the initial parameters (seed 0), checked"
+    )
     X, labels = synthetic_data(relu_net.network, m=10, seed=5)
     data = tmp_path / "data.csv"
     rows = ["x1,x2,y"] + [f"{p},{q},{int(t)}" for (p, q), t in zip(X, labels, strict=True)]

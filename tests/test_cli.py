@@ -158,6 +158,37 @@ def test_explain_bad_input(capsys, argv, message):
     assert message in fails(capsys, *argv)
 
 
+def test_explain_wrt_lists_only_those_gradients(capsys):
+    logistic = "z = w1*x1 + w2*x2 + b; a = sigmoid(z); L = -(y*log(a) + (1 - y)*log(1 - a))"
+    at = "w1=0.5,w2=-1,b=0.1,x1=1,x2=2,y=1"
+    status, out, err = run(capsys, "explain", logistic, "--at", at, "--wrt", "w1,w2,b")
+    assert (status, err) == (0, "")
+    gradient = out.split("Gradient\n")[1].splitlines()
+    assert [line.split(" = ")[0].strip() for line in gradient] == [
+        "∂L/∂a",
+        "∂L/∂z",
+        "∂L/∂b",
+        "∂L/∂w1",
+        "∂L/∂w2",
+    ]
+    assert "∂L/∂x1" not in out and "∂L/∂y" not in out
+    assert "∂L/∂w2 = x2·(a - y) = -1.60437" in out  # 2·(σ(-1.4) - 1), by hand
+    assert "--wrt" in fails(capsys, "explain", LECTURE, "--at", "a=1,b=2,c=3", "--wrt", "a,,")
+    assert "u is computed by a step" in fails(
+        capsys, "explain", "u = b*c; j = a + u", "--at", "a=1,b=2,c=3", "--wrt", "u"
+    )
+
+
+def test_graph_wrt_draws_no_grad_where_none_was_taken(capsys, tmp_path):
+    path = tmp_path / "lecture.dot"
+    status, _, _ = run(
+        capsys, "graph", LECTURE, "--at", "a=1,b=2,c=3", "--wrt", "b", "-o", str(path)
+    )
+    dot = path.read_text(encoding="utf-8")
+    assert status == 0 and '"{ input b | value 2 | grad 9 }"' in dot
+    assert '"{ input a | value 1 }"' in dot and '"{ input c | value 3 }"' in dot
+
+
 def test_graph_writes_dot(capsys, tmp_path):
     path = tmp_path / "lecture.dot"
     status, out, err = run(capsys, "graph", LECTURE, "--at", "a=1,b=2,c=3", "-o", str(path))

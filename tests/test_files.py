@@ -125,7 +125,7 @@ _FIT_IN = textwrap.dedent(
     from symgrad.train.fit import fit
 
     X, y = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]), np.array([0, 1, 1, 0])
-    result = fit(logistic_regression(2), X, y, epochs=3, folder=sys.argv[1])
+    result = fit(logistic_regression(2), X, y, epochs=3, folder=sys.argv[1], numpy_tier=False)
     stats = result.compiled.module.train_full_batch.stats  # the loop of the whole set
     print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
     print(result.history.tolist())

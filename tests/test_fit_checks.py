@@ -7,6 +7,7 @@ C-ordered ones. A run that ends far above its best loss warns; a bouncing SGD ru
 """
 
 import math
+import re
 import time
 import warnings
 
@@ -294,9 +295,10 @@ def test_the_command_line_says_so_in_one_line_and_refuses_bad_settings(
     args += ["--folder", str(codegen_folder)]
     assert main([*args, "--lr", "1000"]) == 0
     out, err = capsys.readouterr()
-    assert "epoch    100: loss 58.15" in out
+    # the run is chaotic at α = 1000: its last loss hangs on rounding, NumPy's or Numba's
+    last = float(re.search(r"epoch    100: loss (\S+)", out).group(1))
     assert err == (
-        "symgrad: warning: the loss ended at 58.15 (epoch 100), far above its best 0.7391 "
+        f"symgrad: warning: the loss ended at {last:.4g} (epoch 100), far above its best 0.7391 "
         "(epoch 1); the learning rate 1000 may be too large\n"
     )
     for bad, message in [

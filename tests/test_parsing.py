@@ -5,7 +5,7 @@ import sympy
 
 from symgrad.errors import ParseError
 from symgrad.functions import leaky_relu, sigmoid
-from symgrad.read.parsing import Step, parse_expression, parse_steps
+from symgrad.read.parsing import Step, letter_of, parse_expression, parse_steps
 
 a, b, c, j, u, v, w, x, y, z = sympy.symbols("a b c j u v w x y z")
 
@@ -96,7 +96,7 @@ def test_logistic_steps():
         "z = w1*x1 + w2*x2 + b; a = sigmoid(z); L = -(y*log(a) + (1 - y)*log(1 - a))"
     )
     names = [str(s.name) for s in steps]
-    assert names[:5] == ["u", "v", "z", "a", "w"]  # w is free: nobody uses it
+    assert names[:5] == ["u", "v", "z", "a", "p"]  # no w beside the user's w1, w2
     assert steps[3] == Step(a, sigmoid(z))
     assert str(steps[-1].name) == "L"
     assert all(len(s.expr.free_symbols) <= 3 for s in steps)
@@ -124,6 +124,21 @@ def test_auto_names_continue_after_t():
     text = " + ".join(f"x{i}*y{i}" for i in range(10))
     names = [str(s.name) for s in parse_steps(text)]
     assert names == ["u", "v", "w", "p", "q", "r", "s", "t", "u1", "v1", "f"]
+
+
+def test_auto_names_skip_the_letters_of_the_users_names():
+    # w1, w_2 and t_hat are written with w and t: no intermediate is called w or t
+    names = [str(s.name) for s in parse_steps("log(w1*x) + exp(w_2*x) + t_hat*sin(x)")]
+    assert not {"w", "t"} & set(names) and names[0] == "u"
+    assert letter_of("w1") == letter_of("w_2") == letter_of("w") == "w"
+    assert letter_of("beta") is None and letter_of("x1y") is None and letter_of("_a") is None
+
+
+def test_auto_names_when_every_letter_is_taken():
+    used = ["u1", "v1", "w1", "p1", "q1", "r1", "s1", "t1"]
+    steps = parse_steps(" + ".join(f"{n}*x" for n in used))
+    names = [str(s.name) for s in steps]
+    assert names[:3] == ["u", "v", "w"] and not set(names) & set(used)
 
 
 def test_pure_numbers_are_not_steps():

@@ -91,14 +91,14 @@ def test_intermediates_when_clearly_shorter():
     assert eqs.text() == (
         "where u = sigmoid(b1 + w1*x)\n"
         "where v = u*w2\n"
-        "where w = b2 + v - y\n"
-        "where p = v*w*(1 - u)\n"
-        "∂f/∂b1 = p\n"
-        "∂f/∂b2 = w\n"
-        "∂f/∂w1 = p*x\n"
-        "∂f/∂w2 = u*w\n"
-        "∂f/∂x = p*w1\n"
-        "∂f/∂y = -w"
+        "where p = b2 + v - y\n"  # not w: the formula has w1, w2
+        "where q = p*v*(1 - u)\n"
+        "∂f/∂b1 = q\n"
+        "∂f/∂b2 = p\n"
+        "∂f/∂w1 = q*x\n"
+        "∂f/∂w2 = p*u\n"
+        "∂f/∂x = q*w1\n"
+        "∂f/∂y = -p"
     )
     assert "\\text{where } u &= \\sigma\\left(b_{1} + w_{1} x\\right) \\\\\n" in eqs.latex()
     assert eqs.markdown().splitlines()[0] == "- where $u = \\sigma\\left(b_{1} + w_{1} x\\right)$"
@@ -107,7 +107,7 @@ def test_intermediates_when_clearly_shorter():
 def test_intermediate_names_skip_the_expressions_own():
     u, v = sympy.symbols("u v")
     eqs = gradient_equations(NET.subs(w1, u).subs(b1, v))
-    assert [str(s) for s, _ in eqs.intermediates][:2] == ["w", "p"]
+    assert [str(s) for s, _ in eqs.intermediates][:2] == ["p", "q"]  # u, v taken; w as in w2
 
 
 @pytest.mark.parametrize(

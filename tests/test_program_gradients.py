@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 
 import symgrad.model.program as tp
 from symgrad.check import check
-from symgrad.check.oracle import evaluate, values
+from symgrad.check.oracle import values
 from symgrad.check.program import sample_leaves
 from symgrad.derive.backprop import derive
 from symgrad.errors import DataError, NoDerivativeRuleError, ShapeError, SymgradError
 from symgrad.functions import elu, leaky_relu, relu, sigmoid, softplus
+from symgrad.model.numeric import evaluate
 from symgrad.model.tensor import m
 
 #: Smooth functions applied elementwise (one argument).

@@ -17,11 +17,11 @@ import pytest
 import sympy
 
 import symgrad.model.program as nn
-from symgrad.check.oracle import evaluate
 from symgrad.codegen import scalarized
 from symgrad.errors import SymgradError
 from symgrad.functions import relu, sigmoid
 from symgrad.model.data import init_params
+from symgrad.model.numeric import evaluate
 from symgrad.model.tensor import m
 from symgrad.train.compiled import CompiledNetwork, module_name
 from symgrad.train.fit import fit, predict

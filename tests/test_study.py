@@ -220,3 +220,46 @@ def test_study_of_a_users_program(tmp_path, moons):
     assert good.final_loss < small.final_loss < small.history[0] + 1e-12
     assert good.accuracy is not None and good.accuracy > 0.8
     assert study.description == "hand-written logistic"
+
+
+# ---- verdicts on iris (binary: versicolor or not), read from each curve ----
+
+
+@pytest.fixture(scope="module")
+def iris(code):
+    datasets = pytest.importorskip("sklearn.datasets")
+    X, y = datasets.load_iris(return_X_y=True)
+    network = Network(mlp([4, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce")
+    return X, (y == 1).astype(float), CompiledNetwork(network, "gd", folder=code)
+
+
+def _iris_study(iris, rates, tmp_path):
+    X, y, compiled = iris
+    return learning_rate_study(
+        compiled.network, X, y, rates, epochs=500, folder=tmp_path, compiled=compiled
+    )
+
+
+def test_iris_the_middle_rate_is_best(iris, tmp_path):
+    study = _iris_study(iris, (0.01, 0.1, 1.0, 5.0), tmp_path)
+    finals = [run.final_loss for run in study.runs]
+    assert int(np.argmin(finals)) == 1  # α = 0.1 reaches the lowest loss
+    share = -(np.log(1 / 3) / 3 + 2 * np.log(2 / 3) / 3)  # predicting 1/3 for every flower
+    assert finals[2] == pytest.approx(share, rel=1e-6) and finals[3] == pytest.approx(share)
+    small, good, large, larger = (study.verdict(run) for run in study.runs)
+    assert small == "too small: slow progress"
+    assert good == "good"
+    assert large.startswith("too large: stuck at loss 0.6365 from epoch")
+    assert larger.startswith("too large: stuck at loss 0.6365 from epoch")
+    assert study.runs[1].rises > 2  # its first epochs jump about: the curve, not that, counts
+
+
+def test_iris_the_largest_rate_is_best(iris, tmp_path):
+    study = _iris_study(iris, (0.001, 0.01, 0.1), tmp_path)
+    finals = [run.final_loss for run in study.runs]
+    assert int(np.argmin(finals)) == 2
+    assert [study.verdict(run) for run in study.runs] == [
+        "too small: slow progress",
+        "too small: slow progress",
+        "good",
+    ]

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from symgrad.check import oracle
 from symgrad.codegen import emit, scalarized
 from symgrad.derive import vjp
+from symgrad.model import numeric
 from symgrad.model.tensor import Tensor
 from symgrad.show import equations
 
 #: Each interpretation: (its tables, the classes it leaves out on purpose).
 INTERPRETATIONS = {
     "VJP": ([vjp.TENSOR_RULES], vjp.NO_VJP),
-    "NumPy evaluation": ([oracle.EVALUATORS], frozenset()),
+    "NumPy evaluation": ([numeric.EVALUATORS], frozenset()),
     "Numba emission": ([emit.EMITTERS, emit.VIEWS], frozenset()),
     "scalarization": ([scalarized.SCALARIZERS], scalarized.NOT_SCALARIZED),
     "printing": ([equations.RENDERERS], equations.NAMED),
@@ -91,7 +91,7 @@ def test_a_missing_entry_is_one_line_naming_the_class_and_interpretation():
 
     node = Unknown()
     with pytest.raises(TypeError, match=r"^no NumPy evaluation .*Unknown$"):
-        oracle.evaluate([node], {}, {})
+        numeric.evaluate([node], {}, {})
     with pytest.raises(TypeError, match=r"^no printing .*Unknown$"):
         equations.Renderer("text", {})(node)
     with pytest.raises(TypeError, match=r"^no Numba emission .*Unknown$"):

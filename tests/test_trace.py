@@ -312,3 +312,66 @@ def test_sigmoid_chain_matches_closed_form():
     assert sympy.expand(closed - x1 * a * (1 - a)) == 0
     assert value == sympy.Rational(3, 4)
     assert sympy.diff(sigmoid(w1 * x1 + b), w1).subs({w1: 2, x1: 3, b: -6}) == value
+
+
+# ---- wrt: the gradient for some inputs only ----
+
+
+def _loss_in_inputs():
+    zz = w1 * x1 + w2 * x2 + b
+    s = 1 / (1 + sympy.exp(-zz))
+    return -(y * sympy.log(s) + (1 - y) * sympy.log(1 - s))
+
+
+def test_wrt_leaves_out_the_data():
+    t = explain(LOGISTIC, LOGISTIC_POINT, wrt=["w1", "w2", "b"])
+    assert {"w1", "w2", "b", "z", "a"} <= set(t.gradients)
+    assert not {"x1", "x2", "y"} & set(t.gradients)
+    assert not {str(ld.wrt) for ld in t.local_derivatives} & {"x1", "x2", "y"}
+    text = t.text()
+    assert "∂L/∂x1" not in text and "∂L/∂y" not in text and "∂p/∂y" not in text
+    assert "∂L/∂w1 = x1·(a - y) = -0.475021" in text
+    point = {sympy.Symbol(k): val for k, val in LOGISTIC_POINT.items()}
+    for s in (w1, w2, b):  # the same values as the full trace, by sympy.diff
+        want = float(sympy.diff(_loss_in_inputs(), s).subs(point).evalf())
+        assert float(t.gradients[str(s)][1]) == pytest.approx(want, rel=1e-12), s
+    # only the steps on a path to w1, w2, b are swept: 1 - y is not
+    one_minus_y = next(st.name for st in t.steps if st.expr == 1 - y)
+    assert one_minus_y not in {adj.name for adj in t.adjoints}
+    assert [str(s.name) for s in t.steps] == [
+        str(s.name) for s in explain(LOGISTIC, LOGISTIC_POINT).steps
+    ]
+
+
+def test_wrt_one_name_and_errors():
+    t = explain(LECTURE, {"a": 1, "b": 2, "c": 3}, wrt="b")
+    assert t.text().split("Gradient\n")[1] == "  ∂j/∂b = 3·c = 9"
+    assert [str(adj.name) for adj in t.adjoints] == ["v", "u", "b"]
+    with pytest.raises(UnknownSymbolError, match="u is computed by a step"):
+        explain("u = b*c; j = a + u", {"a": 1, "b": 2, "c": 3}, wrt=["u"])
+    with pytest.raises(UnknownSymbolError, match="k is not in the expression"):
+        explain(LECTURE, {"a": 1, "b": 2, "c": 3}, wrt=["b", "k"])
+    with pytest.raises(UnknownSymbolError, match="names no input"):
+        explain(LECTURE, {"a": 1, "b": 2, "c": 3}, wrt=[])
+
+
+def test_auto_names_skip_the_letters_of_the_users_names():
+    t = explain(LOGISTIC, LOGISTIC_POINT)
+    auto = [str(s.name) for s in t.steps if s.auto]
+    assert auto == ["u", "v", "p", "q", "r", "s", "t", "u1"]  # no w beside w1, w2
+    assert "p = log(a) = -0.644397" in t.text()
+
+
+def test_tanh_derivative_reads_the_same_in_grad_and_explain():
+    from symgrad.show import printing
+
+    ww = sympy.Symbol("w")
+    expr = sympy.tanh(ww * x)
+    grad_text = printing.text(expr, wrt=[ww])
+    assert grad_text == "∂f/∂w = x*(1 - tanh(w*x)**2)"  # not x/cosh(w*x)**2
+    t = explain("f = tanh(w*x)", {"w": 1, "x": 2})
+    assert "∂f/∂u = 1 - f^2 = 0.0706508" in t.text()
+    assert "∂f/∂w = x·(1 - f^2) = 0.141302" in t.text()
+    want = sympy.diff(expr, ww).subs({ww: 1, x: 2})
+    assert float(t.gradients["w"][1]) == pytest.approx(float(want), rel=1e-12)
+    assert "x \\left(1 - \\tanh^{2}{\\left(w x \\right)}\\right)" in printing.latex(expr, wrt=[ww])

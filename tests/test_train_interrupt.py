@@ -113,17 +113,18 @@ def csv_file(tmp_path_factory):
     return path
 
 
-def train_and_interrupt(csv_file, folder, wait: float, cache=None):
+def train_and_interrupt(csv_file, folder, wait: float, cache=None, options=()):
     """Start ``symgrad train ... --epochs 100000000``; SIGINT ``wait`` s after its first line.
 
-    ``cache``: its own folder of compiled code (default: the session's).
+    ``cache``: its own folder of compiled code (default: the session's); ``options``: more
+    arguments of ``train``.
     Returns (exit status, seconds from the signal to the exit, stderr).
     """
     root = str(Path(symgrad.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     if cache is not None:
         env[CACHE_VARIABLE] = str(cache)
-    args = ["train", str(csv_file), "--layers", "2,3,1", "--epochs", "100000000"]
+    args = ["train", str(csv_file), "--layers", "2,3,1", "--epochs", "100000000", *options]
     proc = subprocess.Popen(
         [sys.executable, "-m", "symgrad", *args, "--folder", str(folder)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -154,9 +155,21 @@ def test_sigint_during_the_compiled_loop_exits_130_within_a_second(net, csv_file
     assert int(match[1]) > 1 and int(match[2]) == int(match[1]) - 1  # it had trained
 
 
-def test_sigint_while_numba_compiles_exits_130_within_a_second(csv_file, tmp_path):
-    # a new folder and an empty cache: its module is compiled from scratch (several seconds)
+def test_sigint_on_the_numpy_tier_exits_130_within_a_second(csv_file, tmp_path):
+    # a new folder and an empty cache: the whole set trains in NumPy at once
     status, seconds, err = train_and_interrupt(csv_file, tmp_path / "cold", 0.5, tmp_path / "c")
+    assert status == 130, err
+    assert seconds < 1.0
+    match = INTERRUPTED.fullmatch(err.strip().removeprefix("symgrad: "))
+    assert match, err
+    assert int(match[1]) > 1 and int(match[2]) == int(match[1]) - 1  # it had trained
+
+
+def test_sigint_while_numba_compiles_exits_130_within_a_second(csv_file, tmp_path):
+    # minibatches (the NumPy tier runs only the whole set), a new folder and an empty cache:
+    # the loop is compiled from scratch (several seconds) before the first epoch
+    cold, cache = tmp_path / "cold", tmp_path / "c"
+    status, seconds, err = train_and_interrupt(csv_file, cold, 0.5, cache, ["--batch-size", "2"])
     assert status == 130, err
     assert seconds < 1.0
     assert err == "symgrad: interrupted at epoch 1; parameters after epoch 0 kept\n"

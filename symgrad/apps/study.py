@@ -6,10 +6,10 @@ diverged) or a :class:`Descent` (the gradient-descent iterates of each learning 
 drawn as one figure written as PNG and SVG. The 1-D steps use the gradient derived by
 :func:`symgrad.grad`, never a hand-written one.
 
-May import :mod:`symgrad.train`, :mod:`symgrad.nn`, :mod:`symgrad.engine.autodiff` and
-:mod:`symgrad.errors`; matplotlib (the optional extra ``plot``) only inside the drawing
-functions, through its ``Figure`` class and never pyplot: no backend is chosen or switched, so a
-notebook's backend stays as its user set it.
+May import :mod:`symgrad.apps.curves` (the verdict on each rate), :mod:`symgrad.train`,
+:mod:`symgrad.nn`, :mod:`symgrad.engine.autodiff` and :mod:`symgrad.errors`; matplotlib (the
+optional extra ``plot``) only inside the drawing functions, through its ``Figure`` class and
+never pyplot: no backend is chosen or switched, so a notebook's backend stays as its user set it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import sympy
 
+from symgrad.apps.curves import verdict
 from symgrad.engine.autodiff import grad
 from symgrad.errors import SymgradError, TrainingDivergedError, TrainingWarning
 from symgrad.model.data import init_params
@@ -112,15 +113,11 @@ class Study:
     code: Path | None = None
 
     def verdict(self, run: Run) -> str:
-        """``diverges``, ``overshoots``, ``too small`` or ``good``, compared with the others."""
-        if run.diverged:
-            return f"diverges (epoch {run.diverged_at})"
-        if run.rises > max(2, self.epochs // 100):
-            return "too large: overshoots, the loss goes up and down"
-        finals = [r.final_loss for r in self.runs if not r.diverged and r.rises <= 2]
-        if finals and run.final_loss > 2 * min(finals):
-            return "too small: slow progress"
-        return "good"
+        """``diverges``, ``too large``, ``too small`` or ``good``, read from ``run``'s curve
+        and the lowest final loss of the others (:func:`symgrad.apps.curves.verdict`)."""
+        finals = [r.final_loss for r in self.runs if not r.diverged and len(r.history)]
+        best = min(finals) if finals else run.final_loss
+        return verdict(run.history, best, run.diverged_at)
 
     def markdown(self) -> str:
         """A Markdown table: rate, final loss, accuracy, verdict."""

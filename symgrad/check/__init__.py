@@ -7,7 +7,11 @@ values of its leaves (:mod:`~symgrad.check.program`), and gives a
 parameter, the compiled symbolic gradient against central finite differences, and the
 compiled results against an independent evaluation (SymPy's exact value, NumPy's
 reference). Rows whose perturbation may cross a kink (:mod:`~symgrad.check.kinks`) are
-"near a kink" and do not fail. Each kind of check is a module of its own that builds rows
+"near a kink" and do not fail. With ``claim=`` (:mod:`~symgrad.check.claim`) a formula's
+partials as the user derived them are checked against symgrad's derivation instead; with
+``backward=`` (:mod:`~symgrad.check.backward`) the user's own backward pass of a network; both
+give a :class:`~symgrad.check.claim_report.ClaimReport` with a diagnosis of each mistake found.
+Each kind of check is a module of its own that builds rows
 with :mod:`~symgrad.check.report`; :func:`check` dispatches on the target.
 
 The last stage: may import every stage to its left (autodiff, nn, codegen, train).
@@ -17,6 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from symgrad.check.backward import check_backward
+from symgrad.check.claim import check_claims
+from symgrad.check.claim_report import Claim, ClaimReport
 from symgrad.check.kinks import KINK_MARGIN
 from symgrad.check.network import check_network, synthetic_data
 from symgrad.check.program import check_program
@@ -45,6 +52,8 @@ __all__ = [
     "LOOK_CLOSER",
     "ROUNDOFF_ULPS",
     "CheckReport",
+    "Claim",
+    "ClaimReport",
     "Row",
     "check",
     "relative_error",
@@ -67,7 +76,9 @@ def check(
     name: str = "f",
     folder=None,
     wrt=None,
-) -> CheckReport:
+    claim=None,
+    backward=None,
+) -> CheckReport | ClaimReport:
     """Compare symbolic (compiled) gradients with finite differences and exact values.
 
     Args:
@@ -95,9 +106,16 @@ def check(
         folder: where generated modules go (default ``generated/``).
         wrt: program: the targets, leaves and named intermediates (default: the
             parameters).
+        claim: scalar: the user's partial derivatives, ``{"w": "x*sigmoid(w*x)", ...}`` or
+            text ``"w = x*sigmoid(w*x); b = ..."``, read by the whitelisting reader (never
+            run), each checked against symgrad's derivative (see :mod:`~symgrad.check.claim`).
+        backward: network: the user's ``backward(params, X, Y) -> dict`` in NumPy (X and Y
+            one column per example), checked against the compiled gradient (see
+            :mod:`~symgrad.check.backward`).
 
     Returns:
-        A :class:`CheckReport`; ``.passed`` is False when some row is "wrong".
+        A :class:`CheckReport`; ``.passed`` is False when some row is "wrong". With
+        ``claim`` or ``backward``: a :class:`ClaimReport`, ``.passed`` when every claim is right.
 
     Raises:
         SymgradError: a missing or extra value in ``at``, a bad step, data or parameters
@@ -115,6 +133,10 @@ def check(
         raise SymgradError(f"the step must be a positive number, got {step!r}")
     if wrt is not None and (isinstance(target, Network) or not isinstance(target, Program)):
         raise SymgradError("wrt= is for tensor programs")
+    if backward is not None or claim is not None:
+        return _check_yours(
+            target, at, data, params, per_entry, direction, seed, name, folder, claim, backward
+        )
     if isinstance(target, (Network, CompiledNetwork)):
         if at is not None:
             raise SymgradError("at= is for scalar expressions and programs; a network takes data=")
@@ -126,3 +148,29 @@ def check(
     if data is not None or params is not None or per_entry or direction:
         raise SymgradError("data, params, per_entry and direction are for networks")
     return check_scalar(target, at, float(step), exact, name, folder)
+
+
+def _check_yours(
+    target, at, data, params, per_entry, direction, seed, name, folder, claim, backward
+):
+    """:func:`check` of the user's own derivatives: ``claim=`` or ``backward=``."""
+    network = isinstance(target, (Network, CompiledNetwork))
+    if claim is not None and backward is not None:
+        raise SymgradError(
+            "give claim= (a formula's partials) or backward= (a network's), not both"
+        )
+    if per_entry or direction:
+        raise SymgradError("per_entry and direction are for checks against finite differences")
+    if backward is not None:
+        if not network:
+            raise SymgradError("backward= is for networks; a formula's partials go in claim=")
+        if at is not None:
+            raise SymgradError("at= is for scalar expressions; a network takes data=")
+        return check_backward(target, backward, data, params, seed, folder)
+    if network or isinstance(target, Program):
+        raise SymgradError(
+            "claim= is for formulas; a network's own backward pass goes in backward="
+        )
+    if data is not None or params is not None:
+        raise SymgradError("data and params are for networks")
+    return check_claims(target, at, claim, name, seed)

@@ -59,7 +59,7 @@ def check_network(target, data, params, h, per_entry, direction, seed, folder) -
         source = f"{len(X_rows)} examples"
     idents = [p.ident for p in net.params]
     if params is None:
-        params, where = init_params(net, seed=seed), f"initial parameters (seed {seed})"
+        params, where = init_params(net, seed=seed), f"the initial parameters (seed {seed})"
     else:
         where = "the given parameters"
     unknown = sorted(set(params) - set(idents))
@@ -73,9 +73,9 @@ def check_network(target, data, params, h, per_entry, direction, seed, folder) -
     values = [np.ascontiguousarray(params[i]) for i in idents]
 
     def loss() -> float:
-        return float(compiled.module.loss_and_grad(*values, X, Y, net.l2)[0])
+        return float(compiled.function("loss_and_grad")(*values, X, Y, net.l2)[0])
 
-    value, grads = compiled.module.loss_and_grad(*values, X, Y, net.l2)
+    value, grads = compiled.function("loss_and_grad")(*values, X, Y, net.l2)
     grads = [np.array(g) for g in grads]
     ref_errors = [relative_error(g, ref.gradients[i]) for g, i in zip(grads, idents, strict=True)]
     whole, units, everything = network_kinks(net, params, ref.forward, X, h)
@@ -122,7 +122,10 @@ def check_network(target, data, params, h, per_entry, direction, seed, folder) -
             "the compiled loss over every entry" + ("; entry rows: values" if per_entry else "")
         )
     legend += "; ref. err.: compiled vs NumPy's evaluation of the derived equations"
-    title = f"check {net.describe()} on {source}, {where} (central differences, h = {h:g})"
+    title = (
+        f"Gradient of the loss of the {net.describe()} network on {source}, at {where}, "
+        f"checked against central differences (h = {h:g})"
+    )
     return CheckReport(title, rows, legend, ("parameter", "symbolic", "numeric", "ref. err."))
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from symgrad.check.network import central_differences
-from symgrad.check.oracle import evaluate, leaf_values, values
+from symgrad.check.oracle import leaf_values, values
 from symgrad.check.report import CheckReport, gradient_row, relative_error, value_row
 from symgrad.derive.backprop import derive
 from symgrad.engine.graph import topological_order
 from symgrad.errors import SymgradError
+from symgrad.model.numeric import evaluate
 from symgrad.model.program import Program
 from symgrad.model.rewrite import rewrite
 from symgrad.model.tensor import Mask, SoftmaxCrossEntropy, Var, m
@@ -99,8 +100,8 @@ def check_program(
         else f"at random values (seed {seed})" + (f" but {', '.join(given)} given" if given else "")
     )
     title = (
-        f"check {program.describe()} on m = {batch} examples {source} "
-        f"(central differences, h = {h:g})"
+        f"Gradient of the loss of {program.describe()} on m = {batch} examples {source}, "
+        f"checked against central differences (h = {h:g})"
     )
     legend = (
         "target rows: norms ‖·‖ of NumPy's evaluation of the derived gradient and of central "

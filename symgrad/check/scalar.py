@@ -129,7 +129,10 @@ def check_scalar(target, at, h, exact, name, folder) -> CheckReport:
             )
         )
     where = ", ".join(f"{s} = {_show(v)}" for s, v in zip(wrt, _given(at, wrt), strict=True))
-    title = f"check {name} = {sympy.sstr(written)} at {where} (central differences, h = {h:g})"
+    title = (
+        f"Gradient of {name} = {sympy.sstr(written)} at {where}, "
+        f"checked against central differences (h = {h:g})"
+    )
     legend = "symbolic: compiled; numeric: central differences of the compiled value"
     if exact:
         legend += (

@@ -18,7 +18,8 @@ import contextlib
 import os
 import sys
 
-from symgrad.cli import check, formula, lecture, network
+from symgrad._version import __version__
+from symgrad.cli import check, formula, lecture, network, training
 from symgrad.cli.common import Command
 from symgrad.errors import SymgradError, TrainingInterrupted
 
@@ -27,6 +28,7 @@ COMMANDS: dict[str, Command] = {
     **formula.COMMANDS,
     **check.COMMANDS,
     **network.COMMANDS,
+    **training.COMMANDS,
     **lecture.COMMANDS,
 }
 
@@ -103,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="symgrad",
         description="Derive gradients by the chain rule and print them for lecture notes.",
     )
+    parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for name, cmd in COMMANDS.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)

@@ -1,4 +1,6 @@
-"""Command line, tensor front end: ``symgrad notes``, ``compile`` and ``train``.
+"""Command line, tensor front end: ``symgrad notes`` and ``compile``, and what every command
+that takes a network or data shares (``train`` and ``predict`` are in
+:mod:`symgrad.cli.training`).
 
 A network is described on the command line (``--layers 2,3,1 --hidden relu --output
 sigmoid --loss bce``, or ``--activations relu,sigmoid`` for one activation per layer;
@@ -6,7 +8,8 @@ losses and optimizers as named in their registries) or by a Python file that def
 ``network`` (a :class:`symgrad.nn.Network`); that file is run as Python, so it must be
 trusted. Data come from a CSV file with a header row or an NPZ file (never unpickled); a
 fault in either file is one error naming the file (and the line, for a model file or a
-CSV). Its commands are in its table :data:`COMMANDS`.
+CSV); a label column of names (none a number) is read as text where a command asks for
+it. Its commands are in its table :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -16,16 +19,14 @@ import csv
 import os
 import runpy
 import sys
-import warnings
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from symgrad.cli.cluster import dask_argument, train_on_dask
 from symgrad.cli.common import Commands
-from symgrad.errors import ShapeError, SymgradError, TrainingWarning
+from symgrad.errors import ShapeError, SymgradError
 from symgrad.paths import DEFAULT_FOLDER, input_file, output_file, output_folder
 
 #: This group's subcommands.
@@ -212,21 +213,12 @@ def _compile(args: argparse.Namespace) -> int:
     X = np.zeros((3, network.X.shape[0]))
     y = network.labels.sample(np.random.default_rng(0), 3, int(network.Y.shape[0]))
     for batch_size in (None, 2, 1):
-        result = fit(network, X, y, epochs=1, batch_size=batch_size, compiled=compiled)
-    result.predict(X)
+        result = fit(
+            network, X, y, epochs=1, batch_size=batch_size, compiled=compiled, numpy_tier=False
+        )
+    compiled.predict_proba(result.params, X, numpy=False)
     print(f"compiled it into {compiled.module.__file__}")
     return 0
-
-
-def _train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", metavar="DATA", help="a .csv file with a header row, or a .npz file")
-    p.add_argument("--label", default="y", help="the label column (CSV) or array (NPZ) (default y)")
-    _compile_arguments(p)
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate α (default 0.1)")
-    p.add_argument("--epochs", type=int, default=100, help="epochs (default 100)")
-    p.add_argument("--batch-size", type=int, default=None, help="default: the whole set")
-    p.add_argument("--seed", type=seed, default=0, help="0 to 4294967295 (default 0)")
-    dask_argument(p)
 
 
 def load_data(path: str, label: str) -> tuple[np.ndarray, np.ndarray]:
@@ -236,40 +228,60 @@ def load_data(path: str, label: str) -> tuple[np.ndarray, np.ndarray]:
         SymgradError: the file is missing or unreadable, not CSV or NPZ, empty, ragged, has
             no such label, or holds values that are not numbers (each naming the file).
     """
+    X, y, _ = load_table(path, label)
+    return X, y
+
+
+def load_table(
+    path: str, label: str, *, text_labels: bool = False, label_optional: bool = False
+) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Features, labels and feature names (a CSV's columns; None for NPZ), as :func:`load_data`.
+
+    Args:
+        text_labels: a label column (or array) of names, none of them a number, is returned
+            as text (``"setosa"``, ...) instead of refused.
+        label_optional: a file without the label gives labels None instead of an error.
+
+    Raises:
+        SymgradError: as for :func:`load_data`.
+    """
     file = input_file(path)
     suffix = file.suffix.lower()
     if suffix not in (".npz", ".csv"):
         raise SymgradError(f"cannot read {path}: use a .csv or .npz file")
-    X, y = (_load_npz if suffix == ".npz" else _load_csv)(file, path, label)
+    load = _load_npz if suffix == ".npz" else _load_csv
+    X, y, names = load(file, path, label, text_labels, label_optional)
     if X.ndim != 2:
         raise SymgradError(
             f"{path}: the features must be a table (rows = examples), got {X.ndim} dimension(s)"
         )
-    return X, y
+    return X, y, names
 
 
-def _load_npz(file: Path, path: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+def _load_npz(file: Path, path: str, label: str, text_labels=False, label_optional=False):
     if not zipfile.is_zipfile(file):
         raise SymgradError(f"{path} is not an NPZ file (a zip of NumPy arrays, as np.savez writes)")
     try:
         with np.load(file, allow_pickle=False) as data:
             names = data.files
-            if label not in names:
+            if label not in names and not label_optional:
                 raise SymgradError(f"{path} has no array {label!r} (has: {', '.join(names)})")
             features = [k for k in names if k != label]
             if len(features) != 1:
                 raise SymgradError(f"{path} must hold one feature array beside {label!r}")
-            X, y = (_npz_array(data, path, name) for name in (features[0], label))
+            X = _npz_array(data, path, features[0])
+            y = _npz_array(data, path, label, text_labels) if label in names else None
     except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise SymgradError(f"cannot read {path}: {error}") from None
-    return X.astype(float), y
+    return X.astype(float), y, None
 
 
 _KINDS = {"U": "text", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "times"}
 
 
-def _npz_array(data, path: str, name: str) -> np.ndarray:
-    """Array ``name`` of an NPZ file, refused unless it holds numbers."""
+def _npz_array(data, path: str, name: str, text: bool = False) -> np.ndarray:
+    """Array ``name`` of an NPZ file, refused unless it holds numbers (or, with ``text``,
+    names)."""
     try:
         array = np.asarray(data[name])
     except ValueError as error:
@@ -281,13 +293,13 @@ def _npz_array(data, path: str, name: str) -> np.ndarray:
         raise SymgradError(f"{path}: cannot read array {name!r} ({error})") from None
     except MemoryError:
         raise SymgradError(f"{path}: array {name!r} is too large to load") from None
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in "biuf" and not (text and array.dtype.kind == "U"):
         kind = _KINDS.get(array.dtype.kind, str(array.dtype))
         raise SymgradError(f"{path}: array {name!r} holds {kind}, not real numbers")
     return array
 
 
-def _load_csv(file: Path, path: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+def _load_csv(file: Path, path: str, label: str, text_labels=False, label_optional=False):
     try:
         with open(file, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
@@ -298,7 +310,7 @@ def _load_csv(file: Path, path: str, label: str) -> tuple[np.ndarray, np.ndarray
         raise SymgradError(f"{path} is empty: expected a header row and one row per example")
     header = [name.strip() for name in rows[0][1]]
     body = rows[1:]
-    if label not in header:
+    if label not in header and not label_optional:
         raise SymgradError(f"{path} has no column {label!r} (columns: {', '.join(header)})")
     if header.count(label) > 1:
         raise SymgradError(f"{path} has the column {label!r} twice")
@@ -309,21 +321,42 @@ def _load_csv(file: Path, path: str, label: str) -> tuple[np.ndarray, np.ndarray
             raise SymgradError(
                 f"{path}, line {line}: {len(row)} values for the header's {len(header)} columns"
             )
+    k = header.index(label) if label in header else None
+    names = _text_labels(body, k) if text_labels and k is not None else None
     try:
-        table = np.array([row for _, row in body], dtype=float)
+        table = np.array(
+            [[c for i, c in enumerate(row) if names is None or i != k] for _, row in body],
+            dtype=float,
+        )
     except ValueError:
-        raise SymgradError(_first_non_number(path, header, body, label)) from None
-    k = header.index(label)
-    return np.delete(table, k, axis=1), table[:, k]
+        raise SymgradError(_first_non_number(path, header, body, label, names)) from None
+    if names is not None:
+        return table, names, [c for i, c in enumerate(header) if i != k]
+    if k is None:
+        return table, None, header
+    return np.delete(table, k, axis=1), table[:, k], header[:k] + header[k + 1 :]
 
 
-def _first_non_number(path: str, header: list[str], body: list, label: str) -> str:
-    """The message naming the first CSV cell that is not a number."""
+def _text_labels(body: list, k: int) -> np.ndarray | None:
+    """Column ``k`` as names when none of its cells is a number, else None."""
+    cells = [row[k].strip() for _, row in body]
+    return None if any(_is_number(c) for c in cells) else np.array(cells)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _first_non_number(path: str, header: list[str], body: list, label: str, names=None) -> str:
+    """The message naming the first CSV cell that is not a number (not looking at the label
+    column when its ``names`` were read as text)."""
     for line, row in body:
         for name, cell in zip(header, row, strict=True):
-            try:
-                float(cell)
-            except ValueError:
+            if not _is_number(cell) and not (names is not None and name == label):
                 column = f"the label column {name!r}" if name == label else f"column {name!r}"
                 return f"{path}, line {line}, {column}: {cell.strip()!r} is not a number"
     return f"{path}: a value that is not a number"
@@ -337,40 +370,3 @@ def check_data(network, X, y, path: str) -> None:
         to_columns(network, X, y)
     except ShapeError as error:
         raise ShapeError(f"{path}: {error}") from None
-
-
-@command("train", "train a network on a CSV or NPZ file and print the loss curve", _train_arguments)
-def _train(args: argparse.Namespace) -> int:
-    from symgrad.train.compiled import CompiledNetwork
-    from symgrad.train.fit import check_settings, fit
-
-    if args.dask is not None:
-        return train_on_dask(args, network_from(args))
-    X, y = load_data(args.data, args.label)
-    network = network_from(args)
-    check_data(network, X, y, args.data)
-    check_settings(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
-    output_folder(args.folder, create=False)
-    compiled = CompiledNetwork(network, args.optimizer, folder=args.folder)
-    print(f"{network.describe()}, {compiled.optimizer.name}, α = {args.lr:g}, m = {len(X)}")
-    sys.stdout.flush()  # training may take long (Ctrl-C stops it)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TrainingWarning)  # printed below, in one line
-        result = fit(
-            network,
-            X,
-            y,
-            lr=args.lr,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            compiled=compiled,
-        )
-    marks = sorted({0, *np.linspace(0, args.epochs - 1, 6).astype(int)})
-    for e in marks:
-        print(f"epoch {e + 1:>6}: loss {result.history[e]:.6g}")
-    if network.labels.classify:
-        print(f"training accuracy: {100 * result.accuracy(X, y):.2f}%")
-    if result.warning:
-        print(f"symgrad: warning: {result.warning}", file=sys.stderr)
-    return 0

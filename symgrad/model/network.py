@@ -244,6 +244,11 @@ class Network(Program):
         penalty = (f", L2 λ={self.l2:g}" if values else ", L2") if self.l2 else ""
         return f"{sizes}, {acts}, {self.loss_name}{penalty}"
 
+    def __repr__(self) -> str:
+        """``<Network 2-3-1, relu/sigmoid, bce: 13 parameters>``, short for notebooks."""
+        count = sum(math.prod(int(d) for d in p.shape) for p in self.params)
+        return f"<Network {self.describe()}: {count:,} parameters>"
+
 
 def logistic_regression(n: int, *, l2: float = 0.0) -> Network:
     """The one-layer case: ``A = σ(W X + b)`` with binary cross-entropy."""

@@ -9,7 +9,7 @@ everything else is one matrix operation. Shapes are tuples of SymPy expressions
 graph does not depend on how many scalar weights a layer has.
 
 Each interpretation of the nodes (VJP in :mod:`symgrad.derive.vjp`, NumPy evaluation in
-:mod:`symgrad.check.oracle`, printing in :mod:`symgrad.show.equations`, Numba emission in
+:mod:`symgrad.model.numeric`, printing in :mod:`symgrad.show.equations`, Numba emission in
 :mod:`symgrad.codegen.emit`, scalarization in :mod:`symgrad.codegen.scalarized`) is a table
 keyed by node class beside its code, looked up with :func:`entry`; a class an
 interpretation leaves out on purpose is in that module's explicit exclusion set.

@@ -1,4 +1,5 @@
-"""Networks in one import: their layers and losses, backprop equations, data and the NumPy oracle.
+"""Networks in one import: their layers and losses, backprop equations, data, the NumPy
+oracle and the backward pass in numbers (:mod:`~symgrad.nn.trace`).
 
 The public face of the tensor front end, gathered from the stages that own each name
 (model, derive, check). The names load on first use (:func:`__getattr__`), so
@@ -40,6 +41,7 @@ _HOMES = {
     "to_columns": "symgrad.model.data",
     "Backprop": "symgrad.derive.backprop",
     "derive": "symgrad.derive.backprop",
+    "explain": "symgrad.nn.trace",
     "Evaluation": "symgrad.check.oracle",
     "reference": "symgrad.check.oracle",
 }

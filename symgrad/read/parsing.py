@@ -3,7 +3,8 @@
 Takes an expression, one or more assignments (``u = b*c; v = a + u; j = 3*v``), pairs of
 names and expressions, or a SymPy expression, and gives :class:`Step` objects, one
 operation each: every compound subexpression becomes its own step, auto-named u, v, w, p,
-q, r, s, t, u1, … in post-order, so ``j = 3*(a + b*c)`` gives u = b·c, v = a + u, j = 3·v.
+q, r, s, t, u1, … in post-order, so ``j = 3*(a + b*c)`` gives u = b·c, v = a + u, j = 3·v;
+a letter the user's names are written with is skipped (no w beside w1, w2).
 Text is read by the whitelisting :mod:`symgrad.read.reader`, never run and never evaluated, so
 its structure is the one written. Every plain name is a symbol (``E``, ``I``, ``beta``,
 ``lambda`` too); only ``pi`` and the reader's known functions mean something. Imports
@@ -137,9 +138,27 @@ def _symbol_names(expr) -> list[str]:
     return list(names)
 
 
+def letter_of(name: str) -> str | None:
+    """The letter a name is written with: ``w`` for w, w1, w_1 and w_hat; None for beta."""
+    head, rest = name[:1], name[1:]
+    if head.isalpha() and (not rest or rest.isdigit() or rest.startswith("_")):
+        return head
+    return None
+
+
+def free_letters(letters, used) -> list[str]:
+    """``letters`` minus those the names in ``used`` are written with (all if none is left).
+
+    An intermediate called w next to the user's w1, w2 reads as one of them.
+    """
+    taken = {letter_of(n) for n in used}
+    return [x for x in letters if x not in taken] or list(letters)
+
+
 def _auto_names(used: set[str]) -> Iterator[str]:
+    letters = free_letters(_AUTO_LETTERS, used)
     for n in itertools.count():
-        for letter in _AUTO_LETTERS:
+        for letter in letters:
             name = letter if n == 0 else f"{letter}{n}"
             if name not in used:
                 yield name

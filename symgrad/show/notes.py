@@ -40,6 +40,18 @@ def _forward_sentence(f, network) -> str:
     return f"It applies {words} elementwise."
 
 
+def _symbols_sentence(net, printed) -> str:
+    """What ⊙ means, and 1[Z > 0] where the equations use it; ReLU′(0) only with a ReLU."""
+    sentence = "⊙ is the elementwise product"
+    if any("mathbb{1}" in rhs for _, rhs in printed.backward):
+        sentence += " and 1[Z > 0] is 1 where Z > 0, else 0"
+        relu = PRIMITIVES.get("relu")
+        kernels = (layer.kernel(f"layer {k}") for k, layer in enumerate(net.layers, 1))
+        if any(kernel is not None and kernel.has(relu) for kernel in kernels):
+            sentence += " (ReLU′(0) = 0)"
+    return sentence + "."
+
+
 def _backward_sentence(e, backprop) -> str:
     net = backprop.network
     l = e.layer
@@ -47,8 +59,8 @@ def _backward_sentence(e, backprop) -> str:
         if l == len(net.layers):
             return (
                 f"The error at the output: the chain rule through the {net.loss_fn.words} "
-                "and the output activation, simplified as one scalar kernel "
-                "(this dZ is m times ∂L/∂Z)."
+                "and the output activation, multiplied out and simplified to the expression "
+                "above. This dZ is m times ∂L/∂Z: the 1/m of the average comes in dW and db."
             )
         return (
             f"The error flows back through the transposed weights of layer {l + 1} and is "
@@ -133,7 +145,7 @@ def notes(backprop, title: str | None = None, optimizer=None) -> str:
     lines += [
         "Notation: X is n×m with one example per column; W[l] is h×n and b[l] has h entries;",
         "Z[l] = W[l] A[l-1] + b[l] and A[l] = g(Z[l]). Every gradient has its parameter's shape;",
-        "⊙ is the elementwise product and 1[Z > 0] is 1 where Z > 0, else 0 (ReLU′(0) = 0).",
+        _symbols_sentence(net, printed),
         "",
         "## Forward pass",
         "",

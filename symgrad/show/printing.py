@@ -8,7 +8,8 @@ printers (``sstr`` and ``latex``; our functions carry their ``_latex``). The mod
 :func:`text`, :func:`markdown` and :func:`latex` also print any object with a method of
 that name (a chain-rule trace, a tensor gradient).
 
-Imports :mod:`symgrad.engine.autodiff`, :mod:`symgrad.functions` and :mod:`symgrad.errors` only.
+Imports :mod:`symgrad.engine.autodiff`, :mod:`symgrad.functions`, :mod:`symgrad.errors` and
+:mod:`symgrad.read.parsing` (which letters are free for intermediates) only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sympy
 
 from symgrad.engine.autodiff import grad
 from symgrad.errors import UnknownSymbolError
+from symgrad.read.parsing import free_letters
 
 #: Gradients with at least this many operations get ``cancel`` instead of ``simplify``.
 SIMPLIFY_LIMIT = 300
@@ -192,12 +194,21 @@ def _symbols(expr: sympy.Expr, wrt) -> list[sympy.Symbol]:
 def _simplest(g: sympy.Expr) -> sympy.Expr:
     """``g`` simplified (``cancel`` when large); whichever form has fewest operations.
 
-    A high power is left alone: simplifying ``(x + 1)**999`` would expand it.
+    A high power is left alone: simplifying ``(x + 1)**999`` would expand it. So is a form
+    in functions ``g`` does not have: tanh′ stays ``1 - tanh(u)**2``, as ``explain`` writes
+    it, rather than becoming ``1/cosh(u)**2``.
     """
     if has_high_power(g):
         return g
     tidy = sympy.simplify(g) if sympy.count_ops(g) < SIMPLIFY_LIMIT else sympy.cancel(g)
+    if not _functions(tidy) <= _functions(g):
+        return g
     return min((tidy, g), key=sympy.count_ops)  # min keeps the first on a tie
+
+
+def _functions(expr: sympy.Expr) -> set:
+    """The kinds of function ``expr`` applies: ``{tanh}`` for ``x*(1 - tanh(w*x)**2)``."""
+    return {type(f) for f in expr.atoms(sympy.Function)}
 
 
 def has_high_power(expr: sympy.Expr) -> bool:
@@ -242,10 +253,12 @@ def _merge_duplicates(replacements: list, reduced: list) -> tuple[list, list]:
 
 
 def _fresh_names(taken: set) -> Iterable[str]:
-    """``u, v, w, p, q, r, s, t, u_1, u_2, ...`` minus the names in ``taken``."""
-    for n in INTERMEDIATE_NAMES:
+    """``u, v, w, p, q, r, s, t, u_1, u_2, ...`` minus the names in ``taken`` and the letters
+    they are written with (no w beside w1, w2)."""
+    letters = free_letters(INTERMEDIATE_NAMES, taken)
+    for n in letters:
         if n not in taken:
             yield n
     for i in count(1):
-        if f"u_{i}" not in taken:
-            yield f"u_{i}"
+        if f"{letters[0]}_{i}" not in taken:
+            yield f"{letters[0]}_{i}"

@@ -10,19 +10,25 @@ seen at once.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
 from symgrad._version import __version__
-from symgrad.codegen.files import digest, ensure_module, import_file, with_header
+from symgrad.codegen import precompile
+from symgrad.codegen.files import cached_copy, digest, ensure_module, import_file, with_header
 from symgrad.codegen.network import NetworkModule
 from symgrad.derive.backprop import derive
 from symgrad.errors import ShapeError, SymgradError
 from symgrad.model.data import as_numbers, check_finite, check_rows, l2_strength, to_columns
 from symgrad.model.network import Network
+from symgrad.model.numeric import Plan
 from symgrad.model.program import Program
+from symgrad.model.tensor import Mask, m
 from symgrad.paths import DEFAULT_FOLDER
 from symgrad.train import optimizers
 
@@ -77,13 +83,62 @@ class CompiledNetwork:
             source_hash,
             overwrite=overwrite,
         )
-        self.module = import_file(self.path, with_header(body, source_hash))
+        self._text = with_header(body, source_hash)
+        #: the file the module is imported from: the cache's copy (see ``import_file``)
+        self.module_file = cached_copy(self.path.resolve(), self._text)
         #: the generated functions' argument lists (see :class:`Signature`)
         self.signature = generator.signature
         self.hyper_names = [code for _, code in self.signature.hyper]
 
+    @cached_property
+    def module(self):
+        """The generated module, imported at first use: the NumPy tier trains without it,
+        so a short first fit need not wait for Numba's import (about a second)."""
+        return import_file(self.path, self._text)
+
     def source(self) -> str:
         return self.path.read_text()
+
+    def function(self, name: str):
+        """The generated function ``name``, once a compile of it begun by
+        :meth:`start_compiling` has ended (it then loads from the cache)."""
+        precompile.wait(self.module_file, name)
+        return getattr(self.module, name)
+
+    def start_compiling(self, name: str) -> None:
+        """Compile ``loss_and_grad`` or ``predict`` (for float64) into the cache in a process
+        of its own, unless it is there: work to overlap with other work before
+        :meth:`function` needs it."""
+        if not self.cached(name):
+            params = {
+                p.ident: np.zeros(tuple(int(d) for d in p.shape)) for p in self.network.params
+            }
+            X = np.zeros((int(self.network.X.shape[0]), 1))
+            given = {**self._named(list(params.values())), "X": X, "lam": 0.0}
+            if "Y" in self.signature.functions[name]:
+                given["Y"] = np.zeros((int(self.network.Y.shape[0]), 1))
+            args = {arg: given[arg] for arg in self.signature.functions[name]}
+            stand_ins = precompile.stand_ins(args, set())
+            precompile.start(self.module_file, name, stand_ins, self.marker(name, np.float64))
+
+    def loaded(self, function: str) -> bool:
+        """Whether the generated ``function`` is compiled (or loaded) in this process."""
+        return "module" in vars(self) and bool(getattr(self.module, function).signatures)
+
+    def cached(self, function: str, dtype=np.float64) -> bool:
+        """Whether ``function`` for arrays of ``dtype`` is loaded, or in Numba's cache as a
+        process that compiled it noted (:meth:`mark_compiled`)."""
+        return self.loaded(function) or self.marker(function, dtype).exists()
+
+    def mark_compiled(self, function: str, dtype=np.float64) -> None:
+        """Note beside the imported module that ``function`` for ``dtype`` is in the cache."""
+        with contextlib.suppress(OSError):
+            self.marker(function, dtype).touch()
+
+    def marker(self, function: str, dtype) -> Path:
+        """The file whose presence says that ``function`` for ``dtype`` is in the cache."""
+        file = self.module_file
+        return file.with_name(f".{file.stem}.{function}.{np.dtype(dtype).name}.compiled")
 
     def latex(self) -> str:
         return self.backprop.latex()
@@ -101,21 +156,36 @@ class CompiledNetwork:
         loss, grads = in_helper_thread(lambda: self.module.loss_and_grad(*args))
         return float(loss), {p.ident: g for p, g in zip(self.network.params, grads, strict=False)}
 
-    def predict_proba(self, params: dict, X_rows) -> np.ndarray:
+    def predict_proba(self, params: dict, X_rows, *, numpy: bool | None = None) -> np.ndarray:
         """The output layer's values (a program's output), one row per example.
+
+        ``numpy``: evaluate the output's graph in NumPy (one pass over the data needs no
+        compiled code) or call the compiled ``predict`` (compiling it if need be); by
+        default NumPy unless ``predict`` is compiled or cached, or the program has dropout.
 
         Raises:
             SymgradError: a program without an output computed from its data alone.
         """
-        if not hasattr(self.module, "predict"):
+        if "predict" not in self.signature.functions:
             raise SymgradError(
                 "this program predicts nothing: give Program(..., output=...) a tensor "
                 "computed from the data and the parameters only"
             )
         values = check_params(self.network, params)
         X = np.ascontiguousarray(check_rows(self.network, X_rows).T, dtype=values[0].dtype)
+        if numpy is None:
+            masks = any(isinstance(leaf, Mask) for leaf in self.network.leaves)
+            numpy = not (masks or self.cached("predict", X.dtype))
+        if numpy:
+            env = {self.network.X.ident: X, **self._named(values)}
+            scalars = {m: X.shape[1], **self.network.constants()}
+            with np.errstate(all="ignore"):  # as the compiled code: inf or NaN, no warning
+                (out,) = Plan([self.network.output])(env, scalars)
+            return np.asarray(out, dtype=X.dtype).T
         args = self.signature.arguments("predict", {**self._named(values), "X": X})
-        return in_helper_thread(lambda: self.module.predict(*args)).T
+        out = in_helper_thread(lambda: self.module.predict(*args)).T
+        self.mark_compiled("predict", X.dtype)
+        return out
 
     def _named(self, values: list) -> dict:
         """The parameters' arrays (in the network's order) by their argument names."""
@@ -169,3 +239,34 @@ def in_helper_thread(run):
     if failure:
         raise failure[0]
     return result[0]
+
+
+class Background:
+    """``run()`` in a helper thread, started on demand, for code that keeps working (the
+    NumPy tier) while Numba compiles; ``ready()`` says when it is done, raising its error.
+
+    The thread is a daemon: a process that has its result without it ends without waiting.
+    """
+
+    def __init__(self, run):
+        self._run, self._failure = run, []
+        self._done = threading.Event()
+        self.started = False
+
+    def start(self) -> None:
+        if not self.started:
+            self.started = True
+            threading.Thread(target=self._target, name="symgrad-compile", daemon=True).start()
+
+    def _target(self):
+        try:
+            self._run()
+        except BaseException as error:  # re-raised by ready() in the thread that asks
+            self._failure.append(error)
+        finally:
+            self._done.set()
+
+    def ready(self) -> bool:
+        if self._failure:
+            raise self._failure[0]
+        return self._done.is_set()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from symgrad.codegen import precompile
 from symgrad.errors import (
     SymgradError,
     TrainingDivergedError,
@@ -34,7 +35,8 @@ from symgrad.model.data import check_finite, init_params, l2_strength, to_column
 from symgrad.model.program import Program
 from symgrad.paths import DEFAULT_FOLDER
 from symgrad.train import distributed
-from symgrad.train.compiled import CompiledNetwork, check_params, in_helper_thread
+from symgrad.train.compiled import Background, CompiledNetwork, check_params, in_helper_thread
+from symgrad.train.numpy_tier import NumpyTier, covers
 
 #: Training stops when the epoch loss exceeds this many times the first epoch's (+1).
 DIVERGENCE_FACTOR = 1e3
@@ -45,6 +47,9 @@ FAR_ABOVE = 2.0
 MAX_EPOCHS = 10**9
 #: Seconds one call of the compiled loop aims at; Ctrl-C is seen between calls.
 CHUNK_SECONDS = 0.1
+#: Training on the NumPy tier starts compiling its loop (in a helper thread) once the
+#: epochs left would take this many seconds more in NumPy: about what Numba needs cold.
+COMPILE_AFTER = 3.0
 
 
 @dataclass
@@ -62,6 +67,19 @@ class FitResult:
 
     def accuracy(self, X_rows, y) -> float:
         return accuracy(self.compiled, self.params, X_rows, y)
+
+    def save(self, path, **extras):
+        """Write the trained network to a ``.npz`` model file; ``extras`` and the file as
+        for :func:`symgrad.train.saved.save`; :func:`symgrad.load` reads it back."""
+        from symgrad.train.saved import save
+
+        return save(self, path, **extras)
+
+    def __repr__(self) -> str:
+        h = self.history
+        losses = f"loss {h[0]:.4g} → {h[-1]:.4g}" if len(h) else "no epochs"
+        what = self.compiled.network.describe()
+        return f"<FitResult {what}, {self.compiled.optimizer.name}: {len(h)} epochs, {losses}>"
 
 
 def _progress(total: int, enabled: bool):
@@ -146,6 +164,60 @@ def _next_chunk(count: int, seconds: float) -> int:
     return max(1, min(10 * count, int(CHUNK_SECONDS * count / seconds)))
 
 
+def loop_name(batch_size: int | None, m: int) -> str:
+    """The generated loop that ``batch_size`` runs on ``m`` examples, as ``train`` picks it."""
+    if batch_size is None or batch_size >= m:
+        return "train_full_batch"
+    return "train_per_example" if batch_size == 1 else "train_minibatches"
+
+
+def waits_for_numba(compiled: CompiledNetwork, batch_size: int | None, m: int, dtype=np.float64):
+    """Whether a ``fit`` of ``m`` examples waits for Numba before its first epoch: its loop is
+    not in the cache, and the NumPy tier does not cover the run."""
+    path = loop_name(batch_size, m)
+    full = path == "train_full_batch"
+    return not (
+        compiled.cached(path, dtype) or covers(compiled.network, full_batch=full, dtype=dtype)
+    )
+
+
+class _Loop:
+    """Runs a chunk of epochs: on the NumPy tier (``first``) until the compiled loop
+    (``train``) is ready, then on it, with the same arrays; ``build`` compiles or loads the
+    compiled loop in this process, ``precompile`` starts compiling it into the cache in a
+    process of its own (see :mod:`symgrad.codegen.precompile`).
+
+    Without a tier, it builds at once and waits. With one, it loads a cached loop from the
+    start; else it starts ``precompile`` once the tier's pace says the epochs left would
+    take longer than ``COMPILE_AFTER`` seconds, and loads its result when it ends.
+    """
+
+    def __init__(self, train, build, first=None, *, cached: bool = False, precompile=None):
+        self.train, self.first, self.precompile = train, first, precompile
+        self.builder, self.process, self.chunks = Background(build), None, 0
+        if first is None:
+            in_helper_thread(build)
+        elif cached:
+            self.builder.start()
+
+    def __call__(self, count: int, done: int, t: float, limit: float):
+        if self.first is not None:
+            if self.process is not None and self.process.poll() is not None:
+                self.builder.start()  # loads what it compiled (if it failed: compiles, raising)
+            if self.builder.ready():
+                self.first = None  # compiled: it takes over between two chunks
+        return (self.first or self.train)(count, done, t, limit)
+
+    def plan(self, seconds: float, ran: int, left: int) -> None:
+        """Start compiling when the epochs left would take over COMPILE_AFTER seconds on
+        the tier (judged after the first chunk, which warms NumPy up)."""
+        self.chunks += 1
+        idle = self.process is None and not self.builder.started
+        if self.first is not None and idle and self.chunks > 1:
+            if seconds * left > COMPILE_AFTER * ran:
+                self.process = self.precompile()
+
+
 def _far_above_best(history: np.ndarray, lr: float) -> str | None:
     """The warning for a run that ended far above its best loss, else None."""
     best = int(np.argmin(history))
@@ -183,6 +255,7 @@ def fit(
     compiled: CompiledNetwork | None = None,
     client=None,
     persist: bool | None = None,
+    numpy_tier: bool = True,
 ) -> FitResult:
     """Train ``network`` (a Network or a Program with one data and one labels leaf) on
     ``X`` (rows = examples) and labels ``y``.
@@ -201,6 +274,9 @@ def fit(
         client: a ``dask.distributed.Client``: train on its cluster, as for a Dask array ``X``
             or shard files (a glob, folder or list; ``y`` the label's name); ``persist``:
             keep partitions in the workers' memory (see :mod:`symgrad.train.distributed`).
+        numpy_tier: train full batches in NumPy (the same derived graphs) until the
+            compiled loop is ready, when it is not compiled yet (see
+            :mod:`symgrad.train.numpy_tier`); False waits for Numba.
 
     Returns:
         A FitResult; its ``warning`` (also issued as a TrainingWarning) says when the
@@ -254,9 +330,10 @@ def fit(
             compiled = compiled or CompiledNetwork(network, optimizer, folder=folder)
             sig, opt = compiled.signature, compiled.optimizer
             named = dict(zip(sig.params, values, strict=True))
+            state = {arg: np.zeros_like(named[p]) for arg, (_, p) in sig.state}
             fixed = {
                 **named,
-                **{arg: np.zeros_like(named[p]) for arg, (_, p) in sig.state},
+                **state,
                 **{arg: float(opt.hyper[symbol]) for symbol, arg in sig.hyper},
                 **{"X": X_cols, "X_rows": X_rows, "Y": Y, "lr": lr, "lam": l2_strength(network)},
                 "batch_size": size,
@@ -267,9 +344,32 @@ def fit(
                 step["history"] = history[done : done + count]
                 return compiled.module.train(*sig.arguments("train", {**fixed, **step}))
 
-            # compiles the loop of this batch size only (or loads it from Numba's cache);
-            # runs no epoch
-            in_helper_thread(lambda: train(0, 0, 0.0, math.inf))
+            path = loop_name(size, m)
+
+            def build():  # compiles the loop of this batch size (or loads it); runs no epoch
+                train(0, 0, 0.0, math.inf)
+                compiled.mark_compiled(path, dtype)
+
+            first = None
+            if numpy_tier and covers(network, full_batch=size >= m, dtype=dtype):
+                if not compiled.loaded(path):
+                    tier = NumpyTier(compiled.backprop, opt)
+                    states = {pair: state[arg] for arg, pair in sig.state}
+
+                    def first(count: int, done: int, t: float, limit: float):
+                        chunk = history[done : done + count]
+                        return tier.train(values, states, X_cols, Y, lr, count, t, limit, chunk)
+
+            def compile_elsewhere():  # train's arguments, with no epoch and one example
+                given = {**fixed, "epochs": 0, "seed": seed, "t": 0.0, "limit": math.inf}
+                given["history"] = history[:0]
+                args = {name: given[name] for name in sig.functions["train"]}
+                stand_ins = precompile.stand_ins(args, {"X", "X_rows", "Y"})
+                marker = compiled.marker(path, dtype)
+                return precompile.start(compiled.module_file, "train", stand_ins, marker)
+
+            cached = compiled.cached(path, dtype)
+            loop = _Loop(train, build, first, cached=cached, precompile=compile_elsewhere)
         except KeyboardInterrupt:
             raise _interrupted(network, values, history, 0) from None
         interrupts.deferred = True
@@ -281,9 +381,10 @@ def fit(
                     raise _interrupted(network, values, history, done)
                 count = min(count, epochs - done)
                 began = time.perf_counter()
-                ran, t = train(count, done, t, limit)
+                ran, t = loop(count, done, t, limit)
                 seconds = time.perf_counter() - began
                 done += ran
+                loop.plan(seconds, ran, epochs - done)
                 if bar is not None:
                     bar.update(ran)
                     bar.set_postfix(loss=f"{history[done - 1]:.4g}")

@@ -2,9 +2,10 @@
 rates), rebuilt.
 
 :func:`build_lecture` (:mod:`~symgrad.apps.lecture.build`) assembles the book
-(:mod:`~symgrad.apps.lecture.book`) from its chapters (:mod:`~symgrad.apps.lecture.chapters`); the
-data sets are :mod:`symgrad.apps.datasets`'. May import every stage (it is the last, like the
-CLI).
+(:mod:`~symgrad.apps.lecture.book`) from its chapters (:mod:`~symgrad.apps.lecture.chapters`) and
+writes it as ``index.md``, a notebook (:mod:`~symgrad.apps.lecture.notebook`) and LaTeX
+(:mod:`~symgrad.apps.lecture.latex`); the data sets are :mod:`symgrad.apps.datasets`'. May
+import every stage (it is the last, like the CLI).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Apps stage: the lecture's book while it is written: its files, its index's parts, its notes.
+"""Apps stage: the lecture's book while it is written: its files, its cells, its notes.
 
-Each chapter writes files into the folder and adds lines to the index through a
-:class:`Book`; links are Markdown links relative to the folder.
+Each chapter writes files into the folder and adds cells through a :class:`Book`: Markdown
+(with ``$…$`` math, links and embedded figures, relative to the folder), which every output
+shows (``index.md``, the notebook, the LaTeX document), and Python that redoes the step with
+symgrad calls, which only the notebook runs. A new chapter is in every output at once.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from pathlib import Path
 
 @dataclass
 class Book:
-    """What the build has written: the folder, the index's parts, the notes to show."""
+    """What the build has written: the folder, the cells in order, the notes to show."""
 
     folder: Path
     progress: Callable
-    parts: list[str] = field(default_factory=list)
+    cells: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     plots: bool = True
 
@@ -26,15 +28,28 @@ class Book:
         return name
 
     def add(self, *lines: str) -> None:
-        self.parts += [*lines, ""]
+        """Markdown lines: one cell, in every output."""
+        self.cells.append(("markdown", "\n".join(lines).strip("\n")))
+
+    def code(self, source: str) -> None:
+        """Python that redoes the step just described with symgrad calls: the notebook's."""
+        self.cells.append(("code", source.strip("\n")))
+
+    def markdown(self) -> str:
+        """The Markdown cells, one paragraph apart."""
+        return "".join(text + "\n\n" for kind, text in self.cells if kind == "markdown")
 
 
 def link(path: str, label: str | None = None) -> str:
     return f"[{label or path}]({path})"
 
 
-def figure_links(names: list[Path]) -> str:
-    return " · ".join(link(p.name) for p in names)
+def embed(paths: list[Path], caption: str) -> str:
+    """A figure's Markdown image (its SVG, else its first file), or a pointer to the notes."""
+    if not paths:
+        return f"({caption}: not drawn, see the notes.)"
+    shown = next((p for p in paths if p.suffix == ".svg"), paths[0])
+    return f"![{caption}]({shown.name})"
 
 
 def all_files(folder: Path) -> list[str]:

@@ -5,7 +5,8 @@ logistic regression (closed-form gradients, the single-example chain rule with
 ``∂L/∂z = a − y``, training on the breast-cancer data, a gradient check), the
 one-hidden-layer network (forward and backprop equations, training on two moons, a gradient
 check), the learning-rate figures, and the list of generated modules. Each chapter writes
-its files and adds its part of the index through a :class:`~symgrad.apps.lecture.book.Book`.
+its files and adds its cells through a :class:`~symgrad.apps.lecture.book.Book`: Markdown for
+every output, and the symgrad calls that redo the step for the notebook.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import sympy
 
 from symgrad.apps.datasets import breast_cancer, two_moons
-from symgrad.apps.lecture.book import Book, figure_links, link
+from symgrad.apps.lecture.book import Book, embed, link
 from symgrad.apps.study import descent_picture, figure, learning_rate_study, save_figure
 from symgrad.check import check
 from symgrad.nn import Network, derive, logistic_regression, mlp
@@ -32,6 +33,7 @@ TOY = "u = b*c; v = a + u; j = 3*v"
 TOY_POINT = {"a": 1, "b": 2, "c": 3}
 LOGISTIC = "z = w1*x1 + w2*x2 + b; a = sigmoid(z); L = -(y*log(a) + (1 - y)*log(1 - a))"
 LOGISTIC_POINT = {"w1": 0.5, "w2": -1, "b": 0.1, "x1": 1, "x2": 2, "y": 1}
+LOGISTIC_WRT = ("w1", "w2", "b")  # the parameters; not the data x1, x2, y
 HIDDEN = 16
 RATES = (0.01, 1.0, 10.0, 50.0)
 #: Epochs (full run, --quick): logistic regression, the network, each learning rate's run.
@@ -56,10 +58,11 @@ def toy_graph(book: Book) -> None:
     trace = explain(TOY, TOY_POINT)
     trace_file = book.write("toy_graph_trace.md", "# The toy graph\n\n" + trace.markdown())
     dot = render(trace, book.folder / "toy_graph.dot").name
-    try:
-        picture = link(render(trace, book.folder / "toy_graph.svg").name)
+    try:  # the SVG for the index and the notebook, the PDF for the LaTeX document
+        pictures = [render(trace, book.folder / f"toy_graph.{f}") for f in ("svg", "pdf")]
     except MissingDependencyError as error:
-        picture = None
+        pictures = []
+        book.progress(f"      note: the graph's picture was skipped: {error}")
         book.notes.append(
             f"The graph's SVG was not drawn: {error}. "
             f"Draw it with `dot -Tsvg {dot} -o toy_graph.svg`."
@@ -92,9 +95,14 @@ def toy_graph(book: Book) -> None:
         *rows,
         "",
         f"The whole trace (forward values, local derivatives, chain-rule products): "
-        f"{link(trace_file)}. The graph with values and gradients: {link(dot)}"
-        + (f", {picture}" if picture else " (SVG: see the notes at the end)")
-        + ".",
+        f"{link(trace_file)}. The graph with values and gradients ({link(dot)}):",
+        "",
+        embed(pictures, "The graph of j = 3(a + b c) with its values and gradients"),
+    )
+    book.code(
+        "from symgrad import explain\n\n"
+        f"trace = explain({TOY!r}, {TOY_POINT!r})\n"
+        "trace  # forward values, local derivatives, chain-rule products"
     )
 
 
@@ -110,8 +118,22 @@ def _loss_figure(book: Book, history, title: str, name: str) -> list[Path]:
     return save_figure(fig, book.folder, name)
 
 
-def _train_and_check(book, network, data, lr, epochs, name, code) -> tuple:
-    compiled = CompiledNetwork(network, "gd", folder=code)
+def trained_models(code: Path) -> dict:
+    """The modules of the two models the lecture trains (``logistic``, ``network``), each
+    already compiling its gradient check (``loss_and_grad``) in a process of its own, so
+    that Numba works while the chapters before the checks run."""
+    models = {
+        "logistic": logistic_regression(breast_cancer().X.shape[1]),
+        "network": Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce"),
+    }
+    compiled = {key: CompiledNetwork(net, "gd", folder=code) for key, net in models.items()}
+    for module in compiled.values():
+        module.start_compiling("loss_and_grad")
+    return compiled
+
+
+def _train_and_check(book, compiled, data, lr, epochs, name) -> tuple:
+    network = compiled.network
     t0 = time.perf_counter()
     result = fit(network, data.X, data.y, lr=lr, epochs=epochs, compiled=compiled)
     accuracy = result.accuracy(data.X, data.y)
@@ -137,7 +159,7 @@ def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, rep
         f"{epochs} epochs: the loss goes from ${result.history[0]:.4f}$ to "
         f"${result.history[-1]:.4f}$; training accuracy ${100 * accuracy:.1f}\\%$.",
         "",
-        f"Loss curve: {figure_links(figures) or '(not drawn: see the notes)'}.",
+        embed(figures, "The training loss per epoch (log scale)"),
         "",
         "Gradient check at the trained parameters on the first 100 examples: the compiled "
         "gradients against central differences of the compiled loss "
@@ -147,10 +169,25 @@ def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, rep
     ]
 
 
-def logistic(book: Book, quick: bool, code: Path) -> None:
+def _training_code(lr, epochs) -> str:
+    """The notebook's cell that trains ``network`` on ``data`` as the chapter did, and checks."""
+    return (
+        "from symgrad.check import check\n"
+        "from symgrad.train.compiled import CompiledNetwork\n"
+        "from symgrad.train.fit import fit\n\n"
+        'compiled = CompiledNetwork(network, "gd", folder="code")\n'
+        f"result = fit(network, data.X, data.y, lr={lr!r}, epochs={epochs!r}, compiled=compiled)\n"
+        "accuracy = result.accuracy(data.X, data.y)\n"
+        'print(f"loss {result.history[0]:.4f} -> {result.history[-1]:.4f}, "\n'
+        '      f"training accuracy {100 * accuracy:.1f}%")\n'
+        "check(compiled, data=(data.X[:100], data.y[:100]), params=result.params)"
+    )
+
+
+def logistic(book: Book, quick: bool, compiled: CompiledNetwork) -> None:
     """Section 2: logistic regression: one example traced, the batch equations, training."""
     book.progress("[2/5] logistic regression: equations, training, gradient check")
-    trace = explain(LOGISTIC, LOGISTIC_POINT)
+    trace = explain(LOGISTIC, LOGISTIC_POINT, wrt=LOGISTIC_WRT)
     single = book.write(
         "logistic_single_example.md",
         "# Logistic regression, one example, step by step\n\n" + trace.markdown(),
@@ -159,7 +196,7 @@ def logistic(book: Book, quick: bool, code: Path) -> None:
     if data.fallback:
         book.progress(f"      note: {data.fallback}")
         book.notes.append(data.fallback + ".")
-    network = logistic_regression(data.X.shape[1])
+    network = compiled.network
     backprop = derive(network)
     equations_file = book.write(
         "logistic_regression_equations.md",
@@ -167,7 +204,7 @@ def logistic(book: Book, quick: bool, code: Path) -> None:
     )
     lr, epochs = 0.5, EPOCHS["logistic"][quick]
     *_, result, accuracy, figures, check_file, report = _train_and_check(
-        book, network, data, lr, epochs, "logistic_regression", code
+        book, compiled, data, lr, epochs, "logistic_regression"
     )
     dz, dz_value = trace.gradients["z"]
     back = equations(backprop, "markdown").backward
@@ -179,15 +216,30 @@ def logistic(book: Book, quick: bool, code: Path) -> None:
         "($\\frac{\\partial a}{\\partial z} = a (1 - a)$) and the loss the chain rule "
         f"simplifies to $\\frac{{\\partial L}}{{\\partial z}} = {sympy.latex(dz)}$, here "
         f"${float(dz_value):.6g}$; the step-by-step trace: {link(single)}.",
-        "",
+    )
+    book.code(
+        "from symgrad import explain\n\n"
+        f"trace = explain({LOGISTIC!r}, {LOGISTIC_POINT!r})\n"
+        'trace.gradients["z"]  # dL/dz and its value'
+    )
+    book.add(
         "Over a batch of $m$ examples ($X$ is $n \\times m$) the same derivation gives",
         "",
         *[f"- ${lhs} = {rhs}$" for lhs, rhs in back],
         "",
         f"and the forward pass and loss in {link(equations_file)}.",
-        "",
+    )
+    book.code(
+        "from symgrad.apps.datasets import breast_cancer\n"
+        "from symgrad.nn import derive, logistic_regression\n\n"
+        "data = breast_cancer()\n"
+        "network = logistic_regression(data.X.shape[1])\n"
+        "derive(network)  # the forward pass, the loss and the backward pass over a batch"
+    )
+    book.add(
         *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
     )
+    book.code(_training_code(lr, epochs))
 
 
 def _boundary_figure(book, compiled, params, data) -> list[Path]:
@@ -209,16 +261,16 @@ def _boundary_figure(book, compiled, params, data) -> list[Path]:
     return save_figure(fig, book.folder, "network_decision_boundary")
 
 
-def network_chapter(book: Book, quick: bool, code: Path) -> tuple:
+def network_chapter(book: Book, quick: bool, compiled: CompiledNetwork) -> tuple:
     """Section 3: the one-hidden-layer network on two moons; ``(network, compiled, data)``."""
     book.progress("[3/5] one-hidden-layer network: equations, training, gradient check")
     data = two_moons()
-    network = Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce")
+    network = compiled.network
     backprop = derive(network)
     notes_file = book.write("network_notes.md", notes(backprop, "The one-hidden-layer network"))
     lr, epochs = 1.0, EPOCHS["network"][quick]
     compiled, result, accuracy, figures, check_file, report = _train_and_check(
-        book, network, data, lr, epochs, "network", code
+        book, compiled, data, lr, epochs, "network"
     )
     boundary = _boundary_figure(book, compiled, result.params, data)
     parts = equations(backprop, "markdown")
@@ -237,11 +289,22 @@ def network_chapter(book: Book, quick: bool, code: Path) -> tuple:
         *[f"- ${lhs} = {rhs}$" for lhs, rhs in parts.backward],
         "",
         f"With a sentence per step: {link(notes_file)}.",
-        "",
+    )
+    book.code(
+        "from symgrad.apps.datasets import two_moons\n"
+        "from symgrad.nn import Network, derive, mlp\n\n"
+        "data = two_moons()\n"
+        f'network = Network(mlp([2, {HIDDEN}, 1], hidden="relu", output="sigmoid"), loss="bce")\n'
+        "derive(network)"
+    )
+    book.add(
         *_training_lines(data, lr, epochs, result, accuracy, figures, check_file, report),
         "",
-        f"Decision boundary: {figure_links(boundary) or '(not drawn: see the notes)'}.",
+        "The decision boundary:",
+        "",
+        embed(boundary, "The network's output and its decision boundary on two moons"),
     )
+    book.code(_training_code(lr, epochs))
     return network, compiled, data
 
 
@@ -253,6 +316,7 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
         return
     descent = descent_picture(folder=book.folder, name="descent_1d")
     epochs = EPOCHS["study"][quick]
+    title = f"The same {network.describe()} network and start, four learning rates"
     study = learning_rate_study(
         network,
         data.X,
@@ -261,7 +325,7 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
         epochs=epochs,
         folder=book.folder,
         compiled=compiled,
-        title=f"The same {network.describe()} network and start, four learning rates",
+        title=title,
     )
     for run in study.runs:
         book.progress(f"      α = {run.rate:g}: {study.verdict(run)}")
@@ -272,13 +336,29 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
         "",
         f"On $L({w}) = {loss}$ the derived gradient is $L'({w}) = "
         f"{sympy.latex(descent.gradient)}$ and each step is ${w} \\leftarrow {w} - \\alpha "
-        f"L'({w})$ from ${w} = 0$: {behaviour}. Figure: {figure_links(descent.files)}.",
+        f"L'({w})$ from ${w} = 0$: {behaviour}.",
         "",
+        embed(descent.files, "Gradient descent on L(w) with a small and a large learning rate"),
+    )
+    book.code(
+        "from symgrad.apps.study import descent_picture\n\n"
+        'descent = descent_picture(folder=".", name="descent_1d")\n'
+        "descent.gradient"
+    )
+    book.add(
         f"The network of section 3 trained from the same initial parameters with "
-        f"{len(RATES)} learning rates for {epochs} epochs each: "
-        f"{figure_links(study.files)}.",
+        f"{len(RATES)} learning rates for {epochs} epochs each:",
+        "",
+        embed(study.files, "The training loss with each learning rate"),
         "",
         study.markdown(),
+    )
+    book.code(
+        "from IPython.display import Markdown\n\n"
+        "from symgrad.apps.study import learning_rate_study\n\n"
+        f"study = learning_rate_study(network, data.X, data.y, {RATES!r}, epochs={epochs!r},\n"
+        f'                            folder=".", compiled=compiled, title={title!r})\n'
+        "Markdown(study.markdown())"
     )
 
 

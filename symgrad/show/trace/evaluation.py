@@ -23,7 +23,7 @@ from sympy import S
 
 from symgrad.engine.autodiff import backward, grad
 from symgrad.engine.evaluate import value_at
-from symgrad.engine.graph import topological_order
+from symgrad.engine.graph import depends_on, topological_order
 from symgrad.errors import EvaluationError, UnknownSymbolError, shorten
 from symgrad.read.parsing import Step, parse_steps
 from symgrad.read.reader import read_number
@@ -114,7 +114,7 @@ class Trace:
         return "$$" + self.latex(env="aligned") + "$$"
 
 
-def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
+def explain(source, at: Mapping, *, output: str | None = None, wrt=None) -> Trace:
     """The chain rule for ``source`` at the point ``at``, step by step, as in the lecture.
 
     Args:
@@ -122,6 +122,9 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
         at: a value (int, float, Fraction, Decimal, numeric string or SymPy number) for
             every input, keyed by name or symbol.
         output: which assigned name is the output (default: the last).
+        wrt: the inputs the gradient is wanted for (a name or names; default every input):
+            the backward pass then visits only the steps on a path to them, so the
+            parameters' trace leaves out ``∂L/∂x`` and ``∂L/∂y`` of the data.
 
     Returns:
         A :class:`Trace` with forward values, local derivatives, chain-rule products and
@@ -129,7 +132,8 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
 
     Raises:
         ParseError: the source cannot be read.
-        UnknownSymbolError: a missing value, or a value for a name that is not an input.
+        UnknownSymbolError: a missing value, a value for a name that is not an input, or a
+            ``wrt`` name that is not an input.
         EvaluationError: a step or derivative has no finite real value at the point.
         NoDerivativeRuleError: a step's operation has no derivative rule.
 
@@ -150,6 +154,8 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
     kids = {s.name: sorted(s.expr.free_symbols, key=sympy.default_sort_key) for s in steps}
     inputs = sorted(set().union(*kids.values()) - names, key=sympy.default_sort_key)
     point = _point(at, inputs, names)
+    targets = _targets(wrt, inputs, names)
+    live = depends_on([*inputs, *(s.name for s in steps)], targets, lambda n: kids.get(n, ()))
     values = dict(point)
     forward = []
     for s in steps:
@@ -162,9 +168,8 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
             expand[s.name] = e
     local: dict = {}
     for s in steps:
-        for x, d in zip(
-            kids[s.name], grad(s.expr, kids[s.name]) if kids[s.name] else (), strict=True
-        ):
+        wanted = [x for x in kids[s.name] if x in live]
+        for x, d in zip(wanted, grad(s.expr, wanted) if wanted else (), strict=True):
             d = d.xreplace({s.expr: s.name})
             value = _evaluate(d, values, lambda s=s, x=x, d=d: f"∂{s.name}/∂{x} = {format_expr(d)}")
             local[s.name, x] = (LocalDerivative(s.name, x, d, value), d.xreplace(expand))
@@ -187,10 +192,11 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
 
     order = topological_order([out], children)
     sweep = dict(seed=(S.One, S.One), children=children, total=total, is_zero=lambda c: False)
-    adj = backward(order, out, order, contribution=contribution, **sweep)
+    adj = backward(order, out, targets, contribution=contribution, **sweep)
     adjoints = tuple(
         Adjoint(n, tuple(terms.get(n, ())), *adj.get(n, (S.Zero, S.Zero)))
         for n in [s.name for s in reversed(steps[:-1])] + inputs
+        if n in live
     )
     for a in adjoints:
         if abs(a.value) > MAX_FLOAT:
@@ -202,6 +208,23 @@ def explain(source, at: Mapping, *, output: str | None = None) -> Trace:
     return Trace(
         out, point, tuple(forward), tuple(ld for ld, _ in local.values()), adjoints, gradients
     )
+
+
+def _targets(wrt, inputs: list, steps: set) -> set:
+    """The input symbols named by ``wrt`` (every node when None); a typo is refused."""
+    if wrt is None:
+        return set(inputs) | steps
+    names = [str(n) for n in ([wrt] if isinstance(wrt, (str, sympy.Symbol)) else wrt)]
+    by_name = {str(s): s for s in inputs}
+    have = ", ".join(by_name) or "none"
+    if not names:
+        raise UnknownSymbolError(f"wrt names no input (the inputs: {have})")
+    for name in names:
+        if name in {str(s) for s in steps}:
+            raise UnknownSymbolError(f"wrt: {name} is computed by a step; name inputs ({have})")
+        if name not in by_name:
+            raise UnknownSymbolError(f"wrt: {name} is not in the expression (its inputs: {have})")
+    return {by_name[n] for n in names}
 
 
 def _point(at: Mapping, inputs: list, steps: set) -> dict:
