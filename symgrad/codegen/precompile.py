@@ -17,7 +17,7 @@ ARGUMENTS is the JSON of :func:`stand_ins`.
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -25,8 +25,8 @@ import numpy as np
 
 from symgrad.codegen.files import import_file
 
-#: Processes started here, by (module file, function): kept so that none is collected (and
-#: warned about) while it runs on, and so that a caller can wait for one (:func:`wait`).
+#: Compiles started here, by (module file, function), so that a caller can wait for one
+#: (:func:`wait`).
 _RUNNING: dict = {}
 
 
@@ -46,13 +46,35 @@ def stand_ins(arguments: dict, data: set) -> list:
     return out
 
 
-def start(file: Path, function: str, arguments: list, marker: Path) -> subprocess.Popen:
+class Process:
+    """A compile started by :func:`start`: a bare process id, not a ``Popen``, since the
+    process may outlive this one's interpreter, which warns about every ``Popen`` left
+    running at its exit."""
+
+    def __init__(self, pid: int):
+        self.pid, self.returncode = pid, None
+
+    def poll(self) -> int | None:
+        """The exit status once the process has ended, else None."""
+        return self._reap(os.WNOHANG)
+
+    def wait(self) -> int:
+        return self._reap(0)
+
+    def _reap(self, options: int) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, options)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def start(file: Path, function: str, arguments: list, marker: Path) -> Process:
     """Start compiling ``function`` of the module in ``file`` in a new process."""
     command = [sys.executable, "-m", __name__, str(file), function, json.dumps(arguments)]
-    process = subprocess.Popen(
-        [*command, str(marker)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    _RUNNING[str(file), function] = process
+    quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
+    pid = os.posix_spawn(sys.executable, [*command, str(marker)], os.environ, file_actions=quiet)
+    process = _RUNNING[str(file), function] = Process(pid)
     return process
 
 
