@@ -2,10 +2,11 @@
 compiled into a generated, cached module.
 
 :class:`CompiledNetwork` derives the backprop equations, writes the generated module
-(reused while its hash matches), imports it from its file and wraps it in a
-:class:`CompiledNetwork` that takes data in NumPy's usual layout, checked first (see
-:func:`check_params`). Calls that may compile run in a helper thread, so Ctrl-C is
-seen at once.
+(reused while its hash matches), imports it from the cache's copy at first use, and
+takes data in NumPy's usual layout, checked first (see :func:`check_params`). It knows
+which of its functions are compiled (in this process, or in the cache as a marker file
+says) and can start compiling one in a process of its own. Calls that may compile run in
+a helper thread, so Ctrl-C is seen at once.
 """
 
 from __future__ import annotations
@@ -110,11 +111,9 @@ class CompiledNetwork:
         of its own, unless it is there: work to overlap with other work before
         :meth:`function` needs it."""
         if not self.cached(name):
-            params = {
-                p.ident: np.zeros(tuple(int(d) for d in p.shape)) for p in self.network.params
-            }
+            zeros = [np.zeros(tuple(int(d) for d in p.shape)) for p in self.network.params]
             X = np.zeros((int(self.network.X.shape[0]), 1))
-            given = {**self._named(list(params.values())), "X": X, "lam": 0.0}
+            given = {**self._named(zeros), "X": X, "lam": 0.0}
             if "Y" in self.signature.functions[name]:
                 given["Y"] = np.zeros((int(self.network.Y.shape[0]), 1))
             args = {arg: given[arg] for arg in self.signature.functions[name]}

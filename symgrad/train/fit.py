@@ -3,7 +3,8 @@ training loop.
 
 ``fit`` checks its settings, the data and the start parameters before it compiles
 anything, then runs the compiled loop in chunks of epochs sized by time (about
-``CHUNK_SECONDS`` a call). Between chunks Python updates the progress bar (with the
+``CHUNK_SECONDS`` a call); full batches start on the NumPy tier while the loop compiles
+(see :class:`_Loop`). Between chunks Python updates the progress bar (with the
 ``progress`` extra), checks the loss and notices Ctrl-C: SIGINT stops training within
 a chunk (or an epoch, if one takes longer) with :class:`TrainingInterrupted`, which
 keeps the history and the parameters of the epochs done. A loss that becomes inf or
