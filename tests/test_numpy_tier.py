@@ -23,6 +23,7 @@ from symgrad.functions import relu, sigmoid
 from symgrad.nn import logistic_regression
 from symgrad.paths import CACHE_VARIABLE
 from symgrad.train import fit as fit_module
+from symgrad.train import numpy_tier
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
 from symgrad.train.numpy_tier import covers
@@ -72,7 +73,7 @@ def test_a_run_switches_to_the_compiled_loop_and_ends_where_it_alone_ends(tmp_pa
 
     monkeypatch.setattr(fit_module.NumpyTier, "train", slowed)
     monkeypatch.setattr(fit_module, "CHUNK_SECONDS", 1e-6)  # a chunk an epoch
-    monkeypatch.setattr(fit_module, "COMPILE_AFTER", 0.0)  # compile from the first chunk
+    monkeypatch.setattr(numpy_tier, "COMPILE_AFTER", 0.0)  # compile from the first chunk
     switched = fit(net, X, y, lr=0.1, epochs=3000, folder=tmp_path)
     assert chunks and sum(chunks) < 3000  # began in NumPy, ended compiled
     assert switched.compiled.loaded("train_full_batch")

@@ -169,14 +169,14 @@ def test_progress_bar_on_request(pets, codegen_folder, capsys):
 def test_the_compiling_line_says_whether_the_run_waits_for_numba(
     pets, codegen_folder, capsys, monkeypatch
 ):
-    import symgrad.train.fit as fitting
+    from symgrad.train import numpy_tier
 
     folder = pets[0]
     args = ["train", str(folder / "pets.csv"), "--label", "kind", *TRAIN, "--epochs", "2"]
     args += ["--folder", str(codegen_folder)]
     assert main(args) == 0  # the whole set: the NumPy tier starts at once
     assert "compiling" not in capsys.readouterr().out
-    monkeypatch.setattr(fitting, "waits_for_numba", lambda *a: True)
+    monkeypatch.setattr(numpy_tier, "waits_for_numba", lambda *a: True)
     assert main(args) == 0
     assert "compiling (first time for this model) ...\n" in capsys.readouterr().out
 
@@ -186,7 +186,8 @@ def test_a_run_waits_for_numba_when_its_loop_is_not_cached_and_numpy_cannot_run_
 ):
     from symgrad.nn import Network, mlp
     from symgrad.train.compiled import CompiledNetwork
-    from symgrad.train.fit import fit, loop_name, waits_for_numba
+    from symgrad.train.fit import fit
+    from symgrad.train.numpy_tier import loop_name, waits_for_numba
 
     assert [loop_name(b, 10) for b in (None, 10, 1, 3)] == [
         "train_full_batch",

@@ -189,7 +189,7 @@ _LOCAL_ONLY = {
 @command("train", "train a network on a CSV or NPZ file and print the loss curve", _train_arguments)
 def _train(args: argparse.Namespace) -> int:
     from symgrad.check.oracle import reference
-    from symgrad.train import fit as fitting
+    from symgrad.train import numpy_tier
     from symgrad.train.compiled import CompiledNetwork
     from symgrad.train.fit import check_settings, fit
     from symgrad.train.saved import describe
@@ -223,7 +223,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"standardized {X.shape[1]} features with the training examples' mean and deviation")
     if classes is not None:
         print("classes: " + ", ".join(f"{i} = {name}" for i, name in enumerate(classes)))
-    if fitting.waits_for_numba(compiled, args.batch_size, len(train)):
+    if numpy_tier.waits_for_numba(compiled, args.batch_size, len(train)):
         print("compiling (first time for this model) ...")
     sys.stdout.flush()  # training may take long (Ctrl-C stops it)
     with warnings.catch_warnings():

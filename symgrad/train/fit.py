@@ -4,8 +4,9 @@ training loop.
 ``fit`` checks its settings, the data and the start parameters before it compiles
 anything, then runs the compiled loop in chunks of epochs sized by time (about
 ``CHUNK_SECONDS`` a call); full batches start on the NumPy tier while the loop compiles
-(see :class:`_Loop`). Between chunks Python updates the progress bar (with the
-``progress`` extra), checks the loss and notices Ctrl-C: SIGINT stops training within
+(see :class:`~symgrad.train.numpy_tier.TieredLoop`). Between chunks Python updates the
+progress bar (with the ``progress`` extra), checks the loss and notices Ctrl-C: SIGINT
+stops training within
 a chunk (or an epoch, if one takes longer) with :class:`TrainingInterrupted`, which
 keeps the history and the parameters of the epochs done. A loss that becomes inf or
 NaN, or grows past ``DIVERGENCE_FACTOR`` times its first value, stops training with
@@ -36,8 +37,8 @@ from symgrad.model.data import check_finite, init_params, l2_strength, to_column
 from symgrad.model.program import Program
 from symgrad.paths import DEFAULT_FOLDER
 from symgrad.train import distributed
-from symgrad.train.compiled import Background, CompiledNetwork, check_params, in_helper_thread
-from symgrad.train.numpy_tier import NumpyTier, covers
+from symgrad.train.compiled import CompiledNetwork, check_params
+from symgrad.train.numpy_tier import NumpyTier, TieredLoop, covers, loop_name
 
 #: Training stops when the epoch loss exceeds this many times the first epoch's (+1).
 DIVERGENCE_FACTOR = 1e3
@@ -48,9 +49,6 @@ FAR_ABOVE = 2.0
 MAX_EPOCHS = 10**9
 #: Seconds one call of the compiled loop aims at; Ctrl-C is seen between calls.
 CHUNK_SECONDS = 0.1
-#: Training on the NumPy tier starts compiling its loop (in a helper thread) once the
-#: epochs left would take this many seconds more in NumPy: about what Numba needs cold.
-COMPILE_AFTER = 3.0
 
 
 @dataclass
@@ -163,60 +161,6 @@ def _next_chunk(count: int, seconds: float) -> int:
     if seconds <= 0:
         return 10 * count
     return max(1, min(10 * count, int(CHUNK_SECONDS * count / seconds)))
-
-
-def loop_name(batch_size: int | None, m: int) -> str:
-    """The generated loop that ``batch_size`` runs on ``m`` examples, as ``train`` picks it."""
-    if batch_size is None or batch_size >= m:
-        return "train_full_batch"
-    return "train_per_example" if batch_size == 1 else "train_minibatches"
-
-
-def waits_for_numba(compiled: CompiledNetwork, batch_size: int | None, m: int, dtype=np.float64):
-    """Whether a ``fit`` of ``m`` examples waits for Numba before its first epoch: its loop is
-    not in the cache, and the NumPy tier does not cover the run."""
-    path = loop_name(batch_size, m)
-    full = path == "train_full_batch"
-    return not (
-        compiled.cached(path, dtype) or covers(compiled.network, full_batch=full, dtype=dtype)
-    )
-
-
-class _Loop:
-    """Runs a chunk of epochs: on the NumPy tier (``first``) until the compiled loop
-    (``train``) is ready, then on it, with the same arrays; ``build`` compiles or loads the
-    compiled loop in this process, ``precompile`` starts compiling it into the cache in a
-    process of its own (see :mod:`symgrad.codegen.precompile`).
-
-    Without a tier, it builds at once and waits. With one, it loads a cached loop from the
-    start; else it starts ``precompile`` once the tier's pace says the epochs left would
-    take longer than ``COMPILE_AFTER`` seconds, and loads its result when it ends.
-    """
-
-    def __init__(self, train, build, first=None, *, cached: bool = False, precompile=None):
-        self.train, self.first, self.precompile = train, first, precompile
-        self.builder, self.process, self.chunks = Background(build), None, 0
-        if first is None:
-            in_helper_thread(build)
-        elif cached:
-            self.builder.start()
-
-    def __call__(self, count: int, done: int, t: float, limit: float):
-        if self.first is not None:
-            if self.process is not None and self.process.poll() is not None:
-                self.builder.start()  # loads what it compiled (if it failed: compiles, raising)
-            if self.builder.ready():
-                self.first = None  # compiled: it takes over between two chunks
-        return (self.first or self.train)(count, done, t, limit)
-
-    def plan(self, seconds: float, ran: int, left: int) -> None:
-        """Start compiling when the epochs left would take over COMPILE_AFTER seconds on
-        the tier (judged after the first chunk, which warms NumPy up)."""
-        self.chunks += 1
-        idle = self.process is None and not self.builder.started
-        if self.first is not None and idle and self.chunks > 1:
-            if seconds * left > COMPILE_AFTER * ran:
-                self.process = self.precompile()
 
 
 def _far_above_best(history: np.ndarray, lr: float) -> str | None:
@@ -370,7 +314,7 @@ def fit(
                 return precompile.start(compiled.module_file, "train", stand_ins, marker)
 
             cached = compiled.cached(path, dtype)
-            loop = _Loop(train, build, first, cached=cached, precompile=compile_elsewhere)
+            loop = TieredLoop(train, build, first, cached=cached, precompile=compile_elsewhere)
         except KeyboardInterrupt:
             raise _interrupted(network, values, history, 0) from None
         interrupts.deferred = True

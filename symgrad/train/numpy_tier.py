@@ -8,7 +8,8 @@ from the equations the generated ``_update`` is written from. ``fit`` runs it wh
 compiled loop builds in a helper thread and switches over between two chunks of epochs,
 on the same parameter and state arrays, so the switch is invisible but for rounding.
 
-It covers what the full-batch loop does in float64 without dropout (:func:`covers`);
+:class:`TieredLoop` runs the chunks on the tier, then on the compiled loop. The tier
+covers what the full-batch loop does in float64 without dropout (:func:`covers`);
 minibatches and per-example steps are Python-bound in NumPy (microseconds a step against
 the compiled loop's nanoseconds), and their shuffled order and dropout masks come from
 Numba's generator, so those paths wait for the compiled loop.
@@ -25,6 +26,11 @@ from symgrad.model.numeric import Plan
 from symgrad.model.program import Program
 from symgrad.model.tensor import Mask, m
 from symgrad.train import optimizers
+from symgrad.train.compiled import Background, CompiledNetwork, in_helper_thread
+
+#: Training on the NumPy tier starts compiling its loop (in a helper thread) once the
+#: epochs left would take this many seconds more in NumPy: about what Numba needs cold.
+COMPILE_AFTER = 3.0
 
 
 def covers(program: Program, *, full_batch: bool, dtype) -> bool:
@@ -90,3 +96,57 @@ class NumpyTier:
             with np.errstate(all="ignore"):
                 value = rule(*arrays, lr, t, *self.hyper)
             arrays[target][...] = value
+
+
+def loop_name(batch_size: int | None, m: int) -> str:
+    """The generated loop that ``batch_size`` runs on ``m`` examples, as ``train`` picks it."""
+    if batch_size is None or batch_size >= m:
+        return "train_full_batch"
+    return "train_per_example" if batch_size == 1 else "train_minibatches"
+
+
+def waits_for_numba(compiled: CompiledNetwork, batch_size: int | None, m: int, dtype=np.float64):
+    """Whether a ``fit`` of ``m`` examples waits for Numba before its first epoch: its loop is
+    not in the cache, and the NumPy tier does not cover the run."""
+    path = loop_name(batch_size, m)
+    full = path == "train_full_batch"
+    return not (
+        compiled.cached(path, dtype) or covers(compiled.network, full_batch=full, dtype=dtype)
+    )
+
+
+class TieredLoop:
+    """Runs a chunk of epochs: on the NumPy tier (``first``) until the compiled loop
+    (``train``) is ready, then on it, with the same arrays; ``build`` compiles or loads the
+    compiled loop in this process, ``precompile`` starts compiling it into the cache in a
+    process of its own (see :mod:`symgrad.codegen.precompile`).
+
+    Without a tier, it builds at once and waits. With one, it loads a cached loop from the
+    start; else it starts ``precompile`` once the tier's pace says the epochs left would
+    take longer than ``COMPILE_AFTER`` seconds, and loads its result when it ends.
+    """
+
+    def __init__(self, train, build, first=None, *, cached: bool = False, precompile=None):
+        self.train, self.first, self.precompile = train, first, precompile
+        self.builder, self.process, self.chunks = Background(build), None, 0
+        if first is None:
+            in_helper_thread(build)
+        elif cached:
+            self.builder.start()
+
+    def __call__(self, count: int, done: int, t: float, limit: float):
+        if self.first is not None:
+            if self.process is not None and self.process.poll() is not None:
+                self.builder.start()  # loads what it compiled (if it failed: compiles, raising)
+            if self.builder.ready():
+                self.first = None  # compiled: it takes over between two chunks
+        return (self.first or self.train)(count, done, t, limit)
+
+    def plan(self, seconds: float, ran: int, left: int) -> None:
+        """Start compiling when the epochs left would take over COMPILE_AFTER seconds on
+        the tier (judged after the first chunk, which warms NumPy up)."""
+        self.chunks += 1
+        idle = self.process is None and not self.builder.started
+        if self.first is not None and idle and self.chunks > 1:
+            if seconds * left > COMPILE_AFTER * ran:
+                self.process = self.precompile()
