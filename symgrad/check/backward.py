@@ -21,7 +21,7 @@ import sympy
 
 from symgrad.check.claim import constant_factor
 from symgrad.check.claim_report import Claim, ClaimReport
-from symgrad.check.network import synthetic_data
+from symgrad.check.network import examples
 from symgrad.check.oracle import reference
 from symgrad.derive.backprop import derive
 from symgrad.engine.autodiff import grad
@@ -50,15 +50,7 @@ def check_backward(target, backward, data=None, params=None, seed=0, folder=None
     net = compiled.network
     if not isinstance(net, Network):
         raise SymgradError("backward= is for networks of dense layers")
-    if data is None:
-        X_rows, y = synthetic_data(net, seed=seed)
-        source = f"{len(X_rows)} synthetic examples (seed {seed})"
-    else:
-        try:
-            X_rows, y = data
-        except (TypeError, ValueError):
-            raise SymgradError("data must be a pair (X_rows, y)") from None
-        source = f"{len(X_rows)} examples"
+    X_rows, y, source = examples(net, data, seed)
     where = "the given parameters" if params is not None else f"initial parameters (seed {seed})"
     params = init_params(net, seed=seed) if params is None else params
     unknown = sorted(set(params) - {p.ident for p in net.params})

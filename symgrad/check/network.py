@@ -39,6 +39,23 @@ def synthetic_data(network: Network, m: int = 16, *, seed: int = 0) -> tuple:
     return X, network.loss_fn.labels.sample(rng, m, k)
 
 
+def examples(net, data, seed: int) -> tuple:
+    """``(X_rows, y, words)``: the given pair ``data``, or synthetic examples drawn with
+    ``seed`` when it is None; ``words`` says which, for the report.
+
+    Raises:
+        SymgradError: ``data`` is not a pair.
+    """
+    if data is None:
+        X_rows, y = synthetic_data(net, seed=seed)
+        return X_rows, y, f"{len(X_rows)} synthetic examples (seed {seed})"
+    try:
+        X_rows, y = data
+    except (TypeError, ValueError):
+        raise SymgradError("data must be a pair (X_rows, y)") from None
+    return X_rows, y, f"{len(X_rows)} examples"
+
+
 def check_network(target, data, params, h, per_entry, direction, seed, folder) -> CheckReport:
     """:func:`~symgrad.check.check` of a network (or a compiled one) on ``data`` at ``params``."""
     if isinstance(target, CompiledNetwork):
@@ -48,15 +65,7 @@ def check_network(target, data, params, h, per_entry, direction, seed, folder) -
             target, "gd", folder=DEFAULT_FOLDER if folder is None else folder
         )
     net = compiled.network
-    if data is None:
-        X_rows, y = synthetic_data(net, seed=seed)
-        source = f"{len(X_rows)} synthetic examples (seed {seed})"
-    else:
-        try:
-            X_rows, y = data
-        except (TypeError, ValueError):
-            raise SymgradError("data must be a pair (X_rows, y)") from None
-        source = f"{len(X_rows)} examples"
+    X_rows, y, source = examples(net, data, seed)
     idents = [p.ident for p in net.params]
     if params is None:
         params, where = init_params(net, seed=seed), f"the initial parameters (seed {seed})"
