@@ -19,7 +19,7 @@ labels drawn from σ of a random linear teacher) in ``--data`` (written once, re
 
 Each time is the median over ``--epochs`` epochs after one warm-up epoch (compiling
 included). Run from the repository root: ``pip install ".[dask]"``, then
-``PYTHONPATH=. python benchmarks/distributed.py --rows 1000000`` (the default size writes
+``PYTHONPATH=. python benchmarks/dask_training.py --rows 1000000`` (the default size writes
 4 GB of shards and takes a while: use a machine with the room).
 """
 
@@ -29,17 +29,11 @@ import argparse
 import math
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-# run as a script, this file's folder comes first on sys.path, and this file would shadow
-# the ``distributed`` package (for this process and the worker processes it starts)
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 
 def write_shards(folder: Path, rows: int, features: int, shards: int) -> list[Path]:
