@@ -21,7 +21,7 @@ import sympy
 
 from symgrad.check.claim import constant_factor
 from symgrad.check.claim_report import Claim, ClaimReport
-from symgrad.check.network import examples
+from symgrad.check.network import compiled_of, examples
 from symgrad.check.oracle import reference
 from symgrad.derive.backprop import derive
 from symgrad.engine.autodiff import grad
@@ -29,9 +29,7 @@ from symgrad.errors import SymgradError
 from symgrad.functions import ACTIVATIONS, function
 from symgrad.model.data import init_params, to_columns
 from symgrad.model.network import ARG, Network
-from symgrad.paths import DEFAULT_FOLDER
 from symgrad.show.trace.render import format_expr
-from symgrad.train.compiled import CompiledNetwork
 
 #: Entries agree within this relative tolerance (plus a tiny fraction of the largest entry).
 RTOL = 1e-6
@@ -41,12 +39,7 @@ def check_backward(target, backward, data=None, params=None, seed=0, folder=None
     """:func:`~symgrad.check.check` with ``backward=``: the user's gradients against symgrad's."""
     if not callable(backward):
         raise SymgradError(f"backward= takes a function, got {type(backward).__name__}")
-    if isinstance(target, CompiledNetwork):
-        compiled = target
-    else:
-        compiled = CompiledNetwork(
-            target, "gd", folder=DEFAULT_FOLDER if folder is None else folder
-        )
+    compiled = compiled_of(target, folder)
     net = compiled.network
     if not isinstance(net, Network):
         raise SymgradError("backward= is for networks of dense layers")

@@ -39,6 +39,13 @@ def synthetic_data(network: Network, m: int = 16, *, seed: int = 0) -> tuple:
     return X, network.loss_fn.labels.sample(rng, m, k)
 
 
+def compiled_of(target, folder) -> CompiledNetwork:
+    """``target`` itself when compiled, else a network's module (gd) in ``folder``."""
+    if isinstance(target, CompiledNetwork):
+        return target
+    return CompiledNetwork(target, "gd", folder=DEFAULT_FOLDER if folder is None else folder)
+
+
 def examples(net, data, seed: int) -> tuple:
     """``(X_rows, y, words)``: the given pair ``data``, or synthetic examples drawn with
     ``seed`` when it is None; ``words`` says which, for the report.
@@ -58,12 +65,7 @@ def examples(net, data, seed: int) -> tuple:
 
 def check_network(target, data, params, h, per_entry, direction, seed, folder) -> CheckReport:
     """:func:`~symgrad.check.check` of a network (or a compiled one) on ``data`` at ``params``."""
-    if isinstance(target, CompiledNetwork):
-        compiled = target
-    else:
-        compiled = CompiledNetwork(
-            target, "gd", folder=DEFAULT_FOLDER if folder is None else folder
-        )
+    compiled = compiled_of(target, folder)
     net = compiled.network
     X_rows, y, source = examples(net, data, seed)
     idents = [p.ident for p in net.params]

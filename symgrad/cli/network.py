@@ -185,7 +185,8 @@ def _notes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compile_arguments(p: argparse.ArgumentParser) -> None:
+def module_arguments(p: argparse.ArgumentParser) -> None:
+    """The network, its optimizer and the folder of its module: what compile and train take."""
     network_arguments(p)
     p.add_argument("--optimizer", default="gd", help=optimizer_help())
     p.add_argument(
@@ -196,7 +197,7 @@ def _compile_arguments(p: argparse.ArgumentParser) -> None:
 
 
 @command(
-    "compile", "write and compile the generated training module of a network", _compile_arguments
+    "compile", "write and compile the generated training module of a network", module_arguments
 )
 def _compile(args: argparse.Namespace) -> int:
     from symgrad.train.compiled import CompiledNetwork

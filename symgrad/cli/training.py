@@ -28,9 +28,8 @@ from symgrad.cli.common import Commands
 from symgrad.cli.network import (
     check_data,
     load_table,
-    network_arguments,
+    module_arguments,
     network_from,
-    optimizer_help,
     seed,
 )
 from symgrad.errors import SymgradError, TrainingWarning
@@ -62,13 +61,7 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
         default="y",
         help="the label column (CSV) or array (NPZ) (default y); names (cat, dog) are classes",
     )
-    network_arguments(p)
-    p.add_argument("--optimizer", default="gd", help=optimizer_help())
-    p.add_argument(
-        "--folder",
-        default=DEFAULT_FOLDER,
-        help=f"where the module goes (default {DEFAULT_FOLDER})",
-    )
+    module_arguments(p)
     p.add_argument("--lr", type=float, default=0.1, help="learning rate α (default 0.1)")
     p.add_argument("--epochs", type=int, default=100, help="epochs (default 100)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the whole set")

@@ -113,12 +113,20 @@ class CompiledNetwork:
         if not self.cached(name):
             zeros = [np.zeros(tuple(int(d) for d in p.shape)) for p in self.network.params]
             X = np.zeros((int(self.network.X.shape[0]), 1))
-            given = {**self._named(zeros), "X": X, "lam": 0.0}
-            if "Y" in self.signature.functions[name]:
-                given["Y"] = np.zeros((int(self.network.Y.shape[0]), 1))
-            args = {arg: given[arg] for arg in self.signature.functions[name]}
-            stand_ins = precompile.stand_ins(args, set())
-            precompile.start(self.module_file, name, stand_ins, self.marker(name, np.float64))
+            Y = np.zeros((int(self.network.Y.shape[0]), 1))
+            self.compile_elsewhere(name, {**self._named(zeros), "X": X, "Y": Y, "lam": 0.0})
+
+    def compile_elsewhere(self, name: str, given: dict, *, marks: str | None = None):
+        """Start compiling the generated ``name`` into the cache in a process of its own
+        (:mod:`symgrad.codegen.precompile`), for arguments of the types of ``given``
+        (argument name -> value; the data's examples do not matter). ``marks``: the
+        function its marker names when done (``train``: the loop it picks). Returns the
+        process."""
+        args = {arg: given[arg] for arg in self.signature.functions[name]}
+        stand_ins = precompile.stand_ins(args, {"X", "X_rows", "Y"})
+        dtype = next((a.dtype for a in args.values() if isinstance(a, np.ndarray)), np.float64)
+        marker = self.marker(marks or name, dtype)
+        return precompile.start(self.module_file, name, stand_ins, marker)
 
     def loaded(self, function: str) -> bool:
         """Whether the generated ``function`` is compiled (or loaded) in this process."""

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symgrad.codegen import precompile
 from symgrad.errors import (
     SymgradError,
     TrainingDivergedError,
@@ -305,13 +304,10 @@ def fit(
                         chunk = history[done : done + count]
                         return tier.train(values, states, X_cols, Y, lr, count, t, limit, chunk)
 
-            def compile_elsewhere():  # train's arguments, with no epoch and one example
-                given = {**fixed, "epochs": 0, "seed": seed, "t": 0.0, "limit": math.inf}
-                given["history"] = history[:0]
-                args = {name: given[name] for name in sig.functions["train"]}
-                stand_ins = precompile.stand_ins(args, {"X", "X_rows", "Y"})
-                marker = compiled.marker(path, dtype)
-                return precompile.start(compiled.module_file, "train", stand_ins, marker)
+            def compile_elsewhere():  # train with no epoch, on arguments of these types
+                step = {"epochs": 0, "seed": seed, "t": 0.0, "limit": math.inf}
+                given = {**fixed, **step, "history": history[:0]}
+                return compiled.compile_elsewhere("train", given, marks=path)
 
             cached = compiled.cached(path, dtype)
             loop = TieredLoop(train, build, first, cached=cached, precompile=compile_elsewhere)

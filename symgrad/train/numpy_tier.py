@@ -74,9 +74,9 @@ class NumpyTier:
         Returns (epochs run, steps so far), stopping after a non-finite loss or one above
         ``limit``."""
         env = {self.program.X.ident: X, self.program.Y.ident: Y}
+        env.update(zip(self.idents, params, strict=True))  # updated in place below
         scalars = {m: X.shape[1], **self.program.constants()}
         for epoch in range(epochs):
-            env.update(zip(self.idents, params, strict=True))
             with np.errstate(all="ignore"):  # inf or NaN: a diverged loss, reported by fit
                 loss, *grads = self.plan(env, scalars)
             t += 1.0
