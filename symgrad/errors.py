@@ -39,6 +39,17 @@ class TrainingDivergedError(SymgradError):
         super().__init__(message)
         self.epoch, self.history = epoch, history
 
+    @classmethod
+    def at(cls, history, lr: float) -> "TrainingDivergedError":
+        """The error for a run whose last loss in ``history`` (from epoch 1) went wrong."""
+        epoch = len(history)
+        return cls(
+            f"training diverged at epoch {epoch}: loss {history[-1]:.4g} "
+            f"(epoch 1: {history[0]:.4g}); try a smaller learning rate than {lr:g}",
+            epoch=epoch,
+            history=history.copy(),
+        )
+
 
 class GeneratedFileError(SymgradError):
     """A generated file that was edited by hand or does not match its header."""

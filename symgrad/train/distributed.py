@@ -329,12 +329,7 @@ class _Run:
             if epoch == 0 and math.isfinite(total):
                 limit = diverge * abs(total) + 1.0
             if not math.isfinite(total) or total > limit:
-                raise TrainingDivergedError(
-                    f"training diverged at epoch {epoch + 1}: loss {total:.4g} (epoch 1: "
-                    f"{history[0]:.4g}); try a smaller learning rate than {lr:g}",
-                    epoch=epoch + 1,
-                    history=history[: epoch + 1].copy(),
-                )
+                raise TrainingDivergedError.at(history[: epoch + 1], lr)
             if bar is not None:
                 bar.update(1)
                 workers = len(self.client.scheduler_info()["workers"])

@@ -334,12 +334,7 @@ def fit(
                 # the compiled loop also stops at a loss above limit in a chunk's last epoch
                 last = history[done - 1]
                 if ran < count or not math.isfinite(last) or last > limit:
-                    raise TrainingDivergedError(
-                        f"training diverged at epoch {done}: loss {last:.4g} "
-                        f"(epoch 1: {history[0]:.4g}); try a smaller learning rate than {lr:g}",
-                        epoch=done,
-                        history=history[:done].copy(),
-                    )
+                    raise TrainingDivergedError.at(history[:done], lr)
                 count = _next_chunk(count, seconds)
             if interrupts.seen:  # Ctrl-C during the last chunk: still a stop
                 raise _interrupted(network, values, history, done)
