@@ -24,6 +24,7 @@ from symgrad.cli import main  # noqa: E402
 from symgrad.errors import SymgradError, TrainingDivergedError  # noqa: E402
 from symgrad.nn import Network, mlp  # noqa: E402
 from symgrad.train.compiled import CompiledNetwork  # noqa: E402
+from symgrad.train.fit import fit  # noqa: E402
 
 EPOCHS = 150
 
@@ -42,9 +43,15 @@ def code(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def compiled(code):
+def compiled(code, moons):
+    """With its full-batch loop loaded here, so that every run of the study trains on it: the
+    NumPy tier, which a run takes while the loop loads, rounds the first loss differently in
+    the last bit. (Run after test_lecture on one worker, the lecture had loaded it.)"""
     network = Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce")
-    return CompiledNetwork(network, "gd", folder=code)
+    compiled = CompiledNetwork(network, "gd", folder=code)
+    fit(network, moons.X, moons.y, epochs=1, compiled=compiled, numpy_tier=False)
+    assert compiled.loaded("train_full_batch")
+    return compiled
 
 
 @pytest.fixture(scope="module")
