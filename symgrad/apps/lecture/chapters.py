@@ -38,6 +38,9 @@ HIDDEN = 16
 RATES = (0.01, 1.0, 10.0, 50.0)
 #: Epochs (full run, --quick): logistic regression, the network, each learning rate's run.
 EPOCHS = {"logistic": (500, 100), "network": (3000, 400), "study": (500, 150)}
+#: Each figure's one file, which the index, the notebook and pdflatex all show (each format
+#: more would draw every figure again).
+FIGURE_FORMATS = ("png",)
 
 
 def _chain_paths(trace, name) -> list[list]:
@@ -115,15 +118,21 @@ def _loss_figure(book: Book, history, title: str, name: str) -> list[Path]:
     ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="training loss (log scale)", title=title)
     ax.grid(True, which="both", alpha=0.3)
-    return save_figure(fig, book.folder, name)
+    return save_figure(fig, book.folder, name, FIGURE_FORMATS)
 
 
-def trained_models(code: Path) -> dict:
-    """The modules of the two models the lecture trains (``logistic``, ``network``), each
-    already compiling its gradient check (``loss_and_grad``) in a process of its own, so
-    that Numba works while the chapters before the checks run."""
+def lecture_data() -> dict:
+    """The data sets of the lecture's two models (``logistic``, ``network``), loaded once."""
+    return {"logistic": breast_cancer(), "network": two_moons()}
+
+
+def trained_models(code: Path, data: dict) -> dict:
+    """The modules of the two models the lecture trains (``logistic``, ``network``) on
+    ``data`` (:func:`lecture_data`), each already compiling its gradient check
+    (``loss_and_grad``) in a process of its own, so that Numba works while the chapters
+    before the checks run."""
     models = {
-        "logistic": logistic_regression(breast_cancer().X.shape[1]),
+        "logistic": logistic_regression(data["logistic"].X.shape[1]),
         "network": Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce"),
     }
     compiled = {key: CompiledNetwork(net, "gd", folder=code) for key, net in models.items()}
@@ -184,15 +193,15 @@ def _training_code(lr, epochs) -> str:
     )
 
 
-def logistic(book: Book, quick: bool, compiled: CompiledNetwork) -> None:
-    """Section 2: logistic regression: one example traced, the batch equations, training."""
+def logistic(book: Book, quick: bool, compiled: CompiledNetwork, data) -> None:
+    """Section 2: logistic regression: one example traced, the batch equations, training on
+    ``data`` (:func:`symgrad.apps.datasets.breast_cancer`)."""
     book.progress("[2/5] logistic regression: equations, training, gradient check")
     trace = explain(LOGISTIC, LOGISTIC_POINT, wrt=LOGISTIC_WRT)
     single = book.write(
         "logistic_single_example.md",
         "# Logistic regression, one example, step by step\n\n" + trace.markdown(),
     )
-    data = breast_cancer()
     if data.fallback:
         book.progress(f"      note: {data.fallback}")
         book.notes.append(data.fallback + ".")
@@ -258,13 +267,13 @@ def _boundary_figure(book, compiled, params, data) -> list[Path]:
         xlabel="$x_1$",
         ylabel="$x_2$",
     )
-    return save_figure(fig, book.folder, "network_decision_boundary")
+    return save_figure(fig, book.folder, "network_decision_boundary", FIGURE_FORMATS)
 
 
-def network_chapter(book: Book, quick: bool, compiled: CompiledNetwork) -> tuple:
-    """Section 3: the one-hidden-layer network on two moons; ``(network, compiled, data)``."""
+def network_chapter(book: Book, quick: bool, compiled: CompiledNetwork, data) -> tuple:
+    """Section 3: the one-hidden-layer network on ``data`` (two moons);
+    ``(network, compiled, data)``."""
     book.progress("[3/5] one-hidden-layer network: equations, training, gradient check")
-    data = two_moons()
     network = compiled.network
     backprop = derive(network)
     notes_file = book.write("network_notes.md", notes(backprop, "The one-hidden-layer network"))
@@ -314,7 +323,7 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
     if not book.plots:
         book.add("## 4. The learning rate", "", "(Figures not drawn: see the notes.)")
         return
-    descent = descent_picture(folder=book.folder, name="descent_1d")
+    descent = descent_picture(folder=book.folder, name="descent_1d", formats=FIGURE_FORMATS)
     epochs = EPOCHS["study"][quick]
     title = f"The same {network.describe()} network and start, four learning rates"
     study = learning_rate_study(
@@ -326,6 +335,7 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
         folder=book.folder,
         compiled=compiled,
         title=title,
+        formats=FIGURE_FORMATS,
     )
     for run in study.runs:
         book.progress(f"      α = {run.rate:g}: {study.verdict(run)}")
