@@ -153,6 +153,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.apps.lecture.trace",
             "symgrad.apps.lecture.latex",
             "symgrad.apps.lecture.notebook",
+            "symgrad.apps.lecture.next_run",
             "symgrad.apps.lecture.build",
             "symgrad.apps.lecture",
         ],

@@ -151,18 +151,23 @@ def _train_and_check(book, compiled, data, lr, epochs, name) -> tuple:
         f"loss {result.history[-1]:.4g}, training accuracy {100 * accuracy:.1f}%"
     )
     figures = _loss_figure(book, result.history, f"{network.describe()}, α = {lr:g}", name)
-    sample = (data.X[:100], data.y[:100])
-    report = check(compiled, data=sample, params=result.params)
-    check_file = book.write(
-        f"{name}_check.md",
-        f"# Gradient check: {network.describe()}\n\nAt the trained parameters, on the first "
-        f"{len(sample[0])} examples.\n\n{report.markdown()}\n",
-    )
-    book.progress(f"      gradient check: {report.summary()}")
-    return compiled, result, accuracy, figures, check_file, report
+    sample, params, check_file = (data.X[:100], data.y[:100]), result.params, f"{name}_check.md"
+
+    def checked() -> str:
+        report = check(compiled, data=sample, params=params)
+        book.write(
+            check_file,
+            f"# Gradient check: {network.describe()}\n\nAt the trained parameters, on the first "
+            f"{len(sample[0])} examples.\n\n{report.markdown()}\n",
+        )
+        book.progress(f"      gradient check of the {network.describe()}: {report.summary()}")
+        return report.markdown()
+
+    # last: its compiled loss_and_grad builds in a process of its own until then
+    return compiled, result, accuracy, figures, check_file, book.later(checked)
 
 
-def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, report) -> list:
+def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, report: str) -> list:
     return [
         f"Data: {data.about}. Full-batch gradient descent with $\\alpha = {lr:g}$ for "
         f"{epochs} epochs: the loss goes from ${result.history[0]:.4f}$ to "
@@ -174,7 +179,7 @@ def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, rep
         "gradients against central differences of the compiled loss "
         f"(also in {link(check_file)}):",
         "",
-        report.markdown(),
+        report,
     ]
 
 
