@@ -28,7 +28,6 @@ from symgrad.apps.lecture.chapters import (
     trained_models,
 )
 from symgrad.apps.lecture.latex import document
-from symgrad.apps.lecture.next_run import compile_for_next_run
 from symgrad.apps.lecture.notebook import notebook
 from symgrad.apps.lecture.trace import backward_in_numbers
 from symgrad.apps.study import figure
@@ -80,15 +79,13 @@ def build_lecture(
         book.notes.append(f"No figures: {error}.")
         progress(f"      note: no figures: {error}")
     data = lecture_data()
-    models = trained_models(code, data)
+    models = trained_models(code, data, loop=not quick)  # --quick: NumPy is quick enough
     toy_graph(book)
     logistic(book, quick, models["logistic"], data["logistic"])
     network, compiled, data = network_chapter(book, quick, models["network"], data["network"])
     backward_in_numbers(book, network, data)
     learning_rates(book, quick, network, compiled, data)
     book.finish()  # the gradient checks, whose compiled code had all this time to build
-    if not quick and compile_for_next_run(compiled, data):
-        progress("      the network's training loop compiles in the background, for the next run")
     generated_code(book, code)
     if book.notes:
         book.add("## Notes", "", *[f"- {n}" for n in book.notes])

@@ -19,6 +19,7 @@ import sympy
 
 from symgrad.apps.datasets import breast_cancer, two_moons
 from symgrad.apps.lecture.book import Book, embed, link
+from symgrad.apps.lecture.loop import start_compiling_loop
 from symgrad.apps.study import descent_picture, figure, learning_rate_study, save_figure
 from symgrad.check import check
 from symgrad.nn import Network, derive, logistic_regression, mlp
@@ -126,11 +127,12 @@ def lecture_data() -> dict:
     return {"logistic": breast_cancer(), "network": two_moons()}
 
 
-def trained_models(code: Path, data: dict) -> dict:
+def trained_models(code: Path, data: dict, *, loop: bool = True) -> dict:
     """The modules of the two models the lecture trains (``logistic``, ``network``) on
     ``data`` (:func:`lecture_data`), each already compiling its gradient check
     (``loss_and_grad``) in a process of its own, so that Numba works while the chapters
-    before the checks run."""
+    before the checks run; and, with ``loop``, the network its training loop
+    (:mod:`~symgrad.apps.lecture.loop`)."""
     models = {
         "logistic": logistic_regression(data["logistic"].X.shape[1]),
         "network": Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce"),
@@ -138,6 +140,8 @@ def trained_models(code: Path, data: dict) -> dict:
     compiled = {key: CompiledNetwork(net, "gd", folder=code) for key, net in models.items()}
     for module in compiled.values():
         module.start_compiling("loss_and_grad")
+    if loop:
+        start_compiling_loop(compiled["network"], data["network"])
     return compiled
 
 

@@ -1,11 +1,12 @@
-"""Apps stage: what the lecture leaves compiling for its next run.
+"""Apps stage: the network's training loop, compiling from the lecture's start.
 
-The network's 3000 epochs train on the NumPy tier in a fresh cache (a second or two) while
-Numba is busy compiling the gradient checks' code; compiling the loop too would slow that
-first run for nothing it uses. A later run, in any folder, loads the loop from the cache
-and trains in a fraction of a second, if it is there: so the lecture's last step starts
-compiling it, in a process that outlives the lecture's own (see
-:mod:`symgrad.codegen.precompile`).
+In a fresh cache the network's 3000 epochs and the study's four runs start on the NumPy
+tier; ``fit`` asks for the compiled loop only once it judges the epochs left slow enough,
+and each run asked anew. Started with the gradient checks' compiles, in a process of its
+own (see :mod:`symgrad.codegen.precompile`), the loop is ready sooner: the runs switch to
+it when it is, measured faster on a loaded 2-core machine than leaving it to ``fit``, and
+the process outlives the lecture's, so a later run, in any folder, loads the loop from the
+cache and trains the network in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from symgrad.train.fit import loop_arguments
 from symgrad.train.numpy_tier import loop_name
 
 
-def compile_for_next_run(compiled: CompiledNetwork, data) -> bool:
+def start_compiling_loop(compiled: CompiledNetwork, data) -> bool:
     """Start compiling the full-batch loop that training ``compiled`` on ``data`` runs
     (float64), unless it is loaded or cached; whether a compile was started."""
     network = compiled.network

@@ -1,4 +1,4 @@
-"""symgrad.apps.lecture.next_run: the loop the lecture leaves compiling is the one ``fit`` runs.
+"""symgrad.apps.lecture.loop: the loop the lecture starts compiling is the one ``fit`` runs.
 
 Oracle: ``fit`` itself, made to ask for its loop's compile at once; both requests are caught
 before a process starts, and must name the same function, marker and argument types. Also:
@@ -8,7 +8,7 @@ before a process starts, and must name the same function, marker and argument ty
 import numpy as np
 
 from symgrad.apps.datasets import two_moons
-from symgrad.apps.lecture.next_run import compile_for_next_run
+from symgrad.apps.lecture.loop import start_compiling_loop
 from symgrad.codegen import precompile
 from symgrad.nn import Network, mlp
 from symgrad.train import fit as fit_module
@@ -40,7 +40,7 @@ def test_the_lecture_asks_for_the_loop_fit_compiles(tmp_path, monkeypatch):
     started = []
     _asked(monkeypatch, started)
     compiled = CompiledNetwork(net, "gd", folder=tmp_path)
-    assert compile_for_next_run(compiled, data)
+    assert start_compiling_loop(compiled, data)
     monkeypatch.setattr(numpy_tier, "COMPILE_AFTER", 0.0)  # fit asks from its first chunk
     monkeypatch.setattr(fit_module, "CHUNK_SECONDS", 1e-6)
     fresh = CompiledNetwork(net, "gd", folder=tmp_path)
