@@ -29,6 +29,7 @@ from symgrad.show.notes import notes
 from symgrad.show.trace import explain
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
+from symgrad.train.numpy_tier import loop_name
 
 TOY = "u = b*c; v = a + u; j = 3*v"
 TOY_POINT = {"a": 1, "b": 2, "c": 3}
@@ -148,7 +149,9 @@ def trained_models(code: Path, data: dict, *, loop: bool = True) -> dict:
 def _train_and_check(book, compiled, data, lr, epochs, name) -> tuple:
     network = compiled.network
     t0 = time.perf_counter()
-    result = fit(network, data.X, data.y, lr=lr, epochs=epochs, compiled=compiled)
+    # a loop in the cache loads in a second: the NumPy tier beside the loading is slower
+    tier = not compiled.cached(loop_name(None, len(data.X)))
+    result = fit(network, data.X, data.y, lr=lr, epochs=epochs, compiled=compiled, numpy_tier=tier)
     accuracy = result.accuracy(data.X, data.y)
     book.progress(
         f"      trained {epochs} epochs in {time.perf_counter() - t0:.1f} s: "
