@@ -383,7 +383,7 @@ def print_tables(report: dict) -> None:
             else by.get(k, {}).get("status", "—")
             for k in head
         ]
-        runs = "/".join(str(r["runs"]) for r in found["rows"] if r["status"] == "ok")
+        runs = "/".join(sorted({str(r["runs"]) for r in found["rows"] if r["status"] == "ok"}))
         flags = sorted({f"{r['impl']}: {r['flag']}" for r in found["rows"] if r["flag"]})
         print(f"| {name} | " + " | ".join(ratios) + f" | {runs} | {'; '.join(flags) or 'ok'} |")
     floor = report["cases"].get("logreg", {}).get("floor")
