@@ -275,7 +275,7 @@ def memory_probe(args) -> None:
     """The memory one whole run needs beyond its data, parameters and compiled code."""
     import resource
 
-    from implementations import BY_NAME, make_problem, make_run
+    from implementations import BY_NAME, installed, make_problem, make_run
 
     from symgrad.train.compiled import CompiledNetwork
 
@@ -286,7 +286,11 @@ def memory_probe(args) -> None:
     if impl.startswith("symgrad"):
         compiled = CompiledNetwork(p.network, "gd", folder=Path(args.folder) / name)
         make_run("symgrad train", p, compiled)(1)
-    run = make_run(impl, p, compiled)
+    run = make_run(impl, p, compiled) if installed(impl) else None
+    if run is None:
+        missing = "n/a" if installed(impl) else "not installed"
+        Path(args.out).write_text(json.dumps({"missing": missing, "x_mb": p.X.nbytes / 2**20}))
+        return
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, else KiB
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
     run(1)
@@ -423,6 +427,8 @@ def speed_targets(report: dict) -> list:
             out.append(
                 (f"{name}: ahead of JAX", f"JAX best ÷ fit = {jax / fit:.2f}", verdict(fit < jax))
             )
+        else:
+            out.append((f"{name}: ahead of JAX", "JAX did not run", "n/a"))
         if GROUPS[name] == 3 and "Numba by hand" in c:
             ratio = fit / c["Numba by hand"][0]
             out.append(
@@ -448,8 +454,9 @@ def print_memory(memory: dict) -> None:
     print("\n" + header(["implementation", *cases]))
     for impl in dict.fromkeys(impl for _, impl in memory):
         row = [memory.get((c, impl)) for c in cases]
-        print(f"| {impl} | " + " | ".join(f"{v['extra_mb']:.1f}" if v else "—" for v in row) + " |")
-    methods = {v["method"] for v in memory.values() if v}
+        shown = [(v.get("missing") or f"{v['extra_mb']:.1f}") if v else "—" for v in row]
+        print(f"| {impl} | " + " | ".join(shown) + " |")
+    methods = {v["method"] for v in memory.values() if v and "method" in v}
     print(f"\nmethod: {', '.join(sorted(methods))}")
 
 
@@ -457,7 +464,7 @@ def memory_targets(memory: dict) -> list:
     """A step holds no m × n temporary when the run's extra peak stays below X's size."""
     out = []
     for (case, impl), v in memory.items():
-        if impl != "symgrad train" or not v:
+        if impl != "symgrad train" or not v or "missing" in v:
             continue
         hand = memory.get((case, "Numba by hand"))
         measured = f"{v['extra_mb']:.1f} MB; X {v['x_mb']:.1f} MB"
