@@ -38,7 +38,7 @@ needs beyond data, parameters and compiled code. Large blocks are kept out of ma
 The one-read floor of ``logreg`` (one pass over X a step) is the fastest of 5 reads of X,
 by BLAS's matrix-vector product and by a Numba sum, times the steps, at that thread count.
 
-Run from the repository root (the full run takes about 40 minutes on 2 cores):
+Run from the repository root (the full run: about 25 minutes on a quiet 2-core machine):
 
     pip install ".[bench,data]"
     python benchmarks/train_speed.py
