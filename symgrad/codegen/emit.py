@@ -94,19 +94,46 @@ class Emitter:
 
     def _emit_all(self, nodes: list) -> None:
         """Emit ``nodes`` in order; runs of elementwise loops over the same entries become one
-        loop (σ, the loss's terms and A − Y read z once, and share e^-|z| after inlining)."""
+        loop (σ, the loss's terms and A − Y read z once, and share e^-|z| after inlining),
+        and a softmax cross-entropy loss followed by the softmax of the same logits one pass."""
         run: list = []
-        for node in nodes:
-            loop = self._elementwise(node)
+        done = set()
+        for k, node in enumerate(nodes):
+            if node in done:
+                continue
+            following = nodes[k + 1] if k + 1 < len(nodes) else None
+            both = self._softmax_with_loss(node, following)
+            loop = None if both else self._elementwise(node)
             if run and (loop is None or loop[0] != run[0][1][0]):  # another shape
                 self._emit_loop(run)
                 run = []
-            if loop is None:
+            if both:
+                self._say(node)
+                self._say(following, *both)
+                done.add(following)
+            elif loop is None:
                 self._emit(node)
             else:
                 run.append((node, loop))
         if run:
             self._emit_loop(run)
+
+    def _softmax_with_loss(self, node, following) -> list[str] | None:
+        """The one call computing a (scaled) softmax cross-entropy sum ``node`` and the
+        softmax ``following`` of the same logits, else None."""
+        total, scale = node, "1.0"
+        if isinstance(node, Scale) and node.a in self.inline:
+            total, scale = node.a, self.scalar(node.c)
+        if not (isinstance(total, SumAll) and total.a in self.inline):
+            return None
+        loss = total.a
+        if not isinstance(loss, SoftmaxCrossEntropy):
+            return None
+        if not (isinstance(following, Softmax) and following.z == loss.z):
+            return None
+        self.runtime.update(("_softmax_loss", "_scaled_gap"))
+        z, y, out = self.code[loss.z], self.code[loss.y], self.code[following]
+        return [f"{self.code[node]} = _softmax_loss({z}, {y}, {out}, {scale})"]
 
     # ---- naming -------------------------------------------------------------
     def _name_nodes(self, preferred: dict) -> None:
@@ -260,30 +287,34 @@ class Emitter:
     def _loop_body(self, writes: list, ndim: int) -> list[str]:
         """Statements of one iteration writing each ``(target, map, factor)`` of ``writes``.
 
-        Each array is read once; a map computed earlier in the same loop is used as its value,
-        not read back; primitives are expanded into their stable forms and ``sympy.cse``
-        runs over all of them, so σ(z) and the loss's log σ(z) share one e^-|z|."""
-        idx = INDEX[ndim]
+        Each array is read once, and a map computed earlier in the same loop is used as the
+        value it stored, not read back; primitives are written in their stable forms and
+        ``sympy.cse`` runs over all the maps at once, so that σ(z) and the loss's log σ(z)
+        share one e^-|z|."""
         reads: dict[str, sympy.Symbol] = {}
-        values: dict = {}
+        values: dict[str, sympy.Symbol] = {}  # array written -> the variable holding its entry
         exprs = []
         for _, node, factor in writes:
             subs = {}
             for k, a in enumerate(node.args):
-                if a in values:
-                    subs[ARG[k]] = values[a]
+                code = self.code[a]  # by name: a Ref reads the array its target wrote
+                if code in values:
+                    subs[ARG[k]] = values[code]
                 else:
-                    code = self.code[a]
                     name = f"_{code}" if code.isidentifier() else f"_r{len(reads)}"
                     subs[ARG[k]] = reads.setdefault(code, sympy.Symbol(name))
-            values[node] = stable_form(node.kernel.xreplace(subs))
-            exprs.append(values[node] if factor is None else factor * values[node])
+            value = stable_form(node.kernel.xreplace(subs))
+            exprs.append(value if factor is None else factor * value)
+            code = self.code[node]
+            name = f"_{code}"
+            taken = name in {str(r) for r in reads.values()} or not code.isidentifier()
+            values[code] = sympy.Symbol(f"_v{len(values)}" if taken else name)
         temps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_s"))
-        return [
-            *(f"{symbol} = {code}{idx}" for code, symbol in reads.items()),
-            *(f"{t} = {self.printer.doprint(e)}" for t, e in temps),
-            *(f"{w[0]} = {self.printer.doprint(e)}" for w, e in zip(writes, reduced, strict=True)),
-        ]
+        outputs = list(values.values())
+        lines = [f"{symbol} = {code}{INDEX[ndim]}" for code, symbol in reads.items()]
+        for symbol, expr in _in_order([*temps, *zip(outputs, reduced, strict=True)]):
+            lines.append(f"{symbol} = {self.printer.doprint(expr)}")
+        return lines + [f"{w[0]} = {v}" for w, v in zip(writes, outputs, strict=True)]
 
     def _emit(self, node) -> None:
         emit = entry(EMITTERS, node, "Numba emission (codegen.emit.EMITTERS)")
@@ -372,6 +403,18 @@ class Emitter:
             )
             return [*first, *self._loops(out, node.shape, [f"{out}{idx} *= {c}"])]
         return self._loops(out, node.shape, [f"{out}{idx} = {factor} * {self.code[child]}{idx}"])
+
+
+def _in_order(assignments: list) -> list:
+    """``(symbol, expression)`` pairs reordered so that each comes after those it uses."""
+    pending, done = list(assignments), []
+    waiting = {symbol for symbol, _ in pending}
+    while pending:
+        k = next(k for k, (_, e) in enumerate(pending) if not e.free_symbols & waiting)
+        symbol, expr = pending.pop(k)
+        waiting.discard(symbol)
+        done.append((symbol, expr))
+    return done
 
 
 def _add_bias(e: Emitter, node: AddBias, out: str) -> list[str]:

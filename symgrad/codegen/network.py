@@ -33,7 +33,7 @@ from symgrad.codegen.kernels import (
     njit_source,
     numpy_helper_source,
 )
-from symgrad.codegen.runtime import RUNTIME
+from symgrad.codegen.runtime import RUNTIME, RUNTIME_MATH
 from symgrad.codegen.scalarized import straight_line_sgd
 from symgrad.codegen.signature import Signature
 from symgrad.engine.graph import topological_order
@@ -417,6 +417,10 @@ class NetworkModule:
         )
         return def_source(self._call("train"), doc, body)
 
+    def _helpers(self, runtime: list[str]) -> set:
+        """What the kernels call, and the vector math the runtime functions call."""
+        return self.printer.helpers.union(*(RUNTIME_MATH.get(r, ()) for r in runtime))
+
     def _numpy_helpers(self) -> set:
         return self.step.numpy_printer.helpers | (
             self.fwd.numpy_printer.helpers if self.fwd else set()
@@ -458,7 +462,7 @@ class NetworkModule:
             "import math\n\nimport numba\nimport numpy as np",
             f"SMALL_PRODUCT = {SMALL_PRODUCT}  # up to this many multiply-adds, loops beat BLAS\n"
             f"LARGE_MAP = {LARGE_MAP}  # above this many entries, erf/erfc go through NumPy",
-            helper_source(self.printer.helpers, vector_math=True) if self.printer.helpers else "",
+            helper_source(self._helpers(runtime), vector_math=True),
             numpy_helper_source(self._numpy_helpers()),
             *dict.fromkeys(self.step.numpy_kernels + [k for e in fwd for k in e.numpy_kernels]),
             *(RUNTIME[r] for r in runtime),

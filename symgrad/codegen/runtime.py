@@ -5,6 +5,13 @@ not functions: each generated module carries its own copy so that it
 runs without symgrad installed.
 """
 
+#: The functions of :mod:`~symgrad.codegen.vector_math` each runtime function calls.
+RUNTIME_MATH = {
+    "_softmax": ("_exp",),
+    "_softmax_loss": ("_exp", "_log"),
+    "_logsumexp": ("_exp", "_log"),
+}
+
 RUNTIME = {
     "_blas": '''@numba.njit(cache=True, error_model="numpy")
 def _blas(a, b, out):
@@ -19,10 +26,29 @@ def _softmax(z, out):
             top = max(top, z[i, j])
         total = 0.0
         for i in range(z.shape[0]):
-            out[i, j] = math.exp(z[i, j] - top)
+            out[i, j] = _exp(z[i, j] - top)
             total += out[i, j]
         for i in range(z.shape[0]):
             out[i, j] /= total''',
+    "_softmax_loss": '''@numba.njit(cache=True, error_model="numpy")
+def _softmax_loss(z, y, out, scale):
+    """Softmax of each column into out, and scale · Σ over examples of -Σ_k y_k log
+    softmax(z)_k, in one pass: each e^(z - top) serves both (a zero label adds nothing)."""
+    acc = 0.0
+    for j in range(z.shape[1]):
+        top = z[0, j]
+        for i in range(1, z.shape[0]):
+            top = max(top, z[i, j])
+        total = 0.0
+        for i in range(z.shape[0]):
+            out[i, j] = _exp(z[i, j] - top)
+            total += out[i, j]
+        log_total = _log(total)
+        for i in range(z.shape[0]):
+            out[i, j] /= total
+            if y[i, j] != 0.0:
+                acc += y[i, j] * _scaled_gap(top, z[i, j], log_total, scale)
+    return acc''',
     "_log_softmax": '''@numba.njit(cache=True, error_model="numpy")
 def _log_softmax(z, out):
     """log softmax of each column: z - top - log Σ exp(z - top), top the column's maximum."""
@@ -64,8 +90,8 @@ def _logsumexp(z, j):
         top = max(top, np.float64(z[i, j]))
     total = 0.0
     for i in range(z.shape[0]):
-        total += math.exp(z[i, j] - top)
-    return top, math.log(total)''',
+        total += _exp(z[i, j] - top)
+    return top, _log(total)''',
     "_scaled_gap": '''@numba.njit(cache=True, error_model="numpy")
 def _scaled_gap(top, z, log_total, scale):
     """scale · ((top - z) + log_total): -log softmax, finite whenever the result is."""
