@@ -131,7 +131,7 @@ class Emitter:
             return None
         if not (isinstance(following, Softmax) and following.z == loss.z):
             return None
-        self.runtime.update(("_softmax_loss", "_scaled_gap"))
+        self.runtime.update(("_softmax_loss", "_softmax_column", "_scaled_gap"))
         z, y, out = self.code[loss.z], self.code[loss.y], self.code[following]
         return [f"{self.code[node]} = _softmax_loss({z}, {y}, {out}, {scale})"]
 
@@ -440,7 +440,7 @@ def _sum(e: Emitter, node: Sum, out: str) -> list[str]:
 
 
 def _softmax(e: Emitter, node: Softmax, out: str) -> list[str]:
-    e.runtime.add("_softmax")
+    e.runtime.update(("_softmax", "_softmax_column"))
     return [f"_softmax({e.code[node.z]}, {out})"]
 
 

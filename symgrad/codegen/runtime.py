@@ -7,7 +7,7 @@ runs without symgrad installed.
 
 #: The functions of :mod:`~symgrad.codegen.vector_math` each runtime function calls.
 RUNTIME_MATH = {
-    "_softmax": ("_exp",),
+    "_softmax_column": ("_exp",),
     "_softmax_loss": ("_exp", "_log"),
     "_logsumexp": ("_exp", "_log"),
 }
@@ -21,31 +21,29 @@ def _blas(a, b, out):
 def _softmax(z, out):
     """Softmax of each column, shifted by the column's maximum (no overflow)."""
     for j in range(z.shape[1]):
-        top = z[0, j]
-        for i in range(1, z.shape[0]):
-            top = max(top, z[i, j])
-        total = 0.0
-        for i in range(z.shape[0]):
-            out[i, j] = _exp(z[i, j] - top)
-            total += out[i, j]
-        for i in range(z.shape[0]):
-            out[i, j] /= total''',
+        _softmax_column(z, j, out)''',
+    "_softmax_column": '''@numba.njit(cache=True, error_model="numpy")
+def _softmax_column(z, j, out):
+    """Softmax of column j into out; returns the column's maximum and Σ e^(z - top)."""
+    top = z[0, j]
+    for i in range(1, z.shape[0]):
+        top = max(top, z[i, j])
+    total = 0.0
+    for i in range(z.shape[0]):
+        out[i, j] = _exp(z[i, j] - top)
+        total += out[i, j]
+    for i in range(z.shape[0]):
+        out[i, j] /= total
+    return top, total''',
     "_softmax_loss": '''@numba.njit(cache=True, error_model="numpy")
 def _softmax_loss(z, y, out, scale):
     """Softmax of each column into out, and scale · Σ over examples of -Σ_k y_k log
     softmax(z)_k, in one pass: each e^(z - top) serves both (a zero label adds nothing)."""
     acc = 0.0
     for j in range(z.shape[1]):
-        top = z[0, j]
-        for i in range(1, z.shape[0]):
-            top = max(top, z[i, j])
-        total = 0.0
-        for i in range(z.shape[0]):
-            out[i, j] = _exp(z[i, j] - top)
-            total += out[i, j]
+        top, total = _softmax_column(z, j, out)
         log_total = _log(total)
         for i in range(z.shape[0]):
-            out[i, j] /= total
             if y[i, j] != 0.0:
                 acc += y[i, j] * _scaled_gap(top, z[i, j], log_total, scale)
     return acc''',
