@@ -129,7 +129,11 @@ class NetworkModule:
         preferred.update({mask: mask.ident for mask in self.masks})
         preferred[backprop.fused_loss] = "loss"
         self.step = Emitter(roots, preferred, names, self.printer)
-        self.straight = straight_line_sgd(backprop, self.printer, self._rule(), optimizer.state)
+        # one example's scalar code calls libm: the vector forms pay off in loops only
+        self.scalar_printer = KernelPrinter(constants)
+        self.straight = straight_line_sgd(
+            backprop, self.scalar_printer, self._rule(), optimizer.state
+        )
         # without a straight-line step, one example gets a loop version with literal extents
         self.one = None if self.straight else Emitter(roots, preferred, names, self.printer, 1)
         self.fwd = (
@@ -419,7 +423,8 @@ class NetworkModule:
 
     def _helpers(self, runtime: list[str]) -> set:
         """What the kernels call, and the vector math the runtime functions call."""
-        return self.printer.helpers.union(*(RUNTIME_MATH.get(r, ()) for r in runtime))
+        helpers = self.printer.helpers | self.scalar_printer.helpers
+        return helpers.union(*(RUNTIME_MATH.get(r, ()) for r in runtime))
 
     def _numpy_helpers(self) -> set:
         return self.step.numpy_printer.helpers | (
