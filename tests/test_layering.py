@@ -103,6 +103,7 @@ STAGES: list[tuple[str, list[str]]] = [
             "symgrad.codegen.files",
             "symgrad.codegen.precompile",
             "symgrad.codegen.signature",
+            "symgrad.codegen.vector_math",
             "symgrad.codegen.kernels",
             "symgrad.codegen.runtime",
             "symgrad.codegen.emit",

@@ -89,6 +89,7 @@ class CompiledNetwork:
         self.module_file = cached_copy(self.path.resolve(), self._text)
         #: the generated functions' argument lists (see :class:`Signature`)
         self.signature = generator.signature
+        self._built: set[tuple[str, str]] = set()  # (function, dtype) compiled or loaded here
         self.hyper_names = [code for _, code in self.signature.hyper]
         #: compiles started by :meth:`compile_elsewhere`, by marker file
         self._compiling: dict = {}
@@ -147,8 +148,14 @@ class CompiledNetwork:
 
     def mark_compiled(self, function: str, dtype=np.float64) -> None:
         """Note beside the imported module that ``function`` for ``dtype`` is in the cache."""
+        self._built.add((function, np.dtype(dtype).name))
         with contextlib.suppress(OSError):
             self.marker(function, dtype).touch()
+
+    def built_here(self, function: str, dtype=np.float64) -> bool:
+        """Whether ``function`` for ``dtype`` was compiled or loaded by this process (a later
+        ``fit`` has nothing to build, check or mark: no helper thread, no file)."""
+        return (function, np.dtype(dtype).name) in self._built
 
     def marker(self, function: str, dtype) -> Path:
         """The file whose presence says that ``function`` for ``dtype`` is in the cache."""

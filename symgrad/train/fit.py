@@ -302,6 +302,8 @@ def fit(
                 given = {**fixed, **step, "history": history[:0]}
                 return compiled.compile_elsewhere("train", given, marks=path)
 
+            if compiled.built_here(path, dtype):
+                build = None
             cached = compiled.cached(path, dtype)
             loop = TieredLoop(train, build, first, cached=cached, precompile=compile_elsewhere)
         except KeyboardInterrupt:
