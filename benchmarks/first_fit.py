@@ -17,7 +17,14 @@ child reports its phases (imports; loading the data, deriving and writing the mo
 ``fit``; of it, in ``compiled`` mode, Numba compiling, from its compile events) and
 whether Numba was imported at all. Medians of ``--runs`` runs.
 
-    PYTHONPATH=. python benchmarks/first_fit.py [--runs 3] [--models logreg lecture]
+For comparison, ``--jax`` (when JAX is installed) runs the same models, data, epochs and
+learning rates in JAX, float64, a new process each run: imports, data, then a ``jax.jit`` of
+one gradient-descent step (``value_and_grad`` and the update) called once per epoch. Its
+"first step" is JAX's first call, tracing and compiling included; JAX keeps no compiled code
+between processes here (its persistent cache is off by default on the CPU), so every run is
+cold.
+
+    PYTHONPATH=. python benchmarks/first_fit.py [--runs 3] [--models logreg lecture] [--jax]
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 MODELS = ("logreg", "lecture", "digits", "wide")
+PATH = os.environ.get("PYTHONPATH")
 
 CHILD = """
 import json, sys, time
@@ -90,9 +98,93 @@ print(json.dumps({
 }))
 """
 
+JAX_CHILD = """
+import json, sys, time
+began = time.perf_counter()
+import numpy as np
+import jax
+import jax.numpy as jnp
+
+jax.config.update("jax_enable_x64", True)
+imported = time.perf_counter()
+from symgrad.apps.datasets import breast_cancer, two_moons
+
+model = sys.argv[1]
+if model == "logreg":
+    data = breast_cancer()
+    X, y, sizes, hidden, lr, epochs = data.X, data.y, [30, 1], None, 0.5, 500
+elif model == "lecture":
+    data = two_moons()
+    X, y, sizes, hidden, lr, epochs = data.X, data.y, [2, 16, 1], "tanh", 1.0, 3000
+elif model == "digits":
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, sizes, hidden, lr, epochs = X / 16.0, [64, 32, 10], "tanh", 0.5, 200
+else:
+    rng = np.random.default_rng(0)
+    X, y = rng.random((10_000, 784)), rng.integers(10, size=10_000)
+    sizes, hidden, lr, epochs = [784, 128, 10], "tanh", 0.1, 50
+softmax = sizes[-1] > 1
+Y = np.eye(sizes[-1])[y] if softmax else np.asarray(y, float).reshape(-1, 1)
+rng = np.random.default_rng(0)
+params = []
+for n, h in zip(sizes, sizes[1:]):
+    params += [jnp.asarray(rng.standard_normal((h, n)) / np.sqrt(n)), jnp.zeros(h)]
+X, Y = jnp.asarray(X), jnp.asarray(Y)
+loaded = time.perf_counter()
+
+
+def loss(params, X, Y):
+    a = X
+    for k in range(len(params) // 2 - 1):
+        a = jnp.tanh(a @ params[2 * k].T + params[2 * k + 1])
+    z = a @ params[-2].T + params[-1]
+    if softmax:
+        return jnp.mean(jax.nn.logsumexp(z, axis=1) - jnp.sum(Y * z, axis=1))
+    return jnp.mean(jax.nn.softplus(z) - Y * z)
+
+
+@jax.jit
+def step(params, X, Y):
+    value, grads = jax.value_and_grad(loss)(params, X, Y)
+    return [q - lr * g for q, g in zip(params, grads)], value
+
+
+params, value = step(params, X, Y)
+value.block_until_ready()
+first = time.perf_counter()
+for _ in range(epochs - 1):
+    params, value = step(params, X, Y)
+value = float(value)
+done = time.perf_counter()
+print(json.dumps({
+    "imports": imported - began, "module": loaded - imported, "first": first - loaded,
+    "fit": done - loaded, "total": done - began, "loss": value,
+}))
+"""
+
+
+def jax_installed() -> bool:
+    found = subprocess.run([sys.executable, "-c", "import jax"], capture_output=True)
+    return found.returncode == 0
+
+
+def run_jax(model: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), PATH]))}
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", JAX_CHILD, model], env=env, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return {**json.loads(done.stdout), "process": wall}
+
 
 def run_child(folder: Path, cache: Path, model: str, mode: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SYMGRAD_CACHE": str(cache)}
+    path = os.pathsep.join(filter(None, [str(ROOT), PATH]))
+    env = {**os.environ, "PYTHONPATH": path, "SYMGRAD_CACHE": str(cache)}
     began = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(folder), model, mode],
@@ -110,8 +202,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--jax", action="store_true", help="also JAX's first call, for comparison")
     args = parser.parse_args()
+    if args.jax and not jax_installed():
+        print("JAX is not installed: no JAX rows (pip install jax)")
+        args.jax = False
     runs: dict = {}
+    jax_runs: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for i in range(args.runs):
@@ -121,6 +218,8 @@ def main() -> None:
                     for state in ("cold", "warm"):
                         found = run_child(tmp / f"{model}-{mode}-{state}-{i}", cache, model, mode)
                         runs.setdefault((model, mode, state), []).append(found)
+                if args.jax:
+                    jax_runs.setdefault(model, []).append(run_jax(model))
     print(f"first fit in a new process and a new folder, medians of {args.runs}")
     print(
         "| model | mode | cache | process s | imports s | data+module s | fit s | "
@@ -139,6 +238,19 @@ def main() -> None:
             + " | ".join(f"{c:.2f}" for c in cells)
             + f" | {numba}/{len(found)} | {loss:.6g} |"
         )
+    if jax_runs:
+        print(
+            f"\nJAX in a new process (jit of one step, called each epoch), medians of {args.runs}"
+        )
+        print(
+            "| model | process s | imports s | data s | first step s (compiling) | whole run s "
+            "| final loss |\n|---|---|---|---|---|---|---|"
+        )
+        for model, found in jax_runs.items():
+            keys = ("process", "imports", "module", "first", "fit")
+            cells = [statistics.median(r[k] for r in found) for k in keys]
+            loss = statistics.median(r["loss"] for r in found)
+            print(f"| {model} | " + " | ".join(f"{c:.2f}" for c in cells) + f" | {loss:.6g} |")
     print("\nfit s, tier / compiled:")
     for model in args.models:
         for state in ("cold", "warm"):

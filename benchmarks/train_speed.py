@@ -1,57 +1,56 @@
-"""Benchmark: whole training runs of symgrad's generated Numba loop against hand-written code,
-JAX and PyTorch (issue 4).
+"""Benchmark: whole training runs of symgrad against hand-written NumPy and Numba, JAX and
+PyTorch, at one thread and at two, with peak memory for the big cases (issues 4 and 11).
 
-Each case trains in float64, from the same initial parameters (``symgrad.nn.init_params``,
-seed 0) on the same data, at the machine's default thread count:
+The cases (``implementations.CASES``; float64, the same data, initial parameters and plain
+gradient descent everywhere):
 
-1. logistic regression, full-batch gradient descent: m = 100,000, n = 50, 200 steps, and
-   m = 1,000, n = 10, 200 steps (cases ``logreg`` and ``logreg-small``; X ~ N(0, 1), labels
-   drawn from σ of a random linear teacher);
-2. softmax networks with a tanh hidden layer and cross-entropy, full-batch gradient descent:
-   64-32-10 on scikit-learn's digits (pixels / 16, m = 1,797, 200 steps, ``digits``) and
-   784-128-10 on 10,000 synthetic examples (X uniform in [-0.5, 0.5], labels the argmax of a
-   random linear teacher plus noise, 50 steps, ``wide``);
-3. the lecture's 2-3-1 network (ReLU or tanh hidden layer, σ output, binary cross-entropy)
-   trained by per-example SGD (batch size 1), 10,000 examples × 5 epochs (``sgd-relu``,
-   ``sgd-tanh``; X ~ N(0, I), label 1 outside the circle that halves the data).
+1. logistic regression, full batch: m = 100,000, n = 50, 200 steps (``logreg``) and
+   m = 1,000, n = 10, 200 steps (``logreg-small``);
+2. tanh/softmax networks with cross-entropy, full batch: 64-32-10 on scikit-learn's digits,
+   200 steps (``digits``), and 784-128-10 on 10,000 synthetic examples, 50 steps (``wide``);
+3. the lecture's 2-3-1 network (ReLU or tanh, σ output, bce) by per-example SGD, 10,000
+   examples × 5 epochs = 50,000 updates (``sgd-relu``, ``sgd-tanh``), every implementation
+   visiting the examples in symgrad's seeded order.
 
-Implementations (each row times a whole training run, losses of every step or epoch recorded):
+The columns: symgrad fit (``symgrad.train.fit``, what users call), symgrad train (the
+generated loop called directly, data already in its layout), NumPy (hand-written backprop in
+a Python loop), Numba by hand and Numba fastmath (one hand-written ``njit`` loop compiled
+without and with ``fastmath``), JAX (``jit`` of a step in a Python loop, and the whole run as
+one jitted ``lax.fori_loop``; "JAX best" is the faster) and PyTorch (eager autograd).
 
-* symgrad fit: ``symgrad.train.fit(..., compiled=compiled)``, everything a user calls;
-* symgrad train: the generated ``compiled.module.train(...)`` loop called directly (data already
-  in its layout), so fit's Python overhead is the difference between the two rows;
-* NumPy: a hand-written forward and backward pass with NumPy arrays, a Python loop of steps;
-* Numba (hand): a hand-written ``@numba.njit(fastmath=True)`` loop, fused elementwise loops,
-  BLAS products through ``np.dot``, single-threaded loops like symgrad's;
-* JAX jit step: ``jax.jit`` of one step (value_and_grad + update) called in a Python loop;
-* JAX fori_loop: the whole run as one jitted ``lax.fori_loop``;
-* PyTorch eager: autograd and in-place updates, ``torch.set_default_dtype(torch.float64)``.
+Every thread count runs in a fresh process whose thread settings are in its environment
+before anything is imported (NUMBA_NUM_THREADS, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
+MKL_NUM_THREADS, XLA_FLAGS) and ``torch.set_num_threads``. In it, each implementation runs
+one step or epoch first (compiling), then whole runs take turns, one each in round robin, so
+that a change of the machine's load falls on all of them; a column's time is the median
+(3 runs at most when a run takes over 3 s). Every implementation's final loss, evaluated by
+one NumPy function at its final parameters, must agree with symgrad's to 1e-6 relative, or
+the exit status is 1.
 
-Each time is the median of ``--repeats`` runs (3 when one run takes over 3 s) after one warm-up
-run of a single step or epoch with the same shapes, whose time ("first call", compiling
-included) is shown separately. The implementations of a case take turns, one whole run each, so
-that a change of the machine's load falls on all of them. Per-example SGD visits the examples
-in symgrad's order for every implementation: symgrad shuffles ``arange(m)`` with Numba's
-``np.random.seed(seed + e)`` at epoch e, and this script replays those shuffles in Numba and
-hands that order to the others (symgrad's time includes its shuffling, about 0.1 ms per epoch
-of 10,000 examples; the others get the order for free). The final training loss of every
-implementation, evaluated by one NumPy function at its final parameters, must agree with
-symgrad's to 1e-6 relative: a mismatch is flagged in the table and makes the exit status 1.
+Peak memory (``--memory``, the default; the big cases ``logreg`` and ``wide``): each
+(case, implementation) runs in its own process at one thread, which builds the data, runs
+one step (compiling), returns freed memory to the system, resets the kernel's high-water mark
+of its resident memory (``/proc/self/clear_refs``) and then trains the whole run; the report
+is that high-water mark minus the resident memory just before the run: the memory the run
+needs beyond data, parameters and compiled code. Large blocks are kept out of malloc's reuse
+(``MALLOC_MMAP_THRESHOLD_``) so that freed temporaries leave the resident set.
 
-Compile times of symgrad (derive + generate + import, then Numba compiling ``train``) are
-measured in subprocesses: cold in a fresh temporary folder, warm in a second subprocess on the
-same folder (Numba's cache). The issue's targets are checked at the end.
+The one-read floor of ``logreg`` (one pass over X a step) is the fastest of 5 reads of X,
+by BLAS's matrix-vector product and by a Numba sum, times the steps, at that thread count.
 
-Run: ``pip install ".[bench]"`` (and scikit-learn for the digits: ``".[bench,data]"``), then
-``python benchmarks/train_speed.py`` (``--quick`` for a smoke run with small sizes, ``--cases``
-to pick cases, ``--repeats N``, ``--no-compile`` to skip the compile-time subprocesses,
-``--single-thread`` for one thread everywhere, e.g. on a machine shared with other work, where
-multi-threaded BLAS and OpenMP suffer most).
+Run from the repository root (the full run: about 25 minutes on a quiet 2-core machine):
+
+    pip install ".[bench,data]"
+    python benchmarks/train_speed.py
+    python benchmarks/train_speed.py --quick --threads 1 --no-memory   # a smoke run
+
+Time to a first result (cold and warm processes) is ``first_fit.py``'s job.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import math
@@ -62,542 +61,32 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numba
-import numpy as np
-
-import symgrad
-from symgrad.nn import Network, init_params, mlp, to_columns
-from symgrad.train.compiled import CompiledNetwork
-from symgrad.train.fit import fit
-
+HERE = Path(__file__).resolve().parent
 AGREE = 1e-6  # final losses must agree to this relative difference
 SLOW = 3.0  # seconds: a run slower than this is repeated 3 times at most
-IMPLS = [
+MEMORY_CASES = ("logreg", "wide")
+COLUMNS = [  # the main table: JAX's two forms are one column, the faster
     "symgrad fit",
     "symgrad train",
     "NumPy",
-    "Numba (hand)",
-    "JAX jit step",
-    "JAX fori_loop",
-    "PyTorch eager",
+    "Numba by hand",
+    "Numba fastmath",
+    "JAX best",
+    "PyTorch",
 ]
+CASE_NAMES = ["logreg", "logreg-small", "digits", "wide", "sgd-relu", "sgd-tanh"]
+GROUPS = {"logreg": 1, "logreg-small": 1, "digits": 2, "wide": 2, "sgd-relu": 3, "sgd-tanh": 3}
+THREAD_VARIABLES = (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 
-# ---- cases ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Case:
-    """A network, its data and its training schedule (full sizes, and ``quick`` = (m, epochs))."""
-
-    name: str
-    group: int  # the issue's case number
-    sizes: tuple
-    hidden: str
-    output: str
-    m: int
-    epochs: int
-    lr: float
-    batch: int | None  # None: full batch; 1: per-example SGD
-    quick: tuple
-
-    def network(self) -> Network:
-        loss = "cross_entropy" if self.output == "softmax" else "bce"
-        return Network(mlp(list(self.sizes), hidden=self.hidden, output=self.output), loss=loss)
-
-    def title(self, m: int, epochs: int) -> str:
-        if len(self.sizes) == 2:
-            net = f"logistic regression, n = {self.sizes[0]}"
-        else:
-            net = "-".join(map(str, self.sizes)) + f" {self.hidden}/{self.output}"
-        data = "digits" if self.name == "digits" else "synthetic"
-        if self.batch is None:
-            return f"{net}, m = {m:,} {data}, full-batch gd, {epochs} steps"
-        return f"{net}, bce, m = {m:,} {data}, per-example SGD, {epochs} epochs"
-
-
-CASES = [
-    Case("logreg", 1, (50, 1), "none", "sigmoid", 100_000, 200, 1.0, None, (5_000, 20)),
-    Case("logreg-small", 1, (10, 1), "none", "sigmoid", 1_000, 200, 1.0, None, (1_000, 20)),
-    Case("digits", 2, (64, 32, 10), "tanh", "softmax", 1_797, 200, 0.5, None, (500, 20)),
-    Case("wide", 2, (784, 128, 10), "tanh", "softmax", 10_000, 50, 0.5, None, (1_000, 5)),
-    Case("sgd-relu", 3, (2, 3, 1), "relu", "sigmoid", 10_000, 5, 0.05, 1, (500, 2)),
-    Case("sgd-tanh", 3, (2, 3, 1), "tanh", "sigmoid", 10_000, 5, 0.05, 1, (500, 2)),
-]
-BY_NAME = {c.name: c for c in CASES}
-
-
-@dataclass
-class Problem:
-    """One case made concrete: data in rows, one-hot/column targets, initial parameters."""
-
-    case: Case
-    network: Network
-    X: np.ndarray  # m×n, C-ordered
-    y: np.ndarray  # labels as symgrad takes them (0/1 floats or class integers)
-    Yh: np.ndarray  # m×k targets (k = 1 for bce, one-hot for cross-entropy)
-    init: list  # [W1, b1, W2, b2, ...] in the lecture's shapes (W: h×n)
-    idents: list
-    epochs: int
-    orders: np.ndarray | None  # epochs×m example order for SGD
-
-    @property
-    def hidden(self) -> list:
-        return [self.case.hidden] * (len(self.case.sizes) - 2)
-
-    @property
-    def bce(self) -> bool:
-        return self.case.output == "sigmoid"
-
-
-@numba.njit(cache=False)
-def _sgd_orders(m, epochs, seed):
-    """The example order of symgrad's fit: epoch e shuffles arange(m) seeded with seed + e."""
-    out = np.empty((epochs, m), np.int64)
-    for e in range(epochs):
-        order = np.arange(m)
-        np.random.seed(seed + e)
-        np.random.shuffle(order)
-        out[e] = order
-    return out
-
-
-def _data(case: Case, m: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(1)
-    n = case.sizes[0]
-    if case.name == "digits":
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        return digits.data[:m] / 16.0, digits.target[:m].astype(np.int64)
-    if case.group == 1:
-        X = rng.standard_normal((m, n))
-        w = rng.standard_normal(n) * 3.0 / math.sqrt(n)
-        return X, (rng.random(m) < 1.0 / (1.0 + np.exp(-X @ w))).astype(float)
-    if case.group == 2:
-        X = rng.random((m, n)) - 0.5
-        teacher = rng.standard_normal((case.sizes[-1], n))
-        return X, np.argmax(X @ teacher.T + rng.standard_normal((m, case.sizes[-1])), axis=1)
-    X = rng.standard_normal((m, n))
-    return X, ((X**2).sum(axis=1) > 2.0 * math.log(2.0)).astype(float)
-
-
-def make_problem(case: Case, quick: bool) -> Problem:
-    m, epochs = case.quick if quick else (case.m, case.epochs)
-    network = case.network()
-    X, y = _data(case, m)
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    _, Y = to_columns(network, X, y)
-    start = init_params(network, seed=0)
-    idents = [p.ident for p in network.params]
-    orders = _sgd_orders(len(X), epochs, 0) if case.batch == 1 else None
-    return Problem(
-        case,
-        network,
-        X,
-        y,
-        np.ascontiguousarray(Y.T),
-        [start[k] for k in idents],
-        idents,
-        epochs,
-        orders,
-    )
-
-
-# ---- reference loss and the NumPy implementation ---------------------------------------------
-def numpy_value_and_grad(params, X, Yh, hidden, bce):
-    """Loss and gradients of a dense network, rows = examples, by hand-written backprop."""
-    m = X.shape[0]
-    a, cache = X, []
-    for k, act in enumerate(hidden):
-        z = a @ params[2 * k].T + params[2 * k + 1]
-        cache.append((a, z))
-        a = np.maximum(z, 0.0) if act == "relu" else np.tanh(z)
-    z = a @ params[-2].T + params[-1]
-    if bce:
-        ez = np.exp(-np.abs(z))
-        loss = np.sum(np.maximum(z, 0.0) + np.log1p(ez) - Yh * z) / m
-        dz = (np.where(z >= 0.0, 1.0 / (1.0 + ez), ez / (1.0 + ez)) - Yh) / m
-    else:
-        top = z.max(axis=1, keepdims=True)
-        ez = np.exp(z - top)
-        total = ez.sum(axis=1, keepdims=True)
-        loss = np.sum(top + np.log(total) - np.sum(Yh * z, axis=1, keepdims=True)) / m
-        dz = (ez / total - Yh) / m
-    grads = [dz.T @ a, dz.sum(axis=0)]
-    for k in range(len(hidden) - 1, -1, -1):
-        prev, zk = cache[k]
-        da = dz @ params[2 * k + 2]
-        dz = da * (zk > 0.0) if hidden[k] == "relu" else da * (1.0 - np.tanh(zk) ** 2)
-        grads = [dz.T @ prev, dz.sum(axis=0), *grads]
-    return float(loss), grads
-
-
-def final_loss(p: Problem, params) -> float:
-    """The training loss at ``params``: one NumPy evaluation for every implementation."""
-    return numpy_value_and_grad([np.asarray(q) for q in params], p.X, p.Yh, p.hidden, p.bce)[0]
-
-
-def make_numpy(p: Problem, lr: float):
-    X, Yh, hidden, bce = p.X, p.Yh, p.hidden, p.bce
-
-    def run(epochs):
-        params = [q.copy() for q in p.init]
-        history = np.zeros(epochs)
-        for e in range(epochs):
-            if p.orders is None:
-                steps = [(X, Yh)]
-            else:
-                steps = ((X[r : r + 1], Yh[r : r + 1]) for r in p.orders[e])
-            total = 0.0
-            for xb, yb in steps:
-                loss, grads = numpy_value_and_grad(params, xb, yb, hidden, bce)
-                for q, g in zip(params, grads, strict=True):
-                    q -= lr * g
-                total += loss
-            history[e] = total if p.orders is None else total / len(X)
-        return params, history
-
-    return run
-
-
-# ---- hand-written Numba ------------------------------------------------------------------------
-@numba.njit(fastmath=True)
-def nb_logreg_gd(W, b, X, y, lr, epochs, history):
-    """Logistic regression, full batch: W (1×n), b (1,), X (m×n), y (m,)."""
-    m, n = X.shape
-    w = W[0]
-    z = np.empty(m)
-    dz = np.empty(m)
-    gw = np.empty(n)
-    inv_m = 1.0 / m
-    for e in range(epochs):
-        np.dot(X, w, z)
-        total = 0.0
-        gb = 0.0
-        for i in range(m):
-            zi = z[i] + b[0]
-            ez = math.exp(-abs(zi))
-            total += max(zi, 0.0) + math.log1p(ez) - y[i] * zi
-            s = 1.0 / (1.0 + ez) if zi >= 0.0 else ez / (1.0 + ez)
-            d = (s - y[i]) * inv_m
-            dz[i] = d
-            gb += d
-        history[e] = total * inv_m
-        np.dot(dz, X, gw)
-        for j in range(n):
-            w[j] -= lr * gw[j]
-        b[0] -= lr * gb
-
-
-@numba.njit(fastmath=True)
-def nb_mlp_softmax_gd(W1, b1, W2, b2, X, Y, lr, epochs, history, relu):
-    """One hidden layer (tanh or ReLU), softmax cross-entropy, full batch, rows = examples."""
-    m, n = X.shape
-    h, k = W1.shape[0], W2.shape[0]
-    Z1, A1, D1 = np.empty((m, h)), np.empty((m, h)), np.empty((m, h))
-    Z2, D2 = np.empty((m, k)), np.empty((m, k))
-    gW1, gW2, gb1, gb2 = np.empty((h, n)), np.empty((k, h)), np.empty(h), np.empty(k)
-    inv_m = 1.0 / m
-    for e in range(epochs):
-        np.dot(X, W1.T, Z1)
-        for i in range(m):
-            for j in range(h):
-                zij = Z1[i, j] + b1[j]
-                Z1[i, j] = zij
-                A1[i, j] = (zij if zij > 0.0 else 0.0) if relu else math.tanh(zij)
-        np.dot(A1, W2.T, Z2)
-        total = 0.0
-        gb2[:] = 0.0
-        for i in range(m):
-            top = Z2[i, 0] + b2[0]
-            for c in range(k):
-                zic = Z2[i, c] + b2[c]
-                Z2[i, c] = zic
-                top = max(top, zic)
-            s = 0.0
-            for c in range(k):
-                ez = math.exp(Z2[i, c] - top)
-                D2[i, c] = ez
-                s += ez
-            lse = top + math.log(s)
-            inv_s = 1.0 / s
-            for c in range(k):
-                total += Y[i, c] * (lse - Z2[i, c])
-                d = (D2[i, c] * inv_s - Y[i, c]) * inv_m
-                D2[i, c] = d
-                gb2[c] += d
-        history[e] = total * inv_m
-        np.dot(D2.T, A1, gW2)
-        np.dot(D2, W2, D1)
-        gb1[:] = 0.0
-        for i in range(m):
-            for j in range(h):
-                if relu:
-                    d = D1[i, j] if Z1[i, j] > 0.0 else 0.0
-                else:
-                    d = D1[i, j] * (1.0 - A1[i, j] * A1[i, j])
-                D1[i, j] = d
-                gb1[j] += d
-        np.dot(D1.T, X, gW1)
-        for j in range(h):
-            for c in range(n):
-                W1[j, c] -= lr * gW1[j, c]
-            b1[j] -= lr * gb1[j]
-        for c in range(k):
-            for j in range(h):
-                W2[c, j] -= lr * gW2[c, j]
-            b2[c] -= lr * gb2[c]
-
-
-@numba.njit(fastmath=True)
-def nb_sgd_2layer(W1, b1, W2, b2, X, y, orders, lr, epochs, history, relu):
-    """One hidden layer (ReLU or tanh), σ output and bce, per-example SGD in ``orders``."""
-    m, n = X.shape
-    h = W1.shape[0]
-    z1, a1 = np.empty(h), np.empty(h)
-    for e in range(epochs):
-        total = 0.0
-        for q in range(m):
-            r = orders[e, q]
-            z2 = b2[0]
-            for i in range(h):
-                zi = b1[i]
-                for j in range(n):
-                    zi += W1[i, j] * X[r, j]
-                z1[i] = zi
-                a1[i] = (zi if zi > 0.0 else 0.0) if relu else math.tanh(zi)
-                z2 += W2[0, i] * a1[i]
-            ez = math.exp(-abs(z2))
-            total += max(z2, 0.0) + math.log1p(ez) - y[r] * z2
-            d2 = (1.0 / (1.0 + ez) if z2 >= 0.0 else ez / (1.0 + ez)) - y[r]
-            for i in range(h):
-                slope = (1.0 if z1[i] > 0.0 else 0.0) if relu else 1.0 - a1[i] * a1[i]
-                d1 = W2[0, i] * d2 * slope
-                W2[0, i] -= lr * d2 * a1[i]
-                b1[i] -= lr * d1
-                for j in range(n):
-                    W1[i, j] -= lr * d1 * X[r, j]
-            b2[0] -= lr * d2
-        history[e] = total / m
-
-
-def make_numba(p: Problem, lr: float):
-    depth = len(p.hidden)
-    relu = depth == 1 and p.hidden[0] == "relu"
-    y = np.ascontiguousarray(p.Yh[:, 0]) if p.bce else None
-    if p.orders is None and depth == 0 and p.bce:
-        kernel = lambda ps, e, hist: nb_logreg_gd(*ps, p.X, y, lr, e, hist)  # noqa: E731
-    elif p.orders is None and depth == 1 and not p.bce:
-        kernel = lambda ps, e, hist: nb_mlp_softmax_gd(*ps, p.X, p.Yh, lr, e, hist, relu)  # noqa: E731
-    elif p.orders is not None and depth == 1 and p.bce:
-        kernel = lambda ps, e, hist: nb_sgd_2layer(*ps, p.X, y, p.orders, lr, e, hist, relu)  # noqa: E731
-    else:
-        return None
-
-    def run(epochs):
-        params = [q.copy() for q in p.init]
-        history = np.zeros(epochs)
-        kernel(params, epochs, history)
-        return params, history
-
-    return run
-
-
-# ---- symgrad -----------------------------------------------------------------------------------
-def make_symgrad_fit(p: Problem, lr: float, compiled: CompiledNetwork):
-    start = dict(zip(p.idents, p.init, strict=True))
-
-    def run(epochs):
-        result = fit(
-            p.network,
-            p.X,
-            p.y,
-            lr=lr,
-            epochs=epochs,
-            batch_size=p.case.batch,
-            seed=0,
-            params=start,
-            compiled=compiled,
-        )
-        return [result.params[k] for k in p.idents], result.history
-
-    return run
-
-
-def make_symgrad_train(p: Problem, lr: float, compiled: CompiledNetwork):
-    m, n = p.X.shape
-    train = compiled.module.train
-    opt = compiled.optimizer
-    hyper = [opt.hyper[h] for h in sorted(opt.hyper, key=str)]
-    Y = np.ascontiguousarray(p.Yh.T)
-    X_cols = np.ascontiguousarray(p.X.T) if p.case.batch is None else np.empty((n, 0))
-    l2 = p.network.l2
-
-    def run(epochs):
-        values = [q.copy() for q in p.init]
-        state = [np.zeros_like(v) for _ in opt.state for v in values]
-        history = np.full(epochs, np.nan)
-        size = p.case.batch or m
-        args = (X_cols, p.X, Y, lr, l2, epochs, size, 0, 0.0, math.inf, history)
-        train(*values, *args, *state, *hyper)
-        return values, history
-
-    return run
-
-
-# ---- JAX ---------------------------------------------------------------------------------------
-def _jax():
-    try:
-        import jax
-    except ImportError:
-        return None
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
-def _jax_loss(jax, hidden, bce):
-    jnp = jax.numpy
-
-    def loss(params, X, Yh):
-        a = X
-        for k, act in enumerate(hidden):
-            z = a @ params[2 * k].T + params[2 * k + 1]
-            a = jnp.maximum(z, 0.0) if act == "relu" else jnp.tanh(z)
-        z = a @ params[-2].T + params[-1]
-        if bce:
-            return jnp.mean(jax.nn.softplus(z) - Yh * z)
-        return jnp.mean(jax.nn.logsumexp(z, axis=1) - jnp.sum(Yh * z, axis=1))
-
-    return jax.value_and_grad(loss)
-
-
-def make_jax_step(p: Problem, lr: float):
-    jax = _jax()
-    if jax is None:
-        return None
-    jnp, lax = jax.numpy, jax.lax
-    vg = _jax_loss(jax, p.hidden, p.bce)
-    X, Yh = jnp.asarray(p.X), jnp.asarray(p.Yh)
-
-    if p.orders is None:
-
-        @jax.jit
-        def step(params, X, Yh):
-            loss, grads = vg(params, X, Yh)
-            return [q - lr * g for q, g in zip(params, grads, strict=True)], loss
-
-    else:
-
-        @jax.jit
-        def step(params, total, X, Yh, r):
-            loss, grads = vg(
-                params, lax.dynamic_slice_in_dim(X, r, 1), lax.dynamic_slice_in_dim(Yh, r, 1)
-            )
-            return [q - lr * g for q, g in zip(params, grads, strict=True)], total + loss
-
-    def run(epochs):
-        params = [jnp.asarray(q) for q in p.init]
-        if p.orders is None:
-            losses = []
-            for _ in range(epochs):
-                params, loss = step(params, X, Yh)
-                losses.append(loss)
-            history = np.asarray(jnp.stack(losses))
-        else:
-            history = np.zeros(epochs)
-            for e in range(epochs):
-                total = jnp.zeros(())
-                for r in p.orders[e].tolist():
-                    params, total = step(params, total, X, Yh, r)
-                history[e] = float(total) / len(p.X)
-        return [np.asarray(q) for q in params], history
-
-    return run
-
-
-def make_jax_fori(p: Problem, lr: float):
-    jax = _jax()
-    if jax is None:
-        return None
-    jnp, lax = jax.numpy, jax.lax
-    vg = _jax_loss(jax, p.hidden, p.bce)
-    X, Yh = jnp.asarray(p.X), jnp.asarray(p.Yh)
-    m, size = len(p.X), p.epochs
-    orders = None if p.orders is None else jnp.asarray(p.orders)
-
-    @jax.jit
-    def whole(params, X, Yh, orders, epochs):
-        def body(i, carry):
-            params, hist = carry
-            if orders is None:
-                loss, grads = vg(params, X, Yh)
-                hist = hist.at[i].set(loss)
-            else:
-                r = orders[i // m, i % m]
-                loss, grads = vg(
-                    params, lax.dynamic_slice_in_dim(X, r, 1), lax.dynamic_slice_in_dim(Yh, r, 1)
-                )
-                hist = hist.at[i // m].add(loss / m)
-            return [q - lr * g for q, g in zip(params, grads, strict=True)], hist
-
-        steps = epochs if orders is None else epochs * m
-        return lax.fori_loop(0, steps, body, (params, jnp.zeros(size)))
-
-    def run(epochs):
-        params, hist = whole([jnp.asarray(q) for q in p.init], X, Yh, orders, epochs)
-        return [np.asarray(q) for q in params], np.asarray(hist)[:epochs]
-
-    return run
-
-
-# ---- PyTorch -----------------------------------------------------------------------------------
-def make_torch(p: Problem, lr: float):
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError:
-        return None
-    torch.set_default_dtype(torch.float64)
-    X = torch.from_numpy(p.X)
-    target = torch.from_numpy(p.Yh) if p.bce else torch.from_numpy(p.Yh.argmax(axis=1))
-    hidden, m = p.hidden, len(p.X)
-
-    def loss_fn(params, x, t):
-        a = x
-        for k, act in enumerate(hidden):
-            z = a @ params[2 * k].T + params[2 * k + 1]
-            a = torch.relu(z) if act == "relu" else torch.tanh(z)
-        z = a @ params[-2].T + params[-1]
-        return F.binary_cross_entropy_with_logits(z, t) if p.bce else F.cross_entropy(z, t)
-
-    def step(params, x, t):
-        loss = loss_fn(params, x, t)
-        loss.backward()
-        with torch.no_grad():
-            for q in params:
-                q.add_(q.grad, alpha=-lr)
-                q.grad = None
-        return loss.item()
-
-    def run(epochs):
-        params = [torch.tensor(q, requires_grad=True) for q in p.init]
-        history = np.zeros(epochs)
-        for e in range(epochs):
-            if p.orders is None:
-                history[e] = step(params, X, target)
-            else:
-                total = 0.0
-                for r in p.orders[e].tolist():
-                    total += step(params, X[r : r + 1], target[r : r + 1])
-                history[e] = total / m
-        return [q.detach().numpy() for q in params], history
-
-    return run
-
-
-# ---- timing ------------------------------------------------------------------------------------
 @dataclass
 class Row:
     impl: str
@@ -610,12 +99,12 @@ class Row:
     times: list = field(default_factory=list)
 
 
-def measure(runs: dict, p: Problem, repeats: int) -> list:
-    """Rows for ``runs`` (impl -> run): a warm-up each, then whole runs in round-robin.
+# ---- a child process: one thread count, every case ------------------------------------------
+def measure(runs: dict, p, repeats: int) -> list:
+    """Rows for ``runs`` (impl -> run): a warm-up each, then whole runs in round robin."""
+    import numpy as np
+    from implementations import final_loss
 
-    The warm-up is one step or epoch (compiling included). Taking turns spreads any change of
-    the machine's load over every implementation; one slower than ``SLOW`` stops at 3 runs.
-    """
     rows, results, wanted = {}, {}, {}
     for impl, run in runs.items():
         rows[impl] = Row(impl)
@@ -649,206 +138,70 @@ def measure(runs: dict, p: Problem, repeats: int) -> list:
         if not np.all(np.isfinite(history)):
             row.flag = "NON-FINITE LOSS"
         row.loss = final_loss(p, params)
-        print(f"  {impl:<14} {row.median:9.4f} s", file=sys.stderr, flush=True)
+        print(f"  {impl:<15} {row.median:9.4f} s", file=sys.stderr, flush=True)
     return list(rows.values())
-
-
-def compile_probe(folder: str, name: str) -> None:
-    """Subprocess body: time CompiledNetwork (derive, generate, import) and Numba's compile."""
-    case = BY_NAME[name]
-    t0 = time.perf_counter()
-    network = case.network()
-    compiled = CompiledNetwork(network, "gd", folder=folder)
-    t1 = time.perf_counter()
-    n, m = case.sizes[0], 4
-    X = np.ascontiguousarray(np.random.default_rng(0).random((m, n)))
-    y = np.arange(m) % case.sizes[-1] if case.output == "softmax" else np.arange(m) % 2 * 1.0
-    _, Y = to_columns(network, X, y)
-    values = [v.copy() for v in init_params(network).values()]
-    X_cols = np.ascontiguousarray(X.T) if case.batch is None else np.empty((n, 0))
-    compiled.module.train(
-        *values,
-        X_cols,
-        X,
-        np.ascontiguousarray(Y),
-        0.1,
-        0.0,
-        1,
-        case.batch or m,
-        0,
-        0.0,
-        math.inf,
-        np.zeros(1),
-    )
-    t2 = time.perf_counter()
-    print(json.dumps({"derive_generate": t1 - t0, "numba": t2 - t1}))
-
-
-def compile_times(case: Case, folder: Path) -> dict:
-    """Cold (fresh folder) and warm (same folder) compile times, each in a new interpreter."""
-    env = dict(os.environ)
-    root = str(Path(symgrad.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    out = {}
-    for kind in ("cold", "warm"):
-        proc = subprocess.run(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--compile-probe",
-                str(folder),
-                case.name,
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-        out[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out
-
-
-MAKERS = {
-    "NumPy": make_numpy,
-    "Numba (hand)": make_numba,
-    "JAX jit step": make_jax_step,
-    "JAX fori_loop": make_jax_fori,
-    "PyTorch eager": make_torch,
-}
-
-
-def run_case(case: Case, args, folder: Path) -> tuple[Problem, list, dict | None]:
-    p = make_problem(case, args.quick)
-    print(f"\n### {case.name}: {case.title(len(p.X), p.epochs)}, lr = {case.lr}", flush=True)
-    times = None
-    if not args.no_compile:
-        times = compile_times(case, folder)
-    compiled = CompiledNetwork(p.network, "gd", folder=folder)
-    runs, missing = {}, []
-    for impl in IMPLS:
-        if args.impls and impl not in args.impls:
-            continue
-        if impl == "symgrad fit":
-            run = make_symgrad_fit(p, case.lr, compiled)
-        elif impl == "symgrad train":
-            run = make_symgrad_train(p, case.lr, compiled)
-        else:
-            run = MAKERS[impl](p, case.lr)
-        if run is None:
-            absent = impl.split()[0] in ("JAX", "PyTorch")
-            missing.append(Row(impl, "not installed" if absent else "n/a"))
-        else:
-            runs[impl] = run
-    rows = measure(runs, p, args.repeats) + missing
-    check_losses(rows)
-    return p, rows, times
 
 
 def check_losses(rows: list) -> None:
     ref = next((r for r in rows if r.impl.startswith("symgrad") and r.status == "ok"), None)
-    if ref is None:
-        return
-    for r in rows:
+    for r in rows if ref else []:
         if r.status == "ok" and abs(r.loss - ref.loss) > AGREE * abs(ref.loss):
             r.flag = (r.flag + " " if r.flag else "") + "LOSS MISMATCH"
 
 
-# ---- report ------------------------------------------------------------------------------------
-def _fmt(x: float) -> str:
-    if not math.isfinite(x):
-        return "–"
-    return f"{x:.3g}" if x < 1 else f"{x:.2f}"
+def read_floor(X, steps: int) -> dict:
+    """One read of X a step: the fastest of 5 reads by BLAS's X @ w and by a Numba sum."""
+    import numba
+    import numpy as np
+
+    @numba.njit(fastmath=True)
+    def total(flat):
+        s = 0.0
+        for v in flat:
+            s += v
+        return s
+
+    w, flat = np.ones(X.shape[1]), X.reshape(-1)
+    total(flat[:8])
+    best = math.inf
+    for _ in range(5):
+        for read in (lambda: X @ w, lambda: total(flat)):
+            t0 = time.perf_counter()
+            read()
+            best = min(best, time.perf_counter() - t0)
+    return {"read_s": best, "gb_s": X.nbytes / best / 1e9, "floor_s": best * steps}
 
 
-def case_table(rows: list) -> str:
-    by = {r.impl: r for r in rows}
-    fit_t = by.get("symgrad fit", Row("")).median
-    train_t = by.get("symgrad train", Row("")).median
-    lines = [
-        "| implementation | median s | runs | first call s | ÷ symgrad fit | ÷ symgrad train "
-        "| final loss | check |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        if r.status != "ok":
-            lines.append(f"| {r.impl} | {r.status} | | | | | | |")
-            continue
-        lines.append(
-            f"| {r.impl} | {_fmt(r.median)} | {r.runs} | {_fmt(r.first)} | "
-            f"{r.median / fit_t:.2f} | {r.median / train_t:.2f} | {r.loss:.10g} | "
-            f"{r.flag or 'ok'} |"
-        )
-    return "\n".join(lines)
+def set_torch_threads(threads: int) -> None:
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:  # only before PyTorch's first parallel work
+        pass
 
 
-def _best(by: dict, names: list) -> float:
-    values = [by[n].median for n in names if n in by and by[n].status == "ok"]
-    return min(values) if values else math.nan
+def machine(threads: int) -> str:
+    import numba
+    import numpy as np
+    from implementations import _jax
 
-
-def targets(results: dict, compile_results: dict) -> list:
-    """(target, measured, verdict) for the issue's targets on the cases that ran."""
-    out = []
-
-    def verdict(ok: bool | None) -> str:
-        return "n/a" if ok is None else ("met" if ok else "MISSED")
-
-    for name, rows in results.items():
-        by = {r.impl: r for r in rows}
-        s = by.get("symgrad fit", Row("")).median
-        jax_t = _best(by, ["JAX jit step", "JAX fori_loop"])
-        torch_t = _best(by, ["PyTorch eager"])
-        group = BY_NAME[name].group
-        if group == 1:
-            for label, t in (("JAX", jax_t), ("PyTorch", torch_t)):
-                ratio = t / s
-                ok = None if math.isnan(ratio) else ratio >= 2.0
-                out.append((f"{name}: ≥ 2× faster than {label}", f"{ratio:.2f}×", verdict(ok)))
-        elif group == 2:
-            fastest = (
-                np.nanmin([jax_t, torch_t])
-                if not (np.isnan(jax_t) and np.isnan(torch_t))
-                else math.nan
-            )
-            ratio = s / fastest
-            ok = None if math.isnan(ratio) else ratio <= 1.1
-            out.append((f"{name}: ≤ 1.1× the fastest of JAX/PyTorch", f"{ratio:.2f}×", verdict(ok)))
-            if name == "digits":
-                ratio = s / jax_t
-                ok = None if math.isnan(ratio) else ratio <= 1.0
-                out.append((f"{name}: at least as fast as JAX", f"{ratio:.2f}×", verdict(ok)))
-        else:
-            ratio = s / _best(by, ["Numba (hand)"])
-            ok = None if math.isnan(ratio) else ratio <= 1.2
-            out.append((f"{name}: ≤ 1.2× hand Numba", f"{ratio:.2f}×", verdict(ok)))
-            ratio = jax_t / s
-            ok = None if math.isnan(ratio) else ratio >= 10.0
-            out.append((f"{name}: ≥ 10× faster than JAX's best", f"{ratio:.1f}×", verdict(ok)))
-    for name, t in compile_results.items():
-        cold = t["cold"]["derive_generate"] + t["cold"]["numba"]
-        warm = t["warm"]["derive_generate"] + t["warm"]["numba"]
-        out.append((f"{name}: compile cold < 10 s", f"{cold:.2f} s", verdict(cold < 10.0)))
-        out.append((f"{name}: compile warm < 1 s", f"{warm:.2f} s", verdict(warm < 1.0)))
-    return out
-
-
-def machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    versions = [
-        f"Python {platform.python_version()}",
-        f"NumPy {np.__version__}",
-        f"Numba {numba.__version__}",
-    ]
-    threads = [f"Numba {numba.get_num_threads()}"]
+    versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
+    versions.append(f"Numba {numba.__version__}")
+    seen = [f"Numba {numba.get_num_threads()}"]
     try:
         from threadpoolctl import threadpool_info
 
-        threads += [
+        seen += [
             f"{i['internal_api']} {i['version']} {i['num_threads']}" for i in threadpool_info()
         ]
     except ImportError:
@@ -859,32 +212,266 @@ def machine() -> str:
         import torch
 
         versions.append(f"PyTorch {torch.__version__}")
-        threads.append(f"torch {torch.get_num_threads()}")
+        seen.append(f"torch {torch.get_num_threads()}")
     except ImportError:
         versions.append("PyTorch not installed")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, load average {load:.1f} at the start; "
-        f"threads: {', '.join(threads)}\n{', '.join(versions)}"
+    return f"{cpu}, {os.cpu_count()} CPUs; {threads} thread(s): {', '.join(seen)}; " + ", ".join(
+        versions
     )
 
 
-def single_thread():
-    """One thread everywhere (for a shared machine, or to compare single-core code)."""
-    from threadpoolctl import threadpool_limits
-
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "")
-        + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    )
-    numba.set_num_threads(1)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
+def worker(args) -> None:
+    """Every chosen case at ``args.threads`` threads; results as JSON in ``args.out``."""
+    try:  # load the BLAS that Numba's np.dot calls, so that the thread report sees it
+        import scipy.linalg.cython_blas  # noqa: F401
     except ImportError:
         pass
-    return threadpool_limits(1)
+    from implementations import BY_NAME, installed, make_problem, make_run
+
+    from symgrad.train.compiled import CompiledNetwork
+
+    threads = args.threads[0]
+    set_torch_threads(threads)
+    report = {"threads": threads, "machine": machine(threads), "cases": {}}
+    report["load_start"] = os.getloadavg()[0]
+    print(f"\n== {threads} thread(s): {report['machine']}", file=sys.stderr, flush=True)
+    for name in args.cases:
+        case = BY_NAME[name]
+        try:
+            p = make_problem(case, args.quick)
+        except ImportError as e:  # the digits need scikit-learn
+            report["cases"][name] = {"skipped": f"{e.name} is not installed"}
+            continue
+        title = case.title(len(p.X), p.epochs)
+        print(f"### {name}: {title}, lr = {case.lr}", file=sys.stderr, flush=True)
+        compiled = CompiledNetwork(p.network, "gd", folder=Path(args.folder) / name)
+        # compile the generated loop first, so that fit's runs take it (as a second fit does)
+        make_run("symgrad train", p, compiled)(1)
+        runs, missing = {}, []
+        for impl in args.impls:
+            run = make_run(impl, p, compiled) if installed(impl) else None
+            if run is not None:
+                runs[impl] = run
+            else:
+                missing.append(Row(impl, "n/a" if installed(impl) else "not installed"))
+        rows = measure(runs, p, args.repeats) + missing
+        check_losses(rows)
+        found = {"title": title, "rows": [asdict(r) for r in rows]}
+        if name == "logreg":
+            found["floor"] = read_floor(p.X, p.epochs)
+        report["cases"][name] = found
+        report["load_end"] = os.getloadavg()[0]
+        Path(args.out).write_text(json.dumps(report))
+
+
+# ---- a child process: peak memory of one (case, implementation) -------------------------------
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(key + ":"))
+    return int(line.split()[1]) / 1024
+
+
+def memory_probe(args) -> None:
+    """The memory one whole run needs beyond its data, parameters and compiled code."""
+    import resource
+
+    from implementations import BY_NAME, installed, make_problem, make_run
+
+    from symgrad.train.compiled import CompiledNetwork
+
+    (name, impl), case = args.memory_probe, BY_NAME[args.memory_probe[0]]
+    set_torch_threads(1)
+    p = make_problem(case, args.quick)
+    compiled = None
+    if impl.startswith("symgrad"):
+        compiled = CompiledNetwork(p.network, "gd", folder=Path(args.folder) / name)
+        make_run("symgrad train", p, compiled)(1)
+    run = make_run(impl, p, compiled) if installed(impl) else None
+    if run is None:
+        missing = "n/a" if installed(impl) else "not installed"
+        Path(args.out).write_text(json.dumps({"missing": missing, "x_mb": p.X.nbytes / 2**20}))
+        return
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, else KiB
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+    run(1)
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc: hand freed heap back to the system
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # Linux: the high-water mark of the resident set restarts from here
+        reset, base = True, _status_mb("VmRSS")
+    except OSError:
+        reset, base = False, before
+    run(p.epochs)
+    if reset:
+        peak, method = _status_mb("VmHWM"), "high-water mark reset before the run"
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+        method = "ru_maxrss less its value before the first step: compiling included"
+    found = {"extra_mb": peak - base, "base_mb": base, "x_mb": p.X.nbytes / 2**20}
+    Path(args.out).write_text(json.dumps({**found, "method": method}))
+
+
+# ---- the parent: start the children, print the tables and the targets ---------------------------
+def child_env(threads: int, cache: str) -> dict:
+    env = dict(os.environ)
+    env.update({var: str(threads) for var in THREAD_VARIABLES})
+    multi = "true" if threads > 1 else "false"
+    xla = f"--xla_cpu_multi_thread_eigen={multi} intra_op_parallelism_threads={threads}"
+    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {xla}".strip()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")]))
+    env["SYMGRAD_CACHE"] = cache  # one cache for the run: only the first child compiles
+    return env
+
+
+def child(flags: list, threads: int, tmp: Path, out: Path, env_extra=None) -> dict | None:
+    env = {**child_env(threads, str(tmp / "cache")), **(env_extra or {})}
+    cmd = [sys.executable, str(Path(__file__).resolve()), *flags, "--folder", str(tmp)]
+    done = subprocess.run([*cmd, "--out", str(out)], env=env)
+    if done.returncode != 0 or not out.exists():
+        print(f"!!! {' '.join(flags)} failed (exit {done.returncode})", flush=True)
+        return None
+    return json.loads(out.read_text())
+
+
+def header(names: list) -> str:
+    return "| " + " | ".join(names) + " |\n" + "|---" * len(names) + "|"
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return "—"
+    return f"{x:.3g}" if x < 1 else f"{x:.2f}"
+
+
+def cells(rows: list) -> dict:
+    """Column -> (seconds, note) of one case; JAX best is the faster of JAX's two forms."""
+    by = {r["impl"]: r for r in rows if r["status"] == "ok"}
+    out = {impl: (r["median"], "") for impl, r in by.items()}
+    jax = [(by[k]["median"], k.split()[1]) for k in ("JAX jit step", "JAX fori_loop") if k in by]
+    if jax:
+        out["JAX best"] = min(jax)
+    return out
+
+
+def print_tables(report: dict) -> None:
+    print(f"\n## {report['threads']} thread(s)\n\n{report['machine']}")
+    load = (report.get("load_start", math.nan), report.get("load_end", math.nan))
+    print(f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end\n")
+    print("whole training run, median seconds (JAX best: the faster of jit step and fori_loop)\n")
+    print(header(["case", *COLUMNS]))
+    for name, found in report["cases"].items():
+        if "skipped" in found:
+            print(f"| {name} | skipped: {found['skipped']} |")
+            continue
+        c = cells(found["rows"])
+        row = [
+            _fmt(c[k][0]) + (f" ({c[k][1]})" if c[k][1] else "") if k in c else "—" for k in COLUMNS
+        ]
+        print(f"| {found['title']} | " + " | ".join(row) + " |")
+    print("\neach column ÷ symgrad fit; runs; final loss check\n")
+    head = ["symgrad train", "NumPy", "Numba by hand", "Numba fastmath", "JAX jit step"]
+    head += ["JAX fori_loop", "PyTorch"]
+    print(header(["case", *head, "runs", "check"]))
+    for name, found in report["cases"].items():
+        if "skipped" in found:
+            continue
+        by = {r["impl"]: r for r in found["rows"]}
+        fit = by.get("symgrad fit", {}).get("median", math.nan)
+        ratios = [
+            f"{by[k]['median'] / fit:.2f}"
+            if k in by and by[k]["status"] == "ok"
+            else by.get(k, {}).get("status", "—")
+            for k in head
+        ]
+        runs = "/".join(sorted({str(r["runs"]) for r in found["rows"] if r["status"] == "ok"}))
+        flags = sorted({f"{r['impl']}: {r['flag']}" for r in found["rows"] if r["flag"]})
+        print(f"| {name} | " + " | ".join(ratios) + f" | {runs} | {'; '.join(flags) or 'ok'} |")
+    floor = report["cases"].get("logreg", {}).get("floor")
+    if floor:
+        print(
+            f"\none read of X (logreg): {floor['read_s'] * 1e3:.2f} ms ({floor['gb_s']:.1f} GB/s), "
+            f"so the one-read floor of its run is {_fmt(floor['floor_s'])} s"
+        )
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def speed_targets(report: dict) -> list:
+    """(target, measured, verdict) of issue 11's per-step targets, symgrad fit's medians."""
+    out = []
+    for name, found in report["cases"].items():
+        if "skipped" in found:
+            continue
+        c = cells(found["rows"])
+        fit = c.get("symgrad fit", (math.nan, ""))[0]
+        if not math.isfinite(fit):
+            continue
+        others = [(c[k][0], k) for k in COLUMNS[2:] if k in c]
+        if others:
+            best, who = min(others)
+            out.append(
+                (
+                    f"{name}: ≤ 1.1× the fastest other column",
+                    f"{fit / best:.2f}× {who}",
+                    verdict(fit <= 1.1 * best),
+                )
+            )
+        if "JAX best" in c:
+            jax = c["JAX best"][0]
+            out.append(
+                (f"{name}: ahead of JAX", f"JAX best ÷ fit = {jax / fit:.2f}", verdict(fit < jax))
+            )
+        else:
+            out.append((f"{name}: ahead of JAX", "JAX did not run", "n/a"))
+        if GROUPS[name] == 3 and "Numba by hand" in c:
+            ratio = fit / c["Numba by hand"][0]
+            out.append(
+                (f"{name}: ≤ 1.2× the hand-written loop", f"{ratio:.2f}×", verdict(ratio <= 1.2))
+            )
+        if "floor" in found:
+            ratio = fit / found["floor"]["floor_s"]
+            out.append(
+                (f"{name}: within 2× of the one-read floor", f"{ratio:.2f}×", verdict(ratio <= 2.0))
+            )
+    return out
+
+
+def print_memory(memory: dict) -> None:
+    print(
+        "\n## peak memory of a whole run beyond data, parameters and compiled code, MB "
+        "(one thread)\n"
+    )
+    cases = sorted({case for case, _ in memory})
+    for case in cases:
+        x = next(v["x_mb"] for (c, _), v in memory.items() if c == case and v)
+        print(f"{case}: X is {x:.1f} MB")
+    print("\n" + header(["implementation", *cases]))
+    for impl in dict.fromkeys(impl for _, impl in memory):
+        row = [memory.get((c, impl)) for c in cases]
+        shown = [(v.get("missing") or f"{v['extra_mb']:.1f}") if v else "—" for v in row]
+        print(f"| {impl} | " + " | ".join(shown) + " |")
+    methods = {v["method"] for v in memory.values() if v and "method" in v}
+    print(f"\nmethod: {', '.join(sorted(methods))}")
+
+
+def memory_targets(memory: dict) -> list:
+    """A step holds no m × n temporary when the run's extra peak stays below X's size."""
+    out = []
+    for (case, impl), v in memory.items():
+        if impl != "symgrad train" or not v or "missing" in v:
+            continue
+        hand = memory.get((case, "Numba by hand"))
+        measured = f"{v['extra_mb']:.1f} MB; X {v['x_mb']:.1f} MB"
+        measured += f"; hand Numba {hand['extra_mb']:.1f} MB" if hand else ""
+        target = f"{case}: no m × n temporary in a step (symgrad train's extra peak < X)"
+        out.append((target, measured, verdict(v["extra_mb"] < v["x_mb"])))
+    return out
 
 
 def main() -> int:
@@ -896,81 +483,76 @@ def main() -> int:
         "--cases",
         nargs="+",
         metavar="CASE",
-        choices=[c.name for c in CASES] + ["1", "2", "3"],
-        help="cases (names or issue groups 1, 2, 3; default: all)",
+        choices=CASE_NAMES + ["1", "2", "3"],
+        help=f"names or the issue's groups 1, 2, 3 (default: all of {', '.join(CASE_NAMES)})",
     )
+    parser.add_argument("--impls", nargs="+", metavar="IMPL", help="implementations (default: all)")
+    parser.add_argument("--repeats", type=int, help="timed runs of each (default 5; 3 quick)")
     parser.add_argument(
-        "--impls",
-        nargs="+",
-        choices=IMPLS,
-        metavar="IMPL",
-        help=f"implementations (default: all of {', '.join(IMPLS)})",
+        "--threads", nargs="+", type=int, default=[1, 2], help="thread counts (default: 1 2)"
     )
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs (default 5; 3 quick)")
-    parser.add_argument("--no-compile", action="store_true", help="skip the compile-time probes")
-    parser.add_argument(
-        "--single-thread",
-        action="store_true",
-        help="one thread for BLAS, OpenMP, PyTorch and XLA (default: the machine's thread count)",
-    )
-    parser.add_argument(
-        "--compile-probe", nargs=2, metavar=("FOLDER", "CASE"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-probe", nargs=2, metavar=("CASE", "IMPL"), help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.compile_probe:
-        compile_probe(*args.compile_probe)
-        return 0
+    from implementations import IMPLS
+
+    chosen = args.cases or CASE_NAMES
+    args.cases = [c for c in CASE_NAMES if c in chosen or str(GROUPS[c]) in chosen]
+    unknown = set(args.impls or []) - set(IMPLS)
+    if unknown:
+        parser.error(f"unknown implementations {sorted(unknown)}; choose from {IMPLS}")
+    args.impls = [i for i in IMPLS if i in (args.impls or IMPLS)]
+    if "symgrad fit" not in args.impls:
+        args.impls.insert(0, "symgrad fit")  # the reference for losses, ratios and targets
     args.repeats = args.repeats or (3 if args.quick else 5)
-    chosen = args.cases or [c.name for c in CASES]
-    cases = [c for c in CASES if c.name in chosen or str(c.group) in chosen]
-    if args.impls and not {"symgrad fit", "symgrad train"} & set(args.impls):
-        args.impls.append("symgrad train")  # the reference for losses and ratios
-    try:  # load the BLAS that Numba's np.dot calls now, so that thread reports and limits see it
-        import scipy.linalg.cython_blas  # noqa: F401
-    except ImportError:
-        pass
-    if args.single_thread:
-        _limit = single_thread()  # noqa: F841 (kept alive for the whole run)
-    print(machine())
-    results, compiles, mismatch = {}, {}, False
+    if args.memory_probe:
+        memory_probe(args)
+        return 0
+    if args.worker:
+        worker(args)
+        return 0
+    passed = ["--cases", *args.cases, "--impls", *args.impls, "--repeats", str(args.repeats)]
+    passed += ["--quick"] * args.quick
+    reports, memory, bad = [], {}, False
     with tempfile.TemporaryDirectory(prefix="symgrad_bench_") as tmp:
-        for case in cases:
-            if case.name == "digits":
-                try:
-                    import sklearn  # noqa: F401
-                except ImportError:
-                    print("\n### digits: skipped, scikit-learn is not installed")
-                    continue
-            folder = Path(tmp) / case.name
-            _, rows, times = run_case(case, args, folder)
-            results[case.name] = rows
-            if times:
-                compiles[case.name] = times
-            print(case_table(rows), flush=True)
-            mismatch |= any(r.flag for r in rows)
-    if compiles:
-        print("\n### symgrad compile times (s): derive + generate + import, then Numba's train")
-        print(
-            "| case | cold derive+gen | cold Numba | cold total | warm derive+gen | warm Numba "
-            "| warm total |\n|---|---|---|---|---|---|---|"
-        )
-        for name, t in compiles.items():
-            c, w = t["cold"], t["warm"]
-            print(
-                f"| {name} | {c['derive_generate']:.2f} | {c['numba']:.2f} | "
-                f"{c['derive_generate'] + c['numba']:.2f} | {w['derive_generate']:.2f} | "
-                f"{w['numba']:.2f} | {w['derive_generate'] + w['numba']:.2f} |"
-            )
-    if hasattr(os, "getloadavg"):
-        print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
-    print("\n### targets (symgrad fit's median against the others' medians)")
-    print("| target | measured | verdict |\n|---|---|---|")
-    for target, measured, v in targets(results, compiles):
-        print(f"| {target} | {measured} | {v} |")
-    if mismatch:
-        print("\n!!! SOME FINAL LOSSES DISAGREE (see 'check' above) !!!")
+        tmp = Path(tmp)
+        for threads in args.threads:  # each thread count in its own process
+            out = tmp / f"threads-{threads}.json"
+            report = child(["--worker", "--threads", str(threads), *passed], threads, tmp, out)
+            if report is None:
+                bad = True
+                continue
+            reports.append(report)
+            print_tables(report)
+        chosen_memory = [] if args.no_memory else [c for c in MEMORY_CASES if c in args.cases]
+        for case in chosen_memory:
+            for impl in args.impls:
+                flags = ["--memory-probe", case, impl, "--threads", "1"] + ["--quick"] * args.quick
+                out = tmp / f"memory-{case}-{impl.replace(' ', '_')}.json"
+                print(f"memory: {case}, {impl}", file=sys.stderr, flush=True)
+                malloc = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "131072"}
+                memory[case, impl] = child(flags, 1, tmp, out, malloc)
+    if memory:
+        print_memory(memory)
+    print(
+        "\n## targets (issue 11), symgrad fit's medians against the others' at each thread count\n"
+    )
+    print("| threads | target | measured | verdict |\n|---|---|---|---|")
+    for report in reports:
+        for target, measured, v in speed_targets(report):
+            print(f"| {report['threads']} | {target} | {measured} | {v} |")
+    for target, measured, v in memory_targets(memory):
+        print(f"| 1 | {target} | {measured} | {v} |")
+    for report in reports:
+        for found in report["cases"].values():
+            bad |= any(r["flag"] for r in found.get("rows", []))
+    if bad:
+        print("\n!!! A CHILD FAILED OR SOME FINAL LOSSES DISAGREE (see 'check' above) !!!")
         return 1
-    print("\nall final losses agree with symgrad's to 1e-6 relative")
+    print("\nall final losses agree with symgrad fit's to 1e-6 relative")
     return 0
 
 

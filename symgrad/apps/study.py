@@ -3,8 +3,8 @@
 Takes a network and data (rows = examples), or a loss of one variable; gives a :class:`Study`
 (the loss history of each learning rate from the same initial parameters, and where a run
 diverged) or a :class:`Descent` (the gradient-descent iterates of each learning rate), each
-drawn as one figure written as PNG and SVG. The 1-D steps use the gradient derived by
-:func:`symgrad.grad`, never a hand-written one.
+drawn as one figure written as PNG and SVG (or the formats asked for). The 1-D steps use
+the gradient derived by :func:`symgrad.grad`, never a hand-written one.
 
 May import :mod:`symgrad.apps.curves` (the verdict on each rate), :mod:`symgrad.train`,
 :mod:`symgrad.nn`, :mod:`symgrad.engine.autodiff` and :mod:`symgrad.errors`; matplotlib (the
@@ -54,12 +54,18 @@ def figure(**options):
     return matplotlib.figure.Figure(**options)
 
 
-def save_figure(fig, folder, name: str) -> list[Path]:
-    """Write ``fig`` to ``folder/name.png`` and ``folder/name.svg``; returns both paths."""
+#: The files a figure is written to by default: PNG for anything, SVG to zoom into.
+FORMATS = ("png", "svg")
+
+
+def save_figure(fig, folder, name: str, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write ``fig`` to ``folder/name.<format>`` for each of ``formats`` (PNG at 120 dpi);
+    returns the paths. Each format draws the whole figure again: a tenth to a half of a
+    second, so ask for the ones that are read."""
     folder = output_folder(folder)
-    paths = [folder / f"{name}.png", folder / f"{name}.svg"]
-    fig.savefig(paths[0], dpi=120, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    paths = [folder / f"{name}.{f}" for f in formats]
+    for path in paths:
+        fig.savefig(path, bbox_inches="tight", **({"dpi": 120} if path.suffix == ".png" else {}))
     return paths
 
 
@@ -170,6 +176,7 @@ def learning_rate_study(
     compiled: CompiledNetwork | None = None,
     name: str = "learning_rate_study",
     title: str | None = None,
+    formats: Sequence[str] = FORMATS,
 ) -> Study:
     """Train ``network`` with each learning rate from the same start; plot the loss curves.
 
@@ -180,6 +187,7 @@ def learning_rate_study(
         epochs: epochs per run.
         seed: seeds the common initial parameters and the shuffling.
         folder: where the figure goes (``name``.png and ``name``.svg).
+        formats: the figure's files (see :func:`save_figure`).
         code_folder: where the generated module goes (default ``folder``/code).
         compiled: a :class:`CompiledNetwork` of ``network`` to reuse.
         title: the figure's title (default: the network's description).
@@ -232,7 +240,7 @@ def learning_rate_study(
     ax.set_title(title or f"Learning rates for a {network.describe()} network")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small", loc="center right")
-    study.files = save_figure(fig, folder, name)
+    study.files = save_figure(fig, folder, name, formats)
     return study
 
 
@@ -275,6 +283,7 @@ def descent_picture(
     steps: int = 10,
     folder=DEFAULT_FOLDER / "study",
     name: str = "descent",
+    formats: Sequence[str] = FORMATS,
 ) -> Descent:
     """Draw ``loss`` of one variable with the gradient-descent steps of each learning rate.
 
@@ -288,6 +297,7 @@ def descent_picture(
         rates: the learning rates α, e.g. one that converges smoothly and one that overshoots.
         steps: gradient-descent steps per rate.
         folder: where ``name``.png and ``name``.svg go.
+        formats: the figure's files (see :func:`save_figure`).
 
     Returns:
         A :class:`Descent` with the derived gradient and the iterates.
@@ -341,5 +351,5 @@ def descent_picture(
         f"Gradient descent ${sympy.latex(w)} \\leftarrow {sympy.latex(w)} - \\alpha\\,L'"
         f"({sympy.latex(w)})$ with $L'({sympy.latex(w)}) = {sympy.latex(gradient)}$"
     )
-    descent.files = save_figure(fig, folder, name)
+    descent.files = save_figure(fig, folder, name, formats)
     return descent

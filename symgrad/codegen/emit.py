@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import sympy
 
-from symgrad.codegen.kernels import TRANSCENDENTAL, KernelPrinter, NumpyKernelPrinter
+from symgrad.codegen.kernels import KernelPrinter, NumpyKernelPrinter, slow_in_numba, stable_form
 from symgrad.engine.graph import topological_order
 from symgrad.model.program import LAMBDA
 from symgrad.model.tensor import (
@@ -52,10 +52,12 @@ from symgrad.show.equations import Renderer
 
 #: Products with at most this many multiply-adds run as loops instead of BLAS calls.
 SMALL_PRODUCT = 4096
-#: Elementwise kernels with exp/log/tanh/σ over more entries than this run through NumPy's
-#: SIMD ufuncs (in ``numba.objmode``): pip's llvmlite has no SVML, so Numba's are 5-7× slower.
+#: Elementwise kernels over more entries than this that call a function Numba has only as a
+#: libm call (erf, erfc: see ``kernels.slow_in_numba``) run through NumPy's ufuncs (in
+#: ``numba.objmode``); exp, log and tanh have vectorizable forms (``codegen.vector_math``).
 LARGE_MAP = 20000
 _BATCH = sympy.Symbol("B")
+_SCALE = sympy.Symbol("_c")  # a loss's 1/m, set before the loop
 _SCALARS = {m: _BATCH, LAMBDA: sympy.Symbol("lam")}
 #: The loop indices of an entry of a 1-d or 2-d buffer (a scalar is a plain variable).
 INDEX = {0: "", 1: "[i]", 2: "[i, j]"}
@@ -88,9 +90,50 @@ class Emitter:
         self.numpy_printer = NumpyKernelPrinter(printer.constants)
         self.numpy_kernels: list[str] = []
         self._name_nodes(preferred)
-        for node in self.order:
-            if node not in self.inline and node not in self.code_only:
+        self._emit_all([n for n in self.order if n not in self.inline | self.code_only])
+
+    def _emit_all(self, nodes: list) -> None:
+        """Emit ``nodes`` in order; runs of elementwise loops over the same entries become one
+        loop (σ, the loss's terms and A − Y read z once, and share e^-|z| after inlining),
+        and a softmax cross-entropy loss followed by the softmax of the same logits one pass."""
+        run: list = []
+        done = set()
+        for k, node in enumerate(nodes):
+            if node in done:
+                continue
+            following = nodes[k + 1] if k + 1 < len(nodes) else None
+            both = self._softmax_with_loss(node, following)
+            loop = None if both else self._elementwise(node)
+            if run and (loop is None or loop[0] != run[0][1][0]):  # another shape
+                self._emit_loop(run)
+                run = []
+            if both:
+                self._say(node)
+                self._say(following, *both)
+                done.add(following)
+            elif loop is None:
                 self._emit(node)
+            else:
+                run.append((node, loop))
+        if run:
+            self._emit_loop(run)
+
+    def _softmax_with_loss(self, node, following) -> list[str] | None:
+        """The one call computing a (scaled) softmax cross-entropy sum ``node`` and the
+        softmax ``following`` of the same logits, else None."""
+        total, scale = node, "1.0"
+        if isinstance(node, Scale) and node.a in self.inline:
+            total, scale = node.a, self.scalar(node.c)
+        if not (isinstance(total, SumAll) and total.a in self.inline):
+            return None
+        loss = total.a
+        if not isinstance(loss, SoftmaxCrossEntropy):
+            return None
+        if not (isinstance(following, Softmax) and following.z == loss.z):
+            return None
+        self.runtime.update(("_softmax_loss", "_softmax_column", "_scaled_gap"))
+        z, y, out = self.code[loss.z], self.code[loss.y], self.code[following]
+        return [f"{self.code[node]} = _softmax_loss({z}, {y}, {out}, {scale})"]
 
     # ---- naming -------------------------------------------------------------
     def _name_nodes(self, preferred: dict) -> None:
@@ -192,16 +235,21 @@ class Emitter:
             total = total.subs(m, self.batch)
         return int(total) if total.is_Integer else None
 
+    def _through_numpy(self, node: Map) -> bool:
+        """Whether big batches run ``node`` through NumPy: its kernel is slow in Numba, and
+        its size is not known to be small."""
+        size = self._size(*node.shape)
+        return slow_in_numba(node.kernel) and (size is None or size > LARGE_MAP)
+
     def _numpy_path(
         self, node: Map, loops: list[str], result: str | None = None, scaled: bool = False
     ) -> list[str]:
-        """``loops`` behind a switch to a NumPy version for large transcendental kernels.
+        """``loops`` behind a switch to a NumPy version for large kernels slow in Numba.
 
         ``result`` names a scalar the NumPy version returns (a sum) instead of writing ``out``;
         ``scaled``: each of its terms is multiplied by ``_c`` first.
         """
-        size = self._size(*node.shape)
-        if not node.kernel.has(*TRANSCENDENTAL) or (size is not None and size <= LARGE_MAP):
+        if not self._through_numpy(node):
             return loops
         out = self.code[node]
         name = f"_np_{result or out}"
@@ -234,23 +282,93 @@ class Emitter:
         ]
 
     def _map_body(self, node: Map, target: str) -> list[str]:
-        idx = INDEX[len(node.shape)]
-        reads = [f"{ARG[k]} = {self.code[a]}{idx}" for k, a in enumerate(node.args)]
-        return [*reads, f"{target} = {self.printer.doprint(node.kernel)}"]
+        return self._loop_body([(target, node, None)], len(node.shape))
+
+    def _loop_body(self, writes: list, ndim: int) -> list[str]:
+        """Statements of one iteration writing each ``(target, map, factor)`` of ``writes``.
+
+        Each array is read once, and a map computed earlier in the same loop is used as the
+        value it stored, not read back; primitives are written in their stable forms and
+        ``sympy.cse`` runs over all the maps at once, so that σ(z) and the loss's log σ(z)
+        share one e^-|z|."""
+        reads: dict[str, sympy.Symbol] = {}
+        values: dict[str, sympy.Symbol] = {}  # array written -> the variable holding its entry
+        exprs = []
+        for _, node, factor in writes:
+            subs = {}
+            for k, a in enumerate(node.args):
+                code = self.code[a]  # by name: a Ref reads the array its target wrote
+                if code in values:
+                    subs[ARG[k]] = values[code]
+                else:
+                    name = f"_{code}" if code.isidentifier() else f"_r{len(reads)}"
+                    subs[ARG[k]] = reads.setdefault(code, sympy.Symbol(name))
+            value = stable_form(node.kernel.xreplace(subs))
+            exprs.append(value if factor is None else factor * value)
+            code = self.code[node]
+            name = f"_{code}"
+            taken = name in {str(r) for r in reads.values()} or not code.isidentifier()
+            values[code] = sympy.Symbol(f"_v{len(values)}" if taken else name)
+        temps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_s"))
+        outputs = list(values.values())
+        lines = [f"{symbol} = {code}{INDEX[ndim]}" for code, symbol in reads.items()]
+        for symbol, expr in _in_order([*temps, *zip(outputs, reduced, strict=True)]):
+            lines.append(f"{symbol} = {self.printer.doprint(expr)}")
+        return lines + [f"{w[0]} = {v}" for w, v in zip(writes, outputs, strict=True)]
 
     def _emit(self, node) -> None:
         emit = entry(EMITTERS, node, "Numba emission (codegen.emit.EMITTERS)")
         self._say(node, *emit(self, node, self.code[node]))
+
+    def _elementwise(self, node) -> tuple | None:
+        """(shape, an array of that shape, lines before, writes, lines after) of a node
+        computed by one loop over its entries in Numba (a map, or a sum of a map's terms);
+        the writes are ``(target, map, factor)`` (see :meth:`_loop_body`)."""
+        scale = None
+        if isinstance(node, Scale) and node.a in self.inline and isinstance(node.a, SumAll):
+            node, scale = node.a, self.scalar(node.c)
+        if isinstance(node, SumAll) and node.a in self.inline and isinstance(node.a, Map):
+            child = node.a
+            if self._through_numpy(child):
+                return None
+            extent = self.code[child.args[0]]
+            return (child.shape, extent, *self._sum_terms(child, self.code[node], scale))
+        if isinstance(node, Map) and node.shape != () and not self._through_numpy(node):
+            target = self.code[node] + INDEX[len(node.shape)]
+            return node.shape, self.code[node], [], [(target, node, None)], []
+        return None
+
+    def _emit_loop(self, run: list) -> None:
+        """One loop nest computing every node of ``run`` (each its equation as a comment)."""
+        shape, extent = run[0][1][:2]
+        for node, _ in run[:-1]:
+            self._say(node)
+        before = [line for _, loop in run for line in loop[2]]
+        body = self._loop_body([w for _, loop in run for w in loop[3]], len(shape))
+        after = [line for _, loop in run for line in loop[4]]
+        self._say(run[-1][0], *before, *self._loops(extent, shape, body), *after)
+
+    def _sum_terms(self, child: Map, out: str, scale: str | None) -> tuple:
+        """(before, writes, after) of ``out = Σ child`` (``Σ scale · child`` with a scale):
+        the terms go to a buffer and are summed pairwise, since a running sum in the loop
+        would make it serial (no vectorizing) and lose digits over many terms."""
+        terms = f"{out}_terms"
+        self.buffers.append((terms, self._shape(child.shape)))
+        self.runtime.add("_pairwise_sum")
+        factor = None if scale is None else _SCALE
+        writes = [(f"{terms}{INDEX[len(child.shape)]}", child, factor)]
+        before = [] if scale is None else [f"{_SCALE} = {scale}"]
+        return before, writes, [f"{out} = _pairwise_sum({terms}.reshape({terms}.size))"]
 
     def _sum_all(self, node: SumAll, out: str, scale: str | None = None) -> list[str]:
         """``out = Σ node.a``, or with ``scale`` (code of a scalar) ``Σ scale · node.a``."""
         child = node.a
         first = [] if scale is None else [f"_c = {scale}"]
         if child in self.inline and isinstance(child, Map):
-            add = f"{out} += _e" if scale is None else f"{out} += _c * _e"
-            body = [*self._map_body(child, "_e"), add]
-            loops = [f"{out} = 0.0", *self._loops(self.code[child.args[0]], child.shape, body)]
-            return first + self._numpy_path(child, loops, result=out, scaled=bool(first))
+            before, writes, after = self._sum_terms(child, out, scale)
+            body = self._loop_body(writes, len(child.shape))
+            loops = [*self._loops(self.code[child.args[0]], child.shape, body), *after]
+            return before + self._numpy_path(child, loops, result=out, scaled=bool(first))
         if child in self.inline:
             self.runtime.update(("_softmax_cross_entropy_sum", "_logsumexp", "_scaled_gap"))
             z, y = self.code[child.z], self.code[child.y]
@@ -287,6 +405,18 @@ class Emitter:
         return self._loops(out, node.shape, [f"{out}{idx} = {factor} * {self.code[child]}{idx}"])
 
 
+def _in_order(assignments: list) -> list:
+    """``(symbol, expression)`` pairs reordered so that each comes after those it uses."""
+    pending, done = list(assignments), []
+    waiting = {symbol for symbol, _ in pending}
+    while pending:
+        k = next(k for k, (_, e) in enumerate(pending) if not e.free_symbols & waiting)
+        symbol, expr = pending.pop(k)
+        waiting.discard(symbol)
+        done.append((symbol, expr))
+    return done
+
+
 def _add_bias(e: Emitter, node: AddBias, out: str) -> list[str]:
     z, b = node.z, e.code[node.b]
     first = e._matmul(z, out) if z in e.inline else []
@@ -310,7 +440,7 @@ def _sum(e: Emitter, node: Sum, out: str) -> list[str]:
 
 
 def _softmax(e: Emitter, node: Softmax, out: str) -> list[str]:
-    e.runtime.add("_softmax")
+    e.runtime.update(("_softmax", "_softmax_column"))
     return [f"_softmax({e.code[node.z]}, {out})"]
 
 

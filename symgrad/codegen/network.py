@@ -33,7 +33,7 @@ from symgrad.codegen.kernels import (
     njit_source,
     numpy_helper_source,
 )
-from symgrad.codegen.runtime import RUNTIME
+from symgrad.codegen.runtime import RUNTIME, RUNTIME_MATH
 from symgrad.codegen.scalarized import straight_line_sgd
 from symgrad.codegen.signature import Signature
 from symgrad.engine.graph import topological_order
@@ -52,6 +52,11 @@ RESERVED = frozenset(
 #: The most arguments of a generated step that Numba inlines: CPython compiles a call with
 #: more than 30 as ``f(*args)`` (CALL_FUNCTION_EX), which Numba's inliner does not take.
 INLINE_MAX_ARGUMENTS = 30
+
+
+def _njit(signature: str, doc: str, body: list[str], *, inline: bool = False) -> str:
+    """A function of the module, in NumPy's error model (see ``njit_source``)."""
+    return njit_source(signature, doc, body, inline=inline, numpy_errors=True)
 
 
 def _loop_nest(array: str, ndim: int, body: list[str]) -> list[str]:
@@ -113,7 +118,8 @@ class NetworkModule:
         )
         # λ is an argument of the generated functions; other constants are numbers in them
         given = net.constants()
-        self.printer = KernelPrinter({s: v for s, v in given.items() if s != LAMBDA})
+        constants = {s: v for s, v in given.items() if s != LAMBDA}
+        self.printer = KernelPrinter(constants, vector_math=True)
         names = {f.node: f for f in backprop.forward}
         preferred = {f.node: f.ident for f in reversed(backprop.forward)}
         preferred.update({g: "g" + p for p, g in backprop.gradients.items()})
@@ -123,7 +129,11 @@ class NetworkModule:
         preferred.update({mask: mask.ident for mask in self.masks})
         preferred[backprop.fused_loss] = "loss"
         self.step = Emitter(roots, preferred, names, self.printer)
-        self.straight = straight_line_sgd(backprop, self.printer, self._rule(), optimizer.state)
+        # one example's scalar code calls libm: the vector forms pay off in loops only
+        self.scalar_printer = KernelPrinter(constants)
+        self.straight = straight_line_sgd(
+            backprop, self.scalar_printer, self._rule(), optimizer.state
+        )
         # without a straight-line step, one example gets a loop version with literal extents
         self.one = None if self.straight else Emitter(roots, preferred, names, self.printer, 1)
         self.fwd = (
@@ -172,7 +182,7 @@ class NetworkModule:
             )
         names = [n for n, _ in self.step.buffers]
         lines.append(f"return ({', '.join(names)},)")
-        return njit_source(
+        return _njit(
             f"_allocate({', '.join(self.params)}, B)", "Buffers for a batch of B examples.", lines
         )
 
@@ -183,13 +193,13 @@ class NetworkModule:
         # inliner refuses: such a step (an unrolled RNN's) stays a function of its own
         inline = len(self.params) + 3 + len(self.step.buffers) <= INLINE_MAX_ARGUMENTS
         body = ["B = X.shape[1]", *self._aliases(), *self.step.lines, "return loss"]
-        general = njit_source(
+        general = _njit(
             f"_forward_backward({args})",
             "Loss of the batch (X, Y); writes every gradient into its buffer.",
             body,
             inline=inline,
         )
-        general += "\n\n\n" + njit_source(
+        general += "\n\n\n" + _njit(
             f"_batch_step({args})",
             "_forward_backward compiled once for the minibatch loop, which calls it for the "
             "full batches and the rest (inlined twice it would compile twice).",
@@ -199,7 +209,7 @@ class NetworkModule:
             p = ", ".join(self.params)
             state = "".join(f", {s}" for s in self.state)
             hyper = "".join(f", {h}" for h in self.hyper)
-            one = njit_source(
+            one = _njit(
                 f"_step_one({p}, X_rows, Y, r, lam, lr, t{state}{hyper})",
                 "Per-example SGD on example r: forward, loss, backward and update as "
                 "straight-line code, every weight a scalar. Returns the loss.",
@@ -208,7 +218,7 @@ class NetworkModule:
                 <= INLINE_MAX_ARGUMENTS,
             )
         else:
-            one = njit_source(
+            one = _njit(
                 f"_forward_backward_one({args})",
                 "The same for one example: every extent a literal, so the loops unroll.",
                 ["B = 1", *self._aliases(), *self.one.lines, "return loss"],
@@ -240,7 +250,7 @@ class NetworkModule:
             body += [f"{a}{idx} = _{s}" for s, a in zip(self.opt.state, state, strict=True)]
             lines += _loop_nest(p, len(var.shape), body)
         doc = "One step in place: " + "; ".join(self.opt.equations()) + " (g = dL/dθ)."
-        return njit_source(self._call("_update"), doc, lines)
+        return _njit(self._call("_update"), doc, lines)
 
     def _call(self, function: str) -> str:
         """``function(args...)`` as the signature records it."""
@@ -263,7 +273,7 @@ class NetworkModule:
         ]
         p = ", ".join(self.params)
         doc = "Raise ValueError for arrays that do not fit."
-        return njit_source(f"_check_shapes({p}, X, Y)", doc, body)
+        return _njit(f"_check_shapes({p}, X, Y)", doc, body)
 
     def _loss_and_grad(self) -> str:
         buffers = ", ".join(n for n, _ in self.step.buffers)
@@ -275,7 +285,7 @@ class NetworkModule:
             f"return loss, ({', '.join(self.grads)},)",
         ]
         doc = "Loss and gradients (X: n×m, Y: k×m)."
-        return njit_source(self._call("loss_and_grad"), doc, body)
+        return _njit(self._call("loss_and_grad"), doc, body)
 
     def _predict(self) -> str:
         p = ", ".join(self.params)
@@ -288,7 +298,7 @@ class NetworkModule:
         body += [*self._aliases(labels=False), *alloc]
         body += [*self.fwd.lines, f"return {out}"]
         doc = f"The {self._kind()}'s output for X (n×m)" + (": k×m." if self._network() else ".")
-        return njit_source(self._call("predict"), doc, body)
+        return _njit(self._call("predict"), doc, body)
 
     def _step(self, x: str, y: str, prefix: str = "", kernel: str = "_forward_backward"):
         """One gradient step on the batch (x, y) with the buffers named ``prefix`` + name."""
@@ -315,7 +325,7 @@ class NetworkModule:
             "        return epoch + 1, t",
             "return epochs, t",
         ]
-        return njit_source(self._call(function), doc, body)
+        return _njit(self._call(function), doc, body)
 
     def _buffers(self, size: str, prefix: str = "") -> str:
         """The line allocating the step's buffers (``prefix`` + name) for ``size`` examples."""
@@ -411,6 +421,11 @@ class NetworkModule:
         )
         return def_source(self._call("train"), doc, body)
 
+    def _helpers(self, runtime: list[str]) -> set:
+        """What the kernels call, and the vector math the runtime functions call."""
+        helpers = self.printer.helpers | self.scalar_printer.helpers
+        return helpers.union(*(RUNTIME_MATH.get(r, ()) for r in runtime))
+
     def _numpy_helpers(self) -> set:
         return self.step.numpy_printer.helpers | (
             self.fwd.numpy_printer.helpers if self.fwd else set()
@@ -451,8 +466,8 @@ class NetworkModule:
             self.docstring(),
             "import math\n\nimport numba\nimport numpy as np",
             f"SMALL_PRODUCT = {SMALL_PRODUCT}  # up to this many multiply-adds, loops beat BLAS\n"
-            f"LARGE_MAP = {LARGE_MAP}  # above this many entries, exp/log/tanh go through NumPy",
-            helper_source(self.printer.helpers) if self.printer.helpers else "",
+            f"LARGE_MAP = {LARGE_MAP}  # above this many entries, erf/erfc go through NumPy",
+            helper_source(self._helpers(runtime), vector_math=True),
             numpy_helper_source(self._numpy_helpers()),
             *dict.fromkeys(self.step.numpy_kernels + [k for e in fwd for k in e.numpy_kernels]),
             *(RUNTIME[r] for r in runtime),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import sympy
 
-from symgrad.codegen.kernels import KernelPrinter
+from symgrad.codegen.kernels import KernelPrinter, stable_form
 from symgrad.engine.graph import topological_order
 from symgrad.model.program import LAMBDA
 from symgrad.model.tensor import (
@@ -135,8 +135,10 @@ def straight_line_sgd(backprop, printer: KernelPrinter, rule: list[str], state) 
         scalarize = entry(SCALARIZERS, node, "scalarization (codegen.scalarized.SCALARIZERS)")
         values[node] = scalarize(node, [values[c] for c in node.children()], env)
     flat = [g for node in grads for _, g in _entries(values[node])]
+    # in stable forms, σ and the loss's log σ share one e^-|z| after CSE
     replacements, reduced = sympy.cse(
-        [values[backprop.fused_loss], *flat], symbols=sympy.numbered_symbols("_s")
+        [stable_form(e) for e in [values[backprop.fused_loss], *flat]],
+        symbols=sympy.numbered_symbols("_s"),
     )
     lines = [
         f"{s} = {p.ident}{_at(p, i, j)}" for p in params for (i, j), s in _entries(env[p.ident])

@@ -2,9 +2,9 @@
 logaddexp, GELU, ELU, SiLU), each one definition; :data:`PRIMITIVES` is their registry.
 
 Convention: ``relu'(0) = 0`` (PyTorch's choice; SymPy's ``Heaviside(0)`` is 1/2).
-The derivative of ReLU is :class:`step`, the indicator ``1[x > 0]``. Stable numeric forms
-where the formula alone overflows: σ never overflows, softplus and log σ go through
-``log1p``, logaddexp through ``max + log1p``, ELU's NumPy form through ``expm1``.
+The derivative of ReLU is :class:`step`, the indicator ``1[x > 0]``. Stable forms
+where the formula alone overflows or cancels: σ through ``e^-|x|``, softplus and log σ
+through ``log1p``, logaddexp through ``max + log1p``, ELU through ``expm1``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 from sympy import S
+from sympy.codegen.cfunctions import expm1, log1p
 
 from symgrad.functions.primitive import Primitive, function, np_erfc
 
@@ -29,6 +30,12 @@ def _stable_sigmoid(x):
     return np.exp(-np.logaddexp(0.0, -x))
 
 
+def _stable_sigmoid_form(x):
+    """σ(x) through e^-|x| ≤ 1: no overflow for either sign."""
+    e = sympy.exp(-sympy.Abs(x))
+    return sympy.Piecewise((1 / (1 + e), x >= 0), (e / (1 + e), True))
+
+
 @_builtin
 class sigmoid(Primitive):
     """The logistic function ``σ(x) = 1 / (1 + e^{-x})``; ``σ' = σ(1 - σ)``."""
@@ -41,15 +48,7 @@ class sigmoid(Primitive):
     activation = True
     transcendental = True
     numpy_impl = staticmethod(_stable_sigmoid)
-    numba_source = '''def sigmoid(x):
-    """σ(x), without overflow for large |x|."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)'''
-    numpy_source = """def _np_sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))"""
+    stable = staticmethod(_stable_sigmoid_form)
 
     @classmethod
     def eval(cls, x):
@@ -128,11 +127,7 @@ class softplus(Primitive):
     formula = staticmethod(lambda x: sympy.log(1 + sympy.exp(x)))
     transcendental = True
     numpy_impl = staticmethod(lambda x: np.logaddexp(0.0, x))
-    numba_source = '''def softplus(x):
-    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|)."""
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))'''
-    numpy_source = """def _np_softplus(x):
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))"""
+    stable = staticmethod(lambda x: sympy.Max(x, 0) + log1p(sympy.exp(-sympy.Abs(x))))
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
@@ -150,11 +145,7 @@ class log_sigmoid(Primitive):
     latex_name = r"\log \sigma"
     transcendental = True
     numpy_impl = staticmethod(lambda x: -np.logaddexp(0.0, -x))
-    numba_source = '''def log_sigmoid(x):
-    """log σ(x) = -softplus(-x)."""
-    return min(x, 0.0) - math.log1p(math.exp(-abs(x)))'''
-    numpy_source = """def _np_log_sigmoid(x):
-    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))"""
+    stable = staticmethod(lambda x: sympy.Min(x, 0) - log1p(sympy.exp(-sympy.Abs(x))))
 
     @classmethod
     def eval(cls, x):
@@ -216,13 +207,12 @@ class logaddexp(Primitive):
     public = False
     transcendental = True
     numpy_impl = staticmethod(np.logaddexp)
-    numba_source = '''def logaddexp(a, b):
-    """log(e^a + e^b) = max(a, b) + log1p(e^-|a - b|)."""
-    if a == b:  # also a = b = ±inf, where a - b is NaN
-        return a + math.log(2.0)
-    return max(a, b) + math.log1p(math.exp(-abs(a - b)))'''
-    numpy_source = """def _np_logaddexp(a, b):
-    return np.logaddexp(a, b)"""
+    stable = staticmethod(
+        lambda a, b: sympy.Piecewise(
+            (a + sympy.log(2), sympy.Eq(a, b)),  # also a = b = ±inf, where a - b is NaN
+            (sympy.Max(a, b) + log1p(sympy.exp(-sympy.Abs(a - b))), True),
+        )
+    )
 
     def fdiff(self, argindex=1):
         a, b = self.args
@@ -257,10 +247,7 @@ elu = _builtin(
         latex=r"\operatorname{ELU}",
         derivative=lambda x, out: step(x) + (1 - step(x)) * (out + 1),
         numpy=lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
-        numba_source="""def elu(x):
-    return x if x > 0.0 else math.expm1(x)""",
-        numpy_source="""def _np_elu(x):
-    return np.where(x > 0.0, x, np.expm1(np.minimum(x, 0.0)))""",
+        stable=lambda x: sympy.Piecewise((x, x > 0), (expm1(sympy.Min(x, 0)), True)),
     )
 )
 

@@ -34,19 +34,23 @@ class Primitive(sympy.Function):
 
     ``formula(x, ...)`` is the function in SymPy's standard functions (its numbers' values,
     ``evalf``, and, when ``fdiff`` is not overridden, its derivative come from it).
-    ``numba_source``/``numpy_source`` are the sources of ``def <name>(...)`` and
-    ``def _np_<name>(...)`` where the formula printed as code would not be stable; without
-    them codegen prints the formula. ``kink`` names a kink where the first argument is 0
-    (for check), ``activation`` puts the function among the network's activation names with
-    extra arguments read from the layer's attributes named in ``parameters``. ``init_gain``
-    is the variance gain of the weights feeding the function (He's 2 for ReLU); left None,
-    :meth:`gain` works it out from the function's shape.
+    ``stable(x, ...)`` is the function in a form that is numerically stable in floating
+    point (SymPy's ``Piecewise``, ``Abs``, ``Min``/``Max``, ``log1p``, ``expm1``), which the
+    code printers print where the formula would overflow or cancel; ``numba_source`` and
+    ``numpy_source``, the sources of ``def <name>(...)`` and ``def _np_<name>(...)``, are
+    for what no SymPy form says (without any of them codegen prints the formula). ``kink``
+    names a kink where the first argument is 0 (for check), ``activation`` puts the function
+    among the network's activation names with extra arguments read from the layer's
+    attributes named in ``parameters``. ``init_gain`` is the variance gain of the weights
+    feeding the function (He's 2 for ReLU); left None, :meth:`gain` works it out from the
+    function's shape.
     """
 
     formula: ClassVar[Callable | None] = None
     latex_name: ClassVar[str | None] = None
     text_name: ClassVar[str | None] = None
     numpy_impl: ClassVar[Callable]
+    stable: ClassVar[Callable | None] = None
     numba_source: ClassVar[str | None] = None
     numpy_source: ClassVar[str | None] = None
     kink: ClassVar[str | None] = None
@@ -132,6 +136,7 @@ def function(
     text: str | None = None,
     derivative: Callable | None = None,
     numpy: Callable | None = None,
+    stable: Callable | None = None,
     numba_source: str | None = None,
     numpy_source: str | None = None,
     kink: str | None = None,
@@ -150,7 +155,9 @@ def function(
             formula with a kink: SymPy's answers ``Heaviside(0) = 1/2`` where symgrad's
             convention is a one-sided derivative).
         numpy: a stable NumPy implementation; default the formula through ``lambdify``.
-        numba_source, numpy_source: stable helper sources (see :class:`Primitive`).
+        stable: ``lambda x, ...:`` a numerically stable SymPy form for code (see
+            :class:`Primitive`); numba_source, numpy_source: helper sources for what no
+            SymPy form says.
         kink: a name for check's reports if the function has a kink at 0.
         gain: the initial weights' variance gain (default: see :meth:`Primitive.gain`).
 
@@ -166,6 +173,7 @@ def function(
         "formula": staticmethod(formula),
         "latex_name": latex,
         "text_name": text,
+        "stable": None if stable is None else staticmethod(stable),
         "numba_source": numba_source,
         "numpy_source": numpy_source,
         "kink": kink,

@@ -89,7 +89,10 @@ class CompiledNetwork:
         self.module_file = cached_copy(self.path.resolve(), self._text)
         #: the generated functions' argument lists (see :class:`Signature`)
         self.signature = generator.signature
+        self._built: set[tuple[str, str]] = set()  # (function, dtype) compiled or loaded here
         self.hyper_names = [code for _, code in self.signature.hyper]
+        #: compiles started by :meth:`compile_elsewhere`, by marker file
+        self._compiling: dict = {}
 
     @cached_property
     def module(self):
@@ -121,12 +124,18 @@ class CompiledNetwork:
         (:mod:`symgrad.codegen.precompile`), for arguments of the types of ``given``
         (argument name -> value; the data's examples do not matter). ``marks``: the
         function its marker names when done (``train``: the loop it picks). Returns the
-        process."""
+        process: the one started before while it runs (each ``fit`` of this module that
+        trains on the NumPy tier asks for its loop)."""
         args = {arg: given[arg] for arg in self.signature.functions[name]}
         stand_ins = precompile.stand_ins(args, {"X", "X_rows", "Y"})
         dtype = next((a.dtype for a in args.values() if isinstance(a, np.ndarray)), np.float64)
         marker = self.marker(marks or name, dtype)
-        return precompile.start(self.module_file, name, stand_ins, marker)
+        running = self._compiling.get(marker)
+        if running is None or running.poll() is not None:
+            running = self._compiling[marker] = precompile.start(
+                self.module_file, name, stand_ins, marker
+            )
+        return running
 
     def loaded(self, function: str) -> bool:
         """Whether the generated ``function`` is compiled (or loaded) in this process."""
@@ -139,8 +148,14 @@ class CompiledNetwork:
 
     def mark_compiled(self, function: str, dtype=np.float64) -> None:
         """Note beside the imported module that ``function`` for ``dtype`` is in the cache."""
+        self._built.add((function, np.dtype(dtype).name))
         with contextlib.suppress(OSError):
             self.marker(function, dtype).touch()
+
+    def built_here(self, function: str, dtype=np.float64) -> bool:
+        """Whether ``function`` for ``dtype`` was compiled or loaded by this process (a later
+        ``fit`` has nothing to build, check or mark: no helper thread, no file)."""
+        return (function, np.dtype(dtype).name) in self._built
 
     def marker(self, function: str, dtype) -> Path:
         """The file whose presence says that ``function`` for ``dtype`` is in the cache."""

@@ -273,15 +273,8 @@ def fit(
         try:
             compiled = compiled or CompiledNetwork(network, optimizer, folder=folder)
             sig, opt = compiled.signature, compiled.optimizer
-            named = dict(zip(sig.params, values, strict=True))
-            state = {arg: np.zeros_like(named[p]) for arg, (_, p) in sig.state}
-            fixed = {
-                **named,
-                **state,
-                **{arg: float(opt.hyper[symbol]) for symbol, arg in sig.hyper},
-                **{"X": X_cols, "X_rows": X_rows, "Y": Y, "lr": lr, "lam": l2_strength(network)},
-                "batch_size": size,
-            }
+            fixed = loop_arguments(compiled, values, X_rows, Y, X_cols, lr, network, size)
+            state = {arg: fixed[arg] for arg, _ in sig.state}
 
             def train(count: int, done: int, t: float, limit: float):
                 step = {"epochs": count, "seed": seed + done, "t": t, "limit": limit}
@@ -309,6 +302,8 @@ def fit(
                 given = {**fixed, **step, "history": history[:0]}
                 return compiled.compile_elsewhere("train", given, marks=path)
 
+            if compiled.built_here(path, dtype):
+                build = None
             cached = compiled.cached(path, dtype)
             loop = TieredLoop(train, build, first, cached=cached, precompile=compile_elsewhere)
         except KeyboardInterrupt:
@@ -350,6 +345,22 @@ def fit(
         )
     trained = {p.ident: v for p, v in zip(network.params, values, strict=True)}
     return _finished(trained, history, compiled, lr)
+
+
+def loop_arguments(compiled: CompiledNetwork, values, X_rows, Y, X_cols, lr, network, size):
+    """The generated ``train``'s arguments that stay for a whole fit (all but a chunk's
+    ``epochs``, ``seed``, ``t``, ``limit`` and ``history``), by name: the parameters
+    ``values`` (trained in place), zero optimizer state, the hyperparameters, the data by
+    rows and (full batches) by columns, ``lr``, ``network``'s L2 strength, the batch size."""
+    sig, opt = compiled.signature, compiled.optimizer
+    named = dict(zip(sig.params, values, strict=True))
+    return {
+        **named,
+        **{arg: np.zeros_like(named[p]) for arg, (_, p) in sig.state},
+        **{arg: float(opt.hyper[symbol]) for symbol, arg in sig.hyper},
+        **{"X": X_cols, "X_rows": X_rows, "Y": Y, "lr": lr},
+        **{"lam": l2_strength(network), "batch_size": size},
+    }
 
 
 def predict(compiled: CompiledNetwork, params: dict, X_rows) -> np.ndarray:

@@ -130,7 +130,8 @@ class TieredLoop:
         self.train, self.first, self.precompile = train, first, precompile
         self.builder, self.process, self.chunks = Background(build), None, 0
         if first is None:
-            in_helper_thread(build)
+            if build is not None:  # None: built already in this process
+                in_helper_thread(build)
         elif cached:
             self.builder.start()
 

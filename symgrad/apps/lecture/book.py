@@ -4,6 +4,9 @@ Each chapter writes files into the folder and adds cells through a :class:`Book`
 (with ``$…$`` math, links and embedded figures, relative to the folder), which every output
 shows (``index.md``, the notebook, the LaTeX document), and Python that redoes the step with
 symgrad calls, which only the notebook runs. A new chapter is in every output at once.
+Text that waits for something slow (a gradient check for its compiled code) is left as a
+placeholder (:meth:`Book.later`) and made at the end (:meth:`Book.finish`), once the rest of
+the lecture has been written meanwhile.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class Book:
     cells: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     plots: bool = True
+    pending: list[tuple[str, Callable[[], str]]] = field(default_factory=list)
 
     def write(self, name: str, text: str) -> str:
         (self.folder / name).write_text(text, encoding="utf-8")
@@ -34,6 +38,19 @@ class Book:
     def code(self, source: str) -> None:
         """Python that redoes the step just described with symgrad calls: the notebook's."""
         self.cells.append(("code", source.strip("\n")))
+
+    def later(self, make: Callable[[], str]) -> str:
+        """A placeholder, to put in cells, for the text ``make()`` returns at :meth:`finish`."""
+        token = f"\x00later {len(self.pending)}\x00"
+        self.pending.append((token, make))
+        return token
+
+    def finish(self) -> None:
+        """Make the text of every placeholder, in the order they were asked for."""
+        for token, make in self.pending:
+            text = make()
+            self.cells = [(kind, cell.replace(token, text)) for kind, cell in self.cells]
+        self.pending.clear()
 
     def markdown(self) -> str:
         """The Markdown cells, one paragraph apart."""

@@ -21,6 +21,7 @@ from symgrad.apps.lecture.book import Book, all_files, link
 from symgrad.apps.lecture.chapters import (
     generated_code,
     learning_rates,
+    lecture_data,
     logistic,
     network_chapter,
     toy_graph,
@@ -77,12 +78,14 @@ def build_lecture(
         book.plots = False
         book.notes.append(f"No figures: {error}.")
         progress(f"      note: no figures: {error}")
-    models = trained_models(code)
+    data = lecture_data()
+    models = trained_models(code, data, loop=not quick)  # --quick: NumPy is quick enough
     toy_graph(book)
-    logistic(book, quick, models["logistic"])
-    network, compiled, data = network_chapter(book, quick, models["network"])
+    logistic(book, quick, models["logistic"], data["logistic"])
+    network, compiled, data = network_chapter(book, quick, models["network"], data["network"])
     backward_in_numbers(book, network, data)
     learning_rates(book, quick, network, compiled, data)
+    book.finish()  # the gradient checks, whose compiled code had all this time to build
     generated_code(book, code)
     if book.notes:
         book.add("## Notes", "", *[f"- {n}" for n in book.notes])

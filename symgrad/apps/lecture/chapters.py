@@ -19,6 +19,7 @@ import sympy
 
 from symgrad.apps.datasets import breast_cancer, two_moons
 from symgrad.apps.lecture.book import Book, embed, link
+from symgrad.apps.lecture.loop import start_compiling_loop
 from symgrad.apps.study import descent_picture, figure, learning_rate_study, save_figure
 from symgrad.check import check
 from symgrad.nn import Network, derive, logistic_regression, mlp
@@ -28,6 +29,7 @@ from symgrad.show.notes import notes
 from symgrad.show.trace import explain
 from symgrad.train.compiled import CompiledNetwork
 from symgrad.train.fit import fit
+from symgrad.train.numpy_tier import loop_name
 
 TOY = "u = b*c; v = a + u; j = 3*v"
 TOY_POINT = {"a": 1, "b": 2, "c": 3}
@@ -38,6 +40,9 @@ HIDDEN = 16
 RATES = (0.01, 1.0, 10.0, 50.0)
 #: Epochs (full run, --quick): logistic regression, the network, each learning rate's run.
 EPOCHS = {"logistic": (500, 100), "network": (3000, 400), "study": (500, 150)}
+#: Each figure's one file, which the index, the notebook and pdflatex all show (each format
+#: more would draw every figure again).
+FIGURE_FORMATS = ("png",)
 
 
 def _chain_paths(trace, name) -> list[list]:
@@ -115,45 +120,61 @@ def _loss_figure(book: Book, history, title: str, name: str) -> list[Path]:
     ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="training loss (log scale)", title=title)
     ax.grid(True, which="both", alpha=0.3)
-    return save_figure(fig, book.folder, name)
+    return save_figure(fig, book.folder, name, FIGURE_FORMATS)
 
 
-def trained_models(code: Path) -> dict:
-    """The modules of the two models the lecture trains (``logistic``, ``network``), each
-    already compiling its gradient check (``loss_and_grad``) in a process of its own, so
-    that Numba works while the chapters before the checks run."""
+def lecture_data() -> dict:
+    """The data sets of the lecture's two models (``logistic``, ``network``), loaded once."""
+    return {"logistic": breast_cancer(), "network": two_moons()}
+
+
+def trained_models(code: Path, data: dict, *, loop: bool = True) -> dict:
+    """The modules of the two models the lecture trains (``logistic``, ``network``) on
+    ``data`` (:func:`lecture_data`), each already compiling its gradient check
+    (``loss_and_grad``) in a process of its own, so that Numba works while the chapters
+    before the checks run; and, with ``loop``, the network its training loop
+    (:mod:`~symgrad.apps.lecture.loop`)."""
     models = {
-        "logistic": logistic_regression(breast_cancer().X.shape[1]),
+        "logistic": logistic_regression(data["logistic"].X.shape[1]),
         "network": Network(mlp([2, HIDDEN, 1], hidden="relu", output="sigmoid"), loss="bce"),
     }
     compiled = {key: CompiledNetwork(net, "gd", folder=code) for key, net in models.items()}
     for module in compiled.values():
         module.start_compiling("loss_and_grad")
+    if loop:
+        start_compiling_loop(compiled["network"], data["network"])
     return compiled
 
 
 def _train_and_check(book, compiled, data, lr, epochs, name) -> tuple:
     network = compiled.network
     t0 = time.perf_counter()
-    result = fit(network, data.X, data.y, lr=lr, epochs=epochs, compiled=compiled)
+    # a loop in the cache loads in a second: the NumPy tier beside the loading is slower
+    tier = not compiled.cached(loop_name(None, len(data.X)))
+    result = fit(network, data.X, data.y, lr=lr, epochs=epochs, compiled=compiled, numpy_tier=tier)
     accuracy = result.accuracy(data.X, data.y)
     book.progress(
         f"      trained {epochs} epochs in {time.perf_counter() - t0:.1f} s: "
         f"loss {result.history[-1]:.4g}, training accuracy {100 * accuracy:.1f}%"
     )
     figures = _loss_figure(book, result.history, f"{network.describe()}, α = {lr:g}", name)
-    sample = (data.X[:100], data.y[:100])
-    report = check(compiled, data=sample, params=result.params)
-    check_file = book.write(
-        f"{name}_check.md",
-        f"# Gradient check: {network.describe()}\n\nAt the trained parameters, on the first "
-        f"{len(sample[0])} examples.\n\n{report.markdown()}\n",
-    )
-    book.progress(f"      gradient check: {report.summary()}")
-    return compiled, result, accuracy, figures, check_file, report
+    sample, params, check_file = (data.X[:100], data.y[:100]), result.params, f"{name}_check.md"
+
+    def checked() -> str:
+        report = check(compiled, data=sample, params=params)
+        book.write(
+            check_file,
+            f"# Gradient check: {network.describe()}\n\nAt the trained parameters, on the first "
+            f"{len(sample[0])} examples.\n\n{report.markdown()}\n",
+        )
+        book.progress(f"      gradient check of the {network.describe()}: {report.summary()}")
+        return report.markdown()
+
+    # last: its compiled loss_and_grad builds in a process of its own until then
+    return compiled, result, accuracy, figures, check_file, book.later(checked)
 
 
-def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, report) -> list:
+def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, report: str) -> list:
     return [
         f"Data: {data.about}. Full-batch gradient descent with $\\alpha = {lr:g}$ for "
         f"{epochs} epochs: the loss goes from ${result.history[0]:.4f}$ to "
@@ -165,7 +186,7 @@ def _training_lines(data, lr, epochs, result, accuracy, figures, check_file, rep
         "gradients against central differences of the compiled loss "
         f"(also in {link(check_file)}):",
         "",
-        report.markdown(),
+        report,
     ]
 
 
@@ -184,15 +205,15 @@ def _training_code(lr, epochs) -> str:
     )
 
 
-def logistic(book: Book, quick: bool, compiled: CompiledNetwork) -> None:
-    """Section 2: logistic regression: one example traced, the batch equations, training."""
+def logistic(book: Book, quick: bool, compiled: CompiledNetwork, data) -> None:
+    """Section 2: logistic regression: one example traced, the batch equations, training on
+    ``data`` (:func:`symgrad.apps.datasets.breast_cancer`)."""
     book.progress("[2/5] logistic regression: equations, training, gradient check")
     trace = explain(LOGISTIC, LOGISTIC_POINT, wrt=LOGISTIC_WRT)
     single = book.write(
         "logistic_single_example.md",
         "# Logistic regression, one example, step by step\n\n" + trace.markdown(),
     )
-    data = breast_cancer()
     if data.fallback:
         book.progress(f"      note: {data.fallback}")
         book.notes.append(data.fallback + ".")
@@ -258,13 +279,13 @@ def _boundary_figure(book, compiled, params, data) -> list[Path]:
         xlabel="$x_1$",
         ylabel="$x_2$",
     )
-    return save_figure(fig, book.folder, "network_decision_boundary")
+    return save_figure(fig, book.folder, "network_decision_boundary", FIGURE_FORMATS)
 
 
-def network_chapter(book: Book, quick: bool, compiled: CompiledNetwork) -> tuple:
-    """Section 3: the one-hidden-layer network on two moons; ``(network, compiled, data)``."""
+def network_chapter(book: Book, quick: bool, compiled: CompiledNetwork, data) -> tuple:
+    """Section 3: the one-hidden-layer network on ``data`` (two moons);
+    ``(network, compiled, data)``."""
     book.progress("[3/5] one-hidden-layer network: equations, training, gradient check")
-    data = two_moons()
     network = compiled.network
     backprop = derive(network)
     notes_file = book.write("network_notes.md", notes(backprop, "The one-hidden-layer network"))
@@ -314,7 +335,7 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
     if not book.plots:
         book.add("## 4. The learning rate", "", "(Figures not drawn: see the notes.)")
         return
-    descent = descent_picture(folder=book.folder, name="descent_1d")
+    descent = descent_picture(folder=book.folder, name="descent_1d", formats=FIGURE_FORMATS)
     epochs = EPOCHS["study"][quick]
     title = f"The same {network.describe()} network and start, four learning rates"
     study = learning_rate_study(
@@ -326,6 +347,7 @@ def learning_rates(book: Book, quick: bool, network, compiled, data) -> None:
         folder=book.folder,
         compiled=compiled,
         title=title,
+        formats=FIGURE_FORMATS,
     )
     for run in study.runs:
         book.progress(f"      α = {run.rate:g}: {study.verdict(run)}")
