@@ -94,7 +94,7 @@ class Emitter:
 
     def _emit_all(self, nodes: list) -> None:
         """Emit ``nodes`` in order; runs of elementwise loops over the same entries become one
-        loop (σ, the loss's terms and A − Y read z once, and share e^-|z| after inlining),
+        loop (σ, the loss's terms and A − Y read z once and share one e^-|z|),
         and a softmax cross-entropy loss followed by the softmax of the same logits one pass."""
         run: list = []
         done = set()
@@ -363,19 +363,18 @@ class Emitter:
     def _sum_all(self, node: SumAll, out: str, scale: str | None = None) -> list[str]:
         """``out = Σ node.a``, or with ``scale`` (code of a scalar) ``Σ scale · node.a``."""
         child = node.a
-        first = [] if scale is None else [f"_c = {scale}"]
-        if child in self.inline and isinstance(child, Map):
+        if child in self.inline and isinstance(child, Map):  # big ones slow in Numba
             before, writes, after = self._sum_terms(child, out, scale)
             body = self._loop_body(writes, len(child.shape))
             loops = [*self._loops(self.code[child.args[0]], child.shape, body), *after]
-            return before + self._numpy_path(child, loops, result=out, scaled=bool(first))
+            return before + self._numpy_path(child, loops, out, scaled=scale is not None)
         if child in self.inline:
             self.runtime.update(("_softmax_cross_entropy_sum", "_logsumexp", "_scaled_gap"))
             z, y = self.code[child.z], self.code[child.y]
             return [f"{out} = _softmax_cross_entropy_sum({z}, {y}, {scale or 1.0})"]
         if scale is None:
             return [f"{out} = np.sum({self.code[child]})"]
-        return [*first, f"{out} = np.sum(_c * {self.code[child]})"]
+        return [f"{out} = np.sum({scale} * {self.code[child]})"]
 
     def _sum_examples(self, a: str, out: str) -> list[str]:
         return [
