@@ -11,6 +11,7 @@ from symgrad.apps.datasets import two_moons
 from symgrad.apps.lecture.loop import start_compiling_loop
 from symgrad.codegen import precompile
 from symgrad.nn import Network, mlp
+from symgrad.paths import CACHE_VARIABLE
 from symgrad.train import fit as fit_module
 from symgrad.train import numpy_tier
 from symgrad.train.compiled import CompiledNetwork
@@ -35,6 +36,8 @@ def _asked(monkeypatch, started: list):
 
 
 def test_the_lecture_asks_for_the_loop_fit_compiles(tmp_path, monkeypatch):
+    # a cache of its own: in the session's, another test may have compiled this loop already
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "cache"))
     data = two_moons(40)
     net = Network(mlp([2, 3, 1], hidden="relu", output="sigmoid"), loss="bce")
     started = []
