@@ -254,20 +254,14 @@ def fit(
         )
         return _finished(trained, history, compiled, float(lr))
     lr, dtype = float(lr), np.dtype(dtype).type
-    X, Y = to_columns(network, X, y)
-    with np.errstate(over="ignore"):  # float32 overflow: named just below
-        X_rows, Y = np.ascontiguousarray(X.T, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
-    if dtype is not np.float64:
-        check_finite(f"X as {np.dtype(dtype)}", X_rows)
+    X_rows, Y, X_cols, size = loop_data(network, X, y, dtype, batch_size)
     m = X_rows.shape[0]
-    size = m if batch_size is None else min(int(batch_size), m)
     start = params if params is not None else init_params(network, seed=seed, dtype=dtype)
     values = check_params(network, start, dtype)
     try:
         history = np.empty(epochs)  # its pages are only taken as epochs fill them
     except MemoryError:
         raise SymgradError(f"no memory for the loss history of {epochs:_} epochs") from None
-    X_cols = np.ascontiguousarray(X_rows.T) if size >= m else np.empty((X_rows.shape[1], 0), dtype)
 
     with _Interrupts() as interrupts:
         try:
@@ -345,6 +339,21 @@ def fit(
         )
     trained = {p.ident: v for p, v in zip(network.params, values, strict=True)}
     return _finished(trained, history, compiled, lr)
+
+
+def loop_data(network, X, y, dtype, batch_size: int | None) -> tuple:
+    """``(X_rows, Y, X_cols, size)``: the data as the generated ``train`` takes it, in
+    ``dtype`` (rows = examples; Y one column per example; the columns, C-ordered, for a
+    full batch, else an empty array) and the batch size, at most m."""
+    X, Y = to_columns(network, X, y)
+    with np.errstate(over="ignore"):  # float32 overflow: named just below
+        X_rows, Y = np.ascontiguousarray(X.T, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
+    if dtype is not np.float64:
+        check_finite(f"X as {np.dtype(dtype)}", X_rows)
+    m = X_rows.shape[0]
+    size = m if batch_size is None else min(int(batch_size), m)
+    X_cols = np.ascontiguousarray(X_rows.T) if size >= m else np.empty((X_rows.shape[1], 0), dtype)
+    return X_rows, Y, X_cols, size
 
 
 def loop_arguments(compiled: CompiledNetwork, values, X_rows, Y, X_cols, lr, network, size):

@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from symgrad.model.data import init_params, to_columns
+from symgrad.model.data import init_params
 from symgrad.train.compiled import CompiledNetwork, check_params
-from symgrad.train.fit import loop_arguments
+from symgrad.train.fit import loop_arguments, loop_data
 from symgrad.train.numpy_tier import loop_name
 
 
@@ -28,11 +28,9 @@ def start_compiling_loop(compiled: CompiledNetwork, data) -> bool:
     path = loop_name(None, len(data.X))
     if compiled.cached(path):
         return False
-    X, Y = to_columns(network, data.X, data.y)
-    X_rows, Y = np.ascontiguousarray(X.T, dtype=float), np.ascontiguousarray(Y, dtype=float)
+    X_rows, Y, X_cols, size = loop_data(network, data.X, data.y, np.float64, None)
     values = check_params(network, init_params(network, seed=0), np.float64)
-    X_cols = np.ascontiguousarray(X_rows.T)
-    fixed = loop_arguments(compiled, values, X_rows, Y, X_cols, 0.0, network, len(X_rows))
+    fixed = loop_arguments(compiled, values, X_rows, Y, X_cols, 0.0, network, size)
     step = {"epochs": 0, "seed": 0, "t": 0.0, "limit": math.inf, "history": np.empty(0)}
     compiled.compile_elsewhere("train", {**fixed, **step}, marks=path)
     return True
